@@ -1,0 +1,53 @@
+"""Facts about this machine that make an artifact machine-specific (stdlib only).
+
+An ONNX Runtime CPU artifact optimized at the highest level contains layout transforms and
+kernels picked for the CPU's instruction set (e.g. NCHWc blocking for AVX2 vs AVX-512), so
+its cache key carries the relevant CPU feature flags; another machine misses and compiles.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from importlib import metadata
+
+__all__ = ["cpu_features", "library_version"]
+
+# Flags that change which kernels / layouts ONNX Runtime's CPU provider selects.
+_RELEVANT = (
+    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8",
+    "asimd", "sve", "i8mm", "bf16",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_features() -> str:
+    """``<arch>:<sorted relevant flags>``, e.g. ``x86_64:avx,avx2,fma,...``."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    flags.update(value.split())
+                    break
+    except OSError:
+        pass
+    relevant = sorted(f for f in flags if f in _RELEVANT)
+    return f"{platform.machine()}:{','.join(relevant)}"
+
+
+@functools.lru_cache(maxsize=None)
+def library_version(*distributions: str) -> str:
+    """Installed version of the first of ``distributions`` that is installed, else ``"none"``.
+
+    >>> library_version("no-such-distribution-xyz")
+    'none'
+    """
+    for dist in distributions:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "none"

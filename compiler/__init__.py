@@ -1,0 +1,44 @@
+"""webnnc.compiler: WebNN builder front end, IR, passes, emitters and the compile driver."""
+
+from __future__ import annotations
+
+from webnnc.compiler._version import FORMAT_VERSION, __version__
+from webnnc.compiler.driver import BuildInfo, CompileResult, cache_key, compile_graph
+from webnnc.compiler.errors import (
+    CompilerError,
+    PassError,
+    UnsupportedOperatorError,
+    ValidationError,
+    VerificationError,
+    WebNNTypeError,
+)
+from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.ir import DataType, Graph, OperandDescriptor
+from webnnc.compiler.options import TARGETS, CompileOptions
+
+__all__ = [
+    # building
+    "MLGraphBuilder",
+    "MLOperand",
+    # IR
+    "DataType",
+    "Graph",
+    "OperandDescriptor",
+    # compiling
+    "TARGETS",
+    "BuildInfo",
+    "CompileOptions",
+    "CompileResult",
+    "cache_key",
+    "compile_graph",
+    # versions
+    "FORMAT_VERSION",
+    "__version__",
+    # errors
+    "CompilerError",
+    "PassError",
+    "UnsupportedOperatorError",
+    "ValidationError",
+    "VerificationError",
+    "WebNNTypeError",
+]

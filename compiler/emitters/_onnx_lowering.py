@@ -1,0 +1,292 @@
+"""The ONNX lowering table: one function per WebNN operator.
+
+Each function receives a :class:`LoweringContext` and the node, and appends ONNX nodes
+through the context. Only this module and ``onnx_emitter`` import ``onnx``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from webnnc.compiler.errors import UnsupportedOperatorError
+from webnnc.compiler.ir import DataType, Node, Value
+
+__all__ = ["LOWERINGS", "ONNX_TYPES", "LoweringContext"]
+
+ONNX_TYPES: dict[DataType, int] = {
+    DataType.FLOAT32: onnx.TensorProto.FLOAT,
+    DataType.FLOAT16: onnx.TensorProto.FLOAT16,
+    DataType.INT32: onnx.TensorProto.INT32,
+    DataType.UINT32: onnx.TensorProto.UINT32,
+    DataType.INT64: onnx.TensorProto.INT64,
+    DataType.UINT64: onnx.TensorProto.UINT64,
+    DataType.INT8: onnx.TensorProto.INT8,
+    DataType.UINT8: onnx.TensorProto.UINT8,
+    DataType.INT4: onnx.TensorProto.INT4,
+    DataType.UINT4: onnx.TensorProto.UINT4,
+}
+
+
+class LoweringContext:
+    """Name authority and node sink shared by all lowering functions of one graph."""
+
+    def __init__(self, reserved: set[str]) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._names: dict[int, str] = {}
+        self._used: set[str] = set(reserved)
+        self._counter = 0
+
+    def fresh(self, hint: str = "t") -> str:
+        while True:
+            name = f"{hint}_{self._counter}"
+            self._counter += 1
+            if name not in self._used:
+                self._used.add(name)
+                return name
+
+    def bind(self, value: Value, name: str) -> None:
+        self._names[id(value)] = name
+        self._used.add(name)
+
+    def name(self, value: Value | None) -> str:
+        """ONNX tensor name of an IR value ('' for an omitted optional input)."""
+        if value is None:
+            return ""
+        key = id(value)
+        if key not in self._names:
+            self._names[key] = self.fresh("v")
+        return self._names[key]
+
+    def add(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | None = None, **attrs: Any) -> str:
+        """Append one ONNX node; return its first output name."""
+        outs = list(outputs) if outputs is not None else [self.fresh(op_type.lower())]
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh("n"), **attrs))
+        return outs[0]
+
+    def const(self, array: np.ndarray[Any, Any], hint: str = "c") -> str:
+        name = self.fresh(hint)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def int64s(self, values: Sequence[int], hint: str = "shape") -> str:
+        return self.const(np.asarray(values, dtype=np.int64), hint)
+
+    def scalar(self, value: float, data_type: DataType, hint: str = "s") -> str:
+        return self.const(np.asarray(value, dtype=data_type.numpy_dtype), hint)
+
+
+Lowering = Callable[[LoweringContext, Node], None]
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def _lowers(*ops: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for op in ops:
+            LOWERINGS[op] = fn
+        return fn
+
+    return register
+
+
+def _in(ctx: LoweringContext, node: Node, i: int) -> str:
+    return ctx.name(node.inputs[i])
+
+
+def _out(ctx: LoweringContext, node: Node, i: int = 0) -> str:
+    return ctx.name(node.outputs[i])
+
+
+# ---------------------------------------------------------------- element-wise
+_SIMPLE = {
+    "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min",
+    "pow": "Pow", "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp",
+    "abs": "Abs", "neg": "Neg", "sqrt": "Sqrt", "matmul": "MatMul",
+}
+
+
+@_lowers(*_SIMPLE)
+def _simple(ctx: LoweringContext, node: Node) -> None:
+    ctx.add(_SIMPLE[node.op_type], [_in(ctx, node, i) for i in range(len(node.inputs))], [_out(ctx, node)])
+
+
+@_lowers("clamp")
+def _clamp(ctx: LoweringContext, node: Node) -> None:
+    x = node.inputs[0]
+    assert x is not None
+    dt = x.data_type
+    lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
+    if dt.is_integer:
+        info = np.iinfo(dt.numpy_dtype)
+        lo = float(max(lo, info.min))
+        hi = float(min(hi, info.max))
+    ctx.add("Clip", [ctx.name(x), ctx.scalar(lo, dt, "min"), ctx.scalar(hi, dt, "max")], [_out(ctx, node)])
+
+
+# ---------------------------------------------------------------- layouts
+_NHWC_TO_NCHW = (0, 3, 1, 2)
+_NCHW_TO_NHWC = (0, 2, 3, 1)
+
+
+def _spatial(ctx: LoweringContext, node: Node, layout: str, build: Callable[[str], str]) -> None:
+    """Run ``build`` on an NCHW view of input 0 and write its result as the node's output."""
+    x = _in(ctx, node, 0)
+    if layout == "nhwc":
+        x = ctx.add("Transpose", [x], perm=list(_NHWC_TO_NCHW))
+        y = build(x)
+        ctx.add("Transpose", [y], [_out(ctx, node)], perm=list(_NCHW_TO_NHWC))
+    else:
+        build(x)
+
+
+def _onnx_pads(padding: Sequence[int]) -> list[int]:
+    # WebNN: [beginH, endH, beginW, endW]; ONNX: [beginH, beginW, endH, endW]
+    return [padding[0], padding[2], padding[1], padding[3]]
+
+
+@_lowers("conv2d")
+def _conv2d(ctx: LoweringContext, node: Node) -> None:
+    a = node.attributes
+    w = _in(ctx, node, 1)
+    layout = str(a["filter_layout"])
+    if layout != "oihw":
+        w = ctx.add("Transpose", [w], perm=[layout.index(c) for c in "oihw"])
+    inputs = [w] + ([_in(ctx, node, 2)] if node.inputs[2] is not None else [])
+    nhwc = a["input_layout"] == "nhwc"
+
+    def build(x: str) -> str:
+        out = ctx.fresh("conv") if nhwc else _out(ctx, node)
+        return ctx.add(
+            "Conv", [x, *inputs], [out],
+            pads=_onnx_pads(a["padding"]), strides=list(a["strides"]),
+            dilations=list(a["dilations"]), group=int(a["groups"]),
+        )
+
+    _spatial(ctx, node, str(a["input_layout"]), build)
+
+
+@_lowers("averagePool2d", "maxPool2d")
+def _pool2d(ctx: LoweringContext, node: Node) -> None:
+    a = node.attributes
+    x = node.inputs[0]
+    assert x is not None
+    nhwc = a["layout"] == "nhwc"
+    spatial = x.shape[1:3] if nhwc else x.shape[2:4]
+    is_global = (
+        tuple(a["window_dimensions"]) == tuple(spatial)
+        and not any(a["padding"])
+        and tuple(a["dilations"]) == (1, 1)
+    )
+
+    def build(inp: str) -> str:
+        out = ctx.fresh("pool") if nhwc else _out(ctx, node)
+        if is_global:
+            onnx_op = "GlobalAveragePool" if node.op_type == "averagePool2d" else "GlobalMaxPool"
+            return ctx.add(onnx_op, [inp], [out])
+        common: dict[str, Any] = {
+            "kernel_shape": list(a["window_dimensions"]),
+            "pads": _onnx_pads(a["padding"]),
+            "strides": list(a["strides"]),
+            "ceil_mode": 1 if a["rounding_type"] == "ceil" else 0,
+        }
+        if tuple(a["dilations"]) != (1, 1):
+            common["dilations"] = list(a["dilations"])
+        if node.op_type == "averagePool2d":
+            return ctx.add("AveragePool", [inp], [out], count_include_pad=0, **common)
+        return ctx.add("MaxPool", [inp], [out], **common)
+
+    _spatial(ctx, node, str(a["layout"]), build)
+
+
+# ---------------------------------------------------------------- shapes
+@_lowers("reshape")
+def _reshape(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("Reshape", [_in(ctx, node, 0), ctx.int64s(node.outputs[0].shape)], [_out(ctx, node)])
+
+
+@_lowers("transpose")
+def _transpose(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("Transpose", [_in(ctx, node, 0)], [_out(ctx, node)], perm=list(node.attributes["permutation"]))
+
+
+@_lowers("concat")
+def _concat(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("Concat", [ctx.name(v) for v in node.inputs], [_out(ctx, node)], axis=int(node.attributes["axis"]))
+
+
+# ---------------------------------------------------------------- linear algebra, normalization
+@_lowers("gemm")
+def _gemm(ctx: LoweringContext, node: Node) -> None:
+    a = node.attributes
+    inputs = [_in(ctx, node, 0), _in(ctx, node, 1)]
+    if node.inputs[2] is not None:
+        inputs.append(_in(ctx, node, 2))
+    ctx.add(
+        "Gemm", inputs, [_out(ctx, node)], alpha=float(a["alpha"]), beta=float(a["beta"]),
+        transA=int(bool(a["a_transpose"])), transB=int(bool(a["b_transpose"])),
+    )
+
+
+@_lowers("softmax")
+def _softmax(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("Softmax", [_in(ctx, node, 0)], [_out(ctx, node)], axis=int(node.attributes["axis"]))
+
+
+@_lowers("reduceMean")
+def _reduce_mean(ctx: LoweringContext, node: Node) -> None:
+    axes = list(node.attributes["axes"])
+    if not axes:
+        ctx.add("Identity", [_in(ctx, node, 0)], [_out(ctx, node)])
+        return
+    ctx.add(
+        "ReduceMean", [_in(ctx, node, 0), ctx.int64s(axes, "axes")], [_out(ctx, node)],
+        keepdims=int(bool(node.attributes["keep_dimensions"])),
+    )
+
+
+@_lowers("batchNormalization")
+def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
+    x, mean, var, scale, bias = node.inputs
+    assert x is not None and mean is not None and var is not None
+    axis = int(node.attributes["axis"])
+    eps = float(node.attributes["epsilon"])
+    dt = x.data_type
+    c = x.shape[axis]
+    if axis == 1 and x.rank >= 2:
+        s = ctx.name(scale) if scale is not None else ctx.const(np.ones(c, dt.numpy_dtype), "scale")
+        b = ctx.name(bias) if bias is not None else ctx.const(np.zeros(c, dt.numpy_dtype), "bias")
+        ctx.add("BatchNormalization", [ctx.name(x), s, b, ctx.name(mean), ctx.name(var)], [_out(ctx, node)], epsilon=eps)
+        return
+    # General axis: broadcast the 1-D parameters along `axis` and compute element-wise.
+    bshape = [1] * x.rank
+    bshape[axis] = c
+    shape = ctx.int64s(bshape)
+
+    def param(v: Value) -> str:
+        return ctx.add("Reshape", [ctx.name(v), shape])
+
+    centered = ctx.add("Sub", [ctx.name(x), param(mean)])
+    denom = ctx.add("Sqrt", [ctx.add("Add", [param(var), ctx.scalar(eps, dt, "eps")])])
+    y = ctx.add("Div", [centered, denom])
+    if scale is not None:
+        y = ctx.add("Mul", [y, param(scale)])
+    if bias is not None:
+        y = ctx.add("Add", [y, param(bias)])
+    ctx.add("Identity", [y], [_out(ctx, node)])
+
+
+def lower_node(ctx: LoweringContext, node: Node) -> None:
+    try:
+        fn = LOWERINGS[node.op_type]
+    except KeyError:
+        raise UnsupportedOperatorError(
+            f"{node.op_type}: no ONNX lowering for this operator (node {node.name or '?'}); "
+            f"supported: {', '.join(sorted(LOWERINGS))}"
+        ) from None
+    fn(ctx, node)

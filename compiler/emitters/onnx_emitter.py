@@ -1,0 +1,90 @@
+"""IR graph -> ONNX model bytes (the only module, with its lowering table, that imports onnx)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import onnx
+from onnx import helper, numpy_helper
+
+from webnnc.compiler.emitters import Artifact
+from webnnc.compiler.emitters._onnx_lowering import LOWERINGS, ONNX_TYPES, LoweringContext, lower_node
+from webnnc.compiler.ir import Graph
+
+__all__ = ["EMITTER", "IR_VERSION", "OPSET", "OnnxEmitter", "to_model"]
+
+logger = logging.getLogger(__name__)
+
+# NOTE: opset 21 / IR version 10 are read by every onnxruntime release since 1.20 (the CUDA
+# build on the GPU machine included); onnx itself would write a newer IR version by default.
+OPSET = 21
+IR_VERSION = 10
+
+
+def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
+    """Lower ``graph`` to an ONNX ModelProto (not yet optimized)."""
+    reserved = {v.name or "" for v in graph.inputs} | set(graph.outputs)
+    ctx = LoweringContext(reserved)
+    for v in graph.inputs:
+        ctx.bind(v, v.name or "")
+    # A value that is exactly one graph output takes the output's name; other outputs
+    # (a value exported under two names) get an Identity.
+    claimed: set[int] = set()
+    extra_outputs: list[tuple[str, str]] = []
+    for out_name, v in graph.outputs.items():
+        if id(v) in claimed or v.producer is None:
+            extra_outputs.append((out_name, ctx.name(v)))
+        else:
+            ctx.bind(v, out_name)
+            claimed.add(id(v))
+    initializers = []
+    for c in graph.constants:
+        assert c.const is not None
+        name = ctx.name(c)
+        tensor = numpy_helper.from_array(c.const, name)
+        if c.data_type.value in ("int4", "uint4"):
+            tensor = helper.make_tensor(name, ONNX_TYPES[c.data_type], c.shape, c.const.reshape(-1).tolist())
+        initializers.append(tensor)
+    for node in graph.nodes:
+        lower_node(ctx, node)
+    for out_name, src in extra_outputs:
+        ctx.add("Identity", [src], [out_name])
+
+    def info(name: str, desc: Any) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, ONNX_TYPES[desc.data_type], list(desc.shape))
+
+    onnx_graph = helper.make_graph(
+        ctx.nodes,
+        name,
+        [info(v.name or "", v.descriptor) for v in graph.inputs],
+        [info(n, v.descriptor) for n, v in graph.outputs.items()],
+        initializer=initializers + ctx.initializers,
+    )
+    model = helper.make_model(
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="webnnc",
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
+class OnnxEmitter:
+    """The ``onnx`` emitter: canonical IR -> ONNX bytes."""
+
+    name = "onnx"
+
+    def emit(self, graph: Graph, options: dict[str, Any] | None = None) -> Artifact:
+        model = to_model(graph)
+        if (options or {}).get("check", True):
+            onnx.checker.check_model(model, full_check=False)
+        data = model.SerializeToString()
+        logger.debug("emitted ONNX: %d nodes, %d bytes", len(model.graph.node), len(data))
+        return Artifact(data=data, format="onnx", info={"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__})
+
+    def supported_ops(self) -> frozenset[str]:
+        return frozenset(LOWERINGS)
+
+
+EMITTER = OnnxEmitter()

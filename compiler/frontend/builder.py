@@ -1,0 +1,201 @@
+"""MLGraphBuilder: the WebNN graph-building API, producing webnnc IR.
+
+Names follow pywebnn (snake_case methods, keyword options); semantics, defaults and
+validation follow the W3C WebNN spec. Each builder call infers the output descriptor and
+raises a :class:`~webnnc.compiler.errors.ValidationError` (a ``ValueError``) or
+:class:`~webnnc.compiler.errors.WebNNTypeError` (a ``TypeError``) naming the op and operand.
+
+Operators live in per-family mixins under ``webnnc.compiler.frontend.ops``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._operand import MLOperand
+from webnnc.compiler.frontend.ops import ALL_OP_MIXINS
+from webnnc.compiler.ir import DataType, Graph, Node, OperandDescriptor, Value
+
+__all__ = ["MLGraphBuilder"]
+
+_MAX_DIM = 2**31 - 1
+
+
+def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescriptor:
+    if isinstance(shape, Mapping):  # spec form: {"dataType": ..., "shape": [...]}
+        desc = dict(shape)
+        data_type = desc.get("dataType", desc.get("data_type", data_type))
+        shape = desc.get("shape", desc.get("dimensions"))
+    if shape is None:
+        raise WebNNTypeError(f"{what}: a shape is required")
+    try:
+        dims = [d for d in shape]
+    except TypeError:
+        raise WebNNTypeError(f"{what}: shape must be a sequence of integers; found {shape!r}") from None
+    for d in dims:
+        if isinstance(d, bool) or not hasattr(d, "__index__"):
+            raise WebNNTypeError(f"{what}: shape must contain integers; found {d!r} in {dims}")
+        if not 0 < int(d) <= _MAX_DIM:
+            raise ValidationError(f"{what}: every dimension must be in [1, 2^31-1]; found {d} in {dims}")
+    dt = DataType.parse(data_type if data_type is not None else "float32", what=f"{what} data type")
+    return OperandDescriptor(dt, tuple(int(d) for d in dims))
+
+
+class MLGraphBuilder(*ALL_OP_MIXINS):  # type: ignore[misc]
+    """Builds one WebNN graph. Create it with ``context.create_graph_builder()``.
+
+    Args:
+        context: the owning ``MLContext`` (may be None when the compiler is used alone).
+        on_build: called with the finished IR graph by :meth:`build`; its result is what
+            :meth:`build` returns (the runtime passes a function that compiles and loads).
+    """
+
+    def __init__(
+        self, context: Any = None, *, on_build: Callable[[Graph], Any] | None = None
+    ) -> None:
+        self._context = context
+        self._on_build = on_build
+        self._graph = Graph()
+        self._built = False
+
+    # ------------------------------------------------------------------ sources
+    def input(self, name: str, shape: Any, data_type: Any = "float32") -> MLOperand:
+        """Declare a named graph input: ``input("x", [1, 3, 224, 224], "float32")``.
+
+        The spec form ``input("x", {"dataType": "float32", "shape": [...]})`` works too.
+        """
+        self._check_open("input")
+        if not isinstance(name, str) or not name:
+            raise WebNNTypeError(f"input: name must be a non-empty string; found {name!r}")
+        if any(v.name == name for v in self._graph.inputs):
+            raise ValidationError(f"input: an input named {name!r} already exists in this graph")
+        desc = _parse_descriptor(f"input {name!r}", shape, data_type)
+        return MLOperand(self, self._graph.add_input(name, desc))
+
+    def constant(self, value: Any, shape: Any = None, data_type: Any = None) -> MLOperand:
+        """Create a constant operand.
+
+        ``value`` is a numpy array (its data type is kept unless ``data_type`` is given),
+        a nested list, or a scalar filled to ``shape``. The spec form
+        ``constant({"dataType": ..., "shape": ...}, buffer)`` is accepted as well.
+        """
+        self._check_open("constant")
+        if isinstance(value, Mapping):  # spec: constant(descriptor, buffer)
+            desc = _parse_descriptor("constant", value, None)
+            buffer = np.asarray(shape).reshape(-1)
+            if buffer.size != desc.size:
+                raise ValidationError(
+                    f"constant: buffer has {buffer.size} elements; descriptor {desc} needs {desc.size}"
+                )
+            arr = buffer.astype(desc.data_type.numpy_dtype).reshape(desc.shape)
+            return MLOperand(self, self._graph.add_constant(arr, desc))
+        if isinstance(value, (DataType, str)) and not isinstance(shape, (list, tuple)):
+            # spec: constant(type, value) -> scalar
+            dt = DataType.parse(value, what="constant data type")
+            arr = np.asarray(shape, dtype=dt.numpy_dtype).reshape(())
+            return MLOperand(self, self._graph.add_constant(arr, OperandDescriptor(dt, ())))
+        if data_type is not None:
+            dt = DataType.parse(data_type, what="constant data type")
+        elif isinstance(value, np.ndarray | np.generic):
+            try:
+                dt = DataType.from_numpy(value.dtype)
+            except TypeError:
+                raise WebNNTypeError(
+                    f"constant: numpy dtype {value.dtype} has no WebNN data type; pass data_type="
+                ) from None
+        else:
+            dt = DataType.FLOAT32
+        try:
+            arr = np.asarray(value)
+        except ValueError as e:
+            raise WebNNTypeError(f"constant: cannot make an array of {value!r}: {e}") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise WebNNTypeError(f"constant: expected numbers; found {arr.dtype} data")
+        if shape is not None:
+            dims = _parse_descriptor("constant", shape, dt).shape
+            if arr.size == 1:
+                arr = np.full(dims, arr.reshape(()), dtype=dt.numpy_dtype)
+            elif arr.size == math.prod(dims):
+                arr = arr.reshape(dims)
+            else:
+                raise ValidationError(
+                    f"constant: value has {arr.size} elements; shape {list(dims)} needs {math.prod(dims)}"
+                )
+        if dt.is_integer and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValidationError(f"constant: non-finite values cannot be stored as {dt.value}")
+        return MLOperand(self, self._graph.add_constant(arr.astype(dt.numpy_dtype), OperandDescriptor(dt, arr.shape)))
+
+    # ------------------------------------------------------------------ build
+    def build(self, outputs: Mapping[str, MLOperand], *, name: str | None = None) -> Any:
+        """Finish the graph with named outputs; compile (or load from the cache) and return it.
+
+        Args:
+            outputs: output name -> operand.
+            name: optional model name; the compiled artifact is registered under it so that
+                ``webnnc.runtime.load(name)`` finds it in any later process.
+
+        Without a context (compiler used alone) this returns the IR :class:`Graph`.
+        """
+        self._check_open("build")
+        if not isinstance(outputs, Mapping) or not outputs:
+            raise WebNNTypeError("build: outputs must be a non-empty dict of name -> MLOperand")
+        input_names = {v.name for v in self._graph.inputs}
+        for name, operand in outputs.items():
+            if not isinstance(name, str) or not name:
+                raise WebNNTypeError(f"build: output names must be non-empty strings; found {name!r}")
+            value = self._value("build", f"output {name!r}", operand)
+            if value.producer is None and value.const is None:
+                raise ValidationError(f"build: output {name!r} is a graph input; outputs must be computed")
+            if value.const is not None:
+                raise ValidationError(f"build: output {name!r} is a constant; outputs must be computed")
+            if name in input_names:
+                raise ValidationError(f"build: output name {name!r} is also an input name")
+            self._graph.outputs[name] = value
+        self._built = True  # spec: a builder builds once
+        graph = self._graph
+        if name is not None:
+            graph.meta["name"] = str(name)
+        return self._on_build(graph) if self._on_build is not None else graph
+
+    # ------------------------------------------------------------------ helpers for op mixins
+    def _check_open(self, op: str) -> None:
+        if self._built:
+            raise ValidationError(f"{op}: this builder has already built its graph; create a new builder")
+
+    def _value(self, op: str, arg: str, operand: Any) -> Value:
+        """The IR value behind an operand argument, checked to belong to this builder."""
+        if not isinstance(operand, MLOperand):
+            raise WebNNTypeError(f"{op}: {arg} must be an MLOperand; found {type(operand).__name__}")
+        if operand._builder is not self:
+            raise ValidationError(f"{op}: {arg} was created by another builder")
+        return operand._value
+
+    def _add(
+        self,
+        op_type: str,
+        inputs: Sequence[Value | None],
+        outputs: Sequence[OperandDescriptor],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> list[MLOperand]:
+        self._check_open(op_type)
+        node = self._graph.append(Node(op_type, inputs, outputs, attributes))
+        return [MLOperand(self, v) for v in node.outputs]
+
+    def _add1(
+        self,
+        op_type: str,
+        inputs: Sequence[Value | None],
+        output: OperandDescriptor,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> MLOperand:
+        return self._add(op_type, inputs, [output], attributes)[0]
+
+    @property
+    def graph(self) -> Graph:
+        """The IR graph under construction."""
+        return self._graph

@@ -1,0 +1,87 @@
+"""Matrix products: gemm and matmul."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._validation import FLOAT_TYPES, broadcast_shapes, check_data_type, check_rank
+from webnnc.compiler.ir import OperandDescriptor
+
+if TYPE_CHECKING:
+    from webnnc.compiler.frontend._operand import MLOperand
+    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
+else:
+    _Base = object
+
+__all__ = ["LinalgOps"]
+
+
+def _flag(op: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise WebNNTypeError(f"{op}: {name} must be a bool; found {value!r}")
+    return value
+
+
+class LinalgOps(_Base):
+    """gemm, matmul."""
+
+    def gemm(
+        self,
+        a: MLOperand,
+        b: MLOperand,
+        c: MLOperand | None = None,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        a_transpose: bool = False,
+        b_transpose: bool = False,
+        **kwargs: Any,
+    ) -> MLOperand:
+        """``alpha * A' @ B' + beta * C`` for 2-D A and B (spec ``gemm``)."""
+        op = "gemm"
+        a_transpose = _flag(op, "a_transpose", kwargs.pop("aTranspose", a_transpose))
+        b_transpose = _flag(op, "b_transpose", kwargs.pop("bTranspose", b_transpose))
+        if kwargs:
+            raise WebNNTypeError(f"{op}: unknown options {sorted(kwargs)}")
+        va = self._value(op, "a", a)
+        vb = self._value(op, "b", b)
+        check_rank(op, "a", va.shape, 2)
+        check_rank(op, "b", vb.shape, 2)
+        check_data_type(op, "a", va.data_type, FLOAT_TYPES)
+        if vb.data_type != va.data_type:
+            raise WebNNTypeError(f"{op}: b data type ({vb.data_type.value}) must match a ({va.data_type.value})")
+        m, k = va.shape[::-1] if a_transpose else va.shape
+        k2, n = vb.shape[::-1] if b_transpose else vb.shape
+        if k != k2:
+            raise ValidationError(
+                f"{op}: inner dimensions differ: a{' (transposed)' if a_transpose else ''} is "
+                f"[{m}, {k}], b{' (transposed)' if b_transpose else ''} is [{k2}, {n}]"
+            )
+        vc = None
+        if c is not None:
+            vc = self._value(op, "c", c)
+            if vc.data_type != va.data_type:
+                raise WebNNTypeError(f"{op}: c data type ({vc.data_type.value}) must match a ({va.data_type.value})")
+            if vc.rank > 2 or broadcast_shapes(op, vc.shape, (m, n), names=("c", "output")) != (m, n):
+                raise ValidationError(f"{op}: c {list(vc.shape)} must broadcast to the output [{m}, {n}]")
+        attrs = {"alpha": float(alpha), "beta": float(beta), "a_transpose": a_transpose, "b_transpose": b_transpose}
+        return self._add1(op, [va, vb, vc], OperandDescriptor(va.data_type, (m, n)), attrs)
+
+    def matmul(self, a: MLOperand, b: MLOperand) -> MLOperand:
+        """Batched matrix product of ``[..., M, K]`` and ``[..., K, N]`` with broadcast batch dims."""
+        op = "matmul"
+        va = self._value(op, "a", a)
+        vb = self._value(op, "b", b)
+        check_rank(op, "a", va.shape, at_least=2)
+        check_rank(op, "b", vb.shape, at_least=2)
+        check_data_type(op, "a", va.data_type, FLOAT_TYPES)
+        if vb.data_type != va.data_type:
+            raise WebNNTypeError(f"{op}: b data type ({vb.data_type.value}) must match a ({va.data_type.value})")
+        if va.shape[-1] != vb.shape[-2]:
+            raise ValidationError(
+                f"{op}: a's last dimension ({va.shape[-1]}) must equal b's second to last "
+                f"({vb.shape[-2]}); shapes {list(va.shape)} and {list(vb.shape)}"
+            )
+        batch = broadcast_shapes(op, va.shape[:-2], vb.shape[:-2])
+        shape = (*batch, va.shape[-2], vb.shape[-1])
+        return self._add1(op, [va, vb], OperandDescriptor(va.data_type, shape))

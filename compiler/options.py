@@ -1,0 +1,53 @@
+"""Compile options and targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webnnc.compiler.errors import CompilerError
+
+__all__ = ["OPT_LEVELS", "TARGETS", "CompileOptions"]
+
+# target name -> (emitter, backend description)
+TARGETS: dict[str, str] = {
+    "onnx-cpu": "ONNX Runtime, CPUExecutionProvider",
+    "onnx-cuda": "ONNX Runtime, CUDAExecutionProvider",
+    "coreml": "CoreML ML Program (.mlpackage; .mlmodelc on macOS)",
+}
+OPT_LEVELS = ("none", "basic", "extended", "all")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Options that shape the compiled artifact (every field is part of the cache key).
+
+    Attributes:
+        target: one of :data:`TARGETS`.
+        optimization_level: ONNX Runtime's offline optimization level. ``"all"`` adds
+            machine-specific layouts, so the key then includes the CPU's feature flags.
+        passes: run webnnc's pass pipeline (``False``: emit the graph as built).
+    """
+
+    target: str = "onnx-cpu"
+    optimization_level: str = "all"
+    passes: bool = True
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise CompilerError(f"unknown target {self.target!r}; choose one of {sorted(TARGETS)}")
+        if self.optimization_level not in OPT_LEVELS:
+            raise CompilerError(
+                f"unknown optimization_level {self.optimization_level!r}; choose one of {list(OPT_LEVELS)}"
+            )
+
+    def canonical_items(self) -> tuple[tuple[str, str], ...]:
+        """Sorted ``(name, value)`` string pairs for the cache key.
+
+        >>> CompileOptions().canonical_items()
+        (('optimization_level', 'all'), ('passes', 'True'), ('target', 'onnx-cpu'))
+        """
+        return tuple(sorted((k, str(v)) for k, v in self.__dict__.items()))
+
+    @property
+    def machine_specific(self) -> bool:
+        return self.target == "onnx-cpu" and self.optimization_level == "all"

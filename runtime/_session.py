@@ -1,0 +1,55 @@
+"""ONNX Runtime sessions for stored artifacts (imports onnxruntime on first use)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import onnxruntime as ort
+
+__all__ = ["PROVIDERS", "create_session", "ort_version"]
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, list[str]] = {
+    "onnx-cpu": ["CPUExecutionProvider"],
+    "onnx-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def ort_version() -> str:
+    return str(ort.__version__)
+
+
+def create_session(
+    *,
+    target: str,
+    fmt: str,
+    path: str | None = None,
+    data: bytes | None = None,
+    intra_op_threads: int | None = None,
+) -> tuple[ort.InferenceSession, dict[str, Any]]:
+    """Create the one session a compiled graph uses for its whole life.
+
+    The artifact is already optimized (webnnc passes + ONNX Runtime's optimizer at compile
+    time), so graph optimizations are switched off here: creation only deserializes.
+    """
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if fmt == "ort":
+        so.add_session_config_entry("session.load_model_format", "ORT")
+    if intra_op_threads:
+        so.intra_op_num_threads = intra_op_threads
+    providers = PROVIDERS.get(target, ["CPUExecutionProvider"])
+    source: Any = path if path is not None else data
+    if source is None:
+        raise ValueError("create_session needs a path or bytes")
+    session = ort.InferenceSession(source, so, providers=providers)
+    info = {
+        "providers": session.get_providers(),
+        "format": fmt,
+        "optimization_at_load": "disabled",
+        "onnxruntime": ort.__version__,
+    }
+    return session, info

@@ -1,0 +1,192 @@
+"""ML and MLContext: the entry points of the WebNN API.
+
+# NOTE: this module imports neither the compiler nor onnxruntime at import time. The
+# compiler is imported by create_graph_builder() (building needs it), onnxruntime when the
+# first graph is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from webnnc.runtime.errors import WebNNRuntimeError
+
+if TYPE_CHECKING:
+    from webnnc.cache.store import ArtifactStore
+    from webnnc.compiler.frontend import MLGraphBuilder
+    from webnnc.compiler.ir import Graph
+    from webnnc.runtime.graph import MLGraph
+
+__all__ = ["ML", "MLContext"]
+
+logger = logging.getLogger(__name__)
+
+_POWER = ("default", "high-performance", "low-power")
+_DEVICES = ("auto", "cpu", "gpu", "npu")
+
+
+class ML:
+    """The WebNN entry point (``navigator.ml`` in a browser)."""
+
+    def create_context(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        power_preference: str = "default",
+        accelerated: bool = False,
+        device_type: str = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> MLContext:
+        """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``).
+
+        Args:
+            power_preference: "default", "high-performance" or "low-power".
+            accelerated: prefer an accelerator when one is available.
+            device_type: "auto", "cpu", "gpu" or "npu" (pywebnn's option).
+            cache_dir: artifact cache folder (default ``$WEBNNC_CACHE_DIR`` or
+                ``$XDG_CACHE_HOME/webnnc`` or ``~/.cache/webnnc``).
+            use_cache: False compiles in memory and stores nothing.
+        """
+        if options:
+            power_preference = options.get("powerPreference", options.get("power_preference", power_preference))
+            accelerated = bool(options.get("accelerated", accelerated))
+            device_type = options.get("deviceType", options.get("device_type", device_type))
+        if power_preference not in _POWER:
+            raise TypeError(f"create_context: power_preference must be one of {list(_POWER)}; found {power_preference!r}")
+        if device_type not in _DEVICES:
+            raise TypeError(f"create_context: device_type must be one of {list(_DEVICES)}; found {device_type!r}")
+        return MLContext(
+            power_preference=power_preference,
+            accelerated=accelerated,
+            device_type=device_type,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+        )
+
+    createContext = create_context
+
+
+class MLContext:
+    """Owns the target choice and the artifact cache; builds, loads and runs graphs."""
+
+    def __init__(
+        self,
+        *,
+        power_preference: str = "default",
+        accelerated: bool = False,
+        device_type: str = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.power_preference = power_preference
+        self.accelerated = accelerated
+        self.device_type = device_type
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._use_cache = use_cache
+        self._store: ArtifactStore | None = None
+        self._fallback_reason = ""
+        self.target = self._choose_target()
+
+    def _choose_target(self) -> str:
+        wants_gpu = self.device_type == "gpu" or (self.accelerated and self.device_type == "auto")
+        if not wants_gpu:
+            return "onnx-cpu"
+        self._fallback_reason = "the onnx-cuda target is not available in this build; using onnx-cpu"
+        return "onnx-cpu"
+
+    def backend_info(self) -> dict[str, Any]:
+        """Which backend this context runs on, and why."""
+        info: dict[str, Any] = {
+            "target": self.target,
+            "device_type": self.device_type,
+            "accelerated": self.accelerated,
+            "power_preference": self.power_preference,
+            "cache_dir": str(self.store().directory) if self.store() is not None else None,
+        }
+        if self._fallback_reason:
+            info["fallback_reason"] = self._fallback_reason
+        return info
+
+    def store(self) -> ArtifactStore | None:
+        """The artifact store (opened on first use); None when caching is off or unusable."""
+        if not self._use_cache:
+            return None
+        if self._store is None:
+            from webnnc.cache.store import ArtifactStore
+
+            try:
+                self._store = ArtifactStore(self._cache_dir)
+            except Exception as e:  # unwritable / unreadable directory: run from memory
+                logger.warning("artifact cache unavailable (%s); graphs compile in memory", e)
+                self._use_cache = False
+                return None
+        return self._store
+
+    # -------------------------------------------------------------- building
+    def create_graph_builder(self) -> MLGraphBuilder:
+        """A new builder whose ``build()`` compiles (or loads from the cache) for this context."""
+        from webnnc.compiler.frontend import MLGraphBuilder
+
+        return MLGraphBuilder(self, on_build=self._build)
+
+    createGraphBuilder = create_graph_builder
+
+    def _build(self, graph: Graph) -> MLGraph:
+        from webnnc.compiler.driver import compile_graph
+        from webnnc.compiler.options import CompileOptions
+
+        t0 = time.perf_counter()
+        result = compile_graph(
+            graph, CompileOptions(target=self.target), store=self.store(), name=graph.meta.get("name")
+        )
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        return _load_graph(
+            result.manifest,
+            path=result.path,
+            data=result.data,
+            info={
+                "source": result.info.source,
+                "key": result.info.key,
+                "timings_ms": {**result.info.timings_ms, "build_total": round(compile_ms, 3)},
+                "passes": [r.__dict__ for r in result.info.passes],
+            },
+            ir_graph=graph,
+        )
+
+    # -------------------------------------------------------------- running
+    def compute(
+        self, graph: MLGraph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Run ``graph`` once; returns ``{output name: ndarray}`` in the graph's data types."""
+        return graph.run(inputs, outputs)
+
+    def convert_to_onnx(self, graph: MLGraph, path: str | os.PathLike[str]) -> None:
+        """Write the graph as a plain (unoptimized) ONNX model to ``path``."""
+        ir = getattr(graph, "_ir_graph", None)
+        if ir is None:
+            raise WebNNRuntimeError(
+                "convert_to_onnx: this graph was loaded from the cache without its IR; "
+                "build it with a builder to export it"
+            )
+        from webnnc.compiler.emitters import get_emitter
+
+        Path(path).write_bytes(get_emitter("onnx").emit(ir).data)
+
+
+def _load_graph(
+    manifest: Any, *, path: str | None, data: bytes | None, info: dict[str, Any], ir_graph: Any = None
+) -> MLGraph:
+    from webnnc.runtime._session import create_session
+    from webnnc.runtime.graph import MLGraph
+
+    t0 = time.perf_counter()
+    session, session_info = create_session(target=manifest.target, fmt=manifest.format, path=path, data=data)
+    info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
+    info["session"] = session_info
+    return MLGraph(manifest, session, build_info=info, ir_graph=ir_graph)

@@ -1,0 +1,50 @@
+"""webnnc: an ahead-of-time compiler and persistent model cache for W3C WebNN graphs.
+
+    import webnnc
+    ml = webnnc.ML()
+    context = ml.create_context()
+    builder = context.create_graph_builder()
+    ...
+
+The WebNN classes are re-exported lazily, so ``import webnnc`` stays as cheap as
+``import webnnc.runtime``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, Any
+
+# NOTE: the three sub-packages live in top-level folders mapped into this namespace (see
+# DESIGN.md). extend_path lets an installed copy complete a source checkout's `webnnc/`
+# folder when the checkout's root is on sys.path ahead of site-packages.
+__path__ = pkgutil.extend_path(__path__, __name__)
+
+if TYPE_CHECKING:
+    from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+    from webnnc.runtime import ML, MLContext, MLGraph, load
+
+__version__ = "0.1.0"
+
+__all__ = ["ML", "MLContext", "MLGraph", "MLGraphBuilder", "MLOperand", "__version__", "load"]
+
+_LAZY = {
+    "ML": "webnnc.runtime.context",
+    "MLContext": "webnnc.runtime.context",
+    "MLGraph": "webnnc.runtime.graph",
+    "load": "webnnc.runtime.loader",
+    "MLGraphBuilder": "webnnc.compiler.frontend",
+    "MLOperand": "webnnc.compiler.frontend",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'webnnc' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
