@@ -16,7 +16,7 @@ from onnx import helper, numpy_helper
 from webnnc.compiler.errors import UnsupportedOperatorError
 from webnnc.compiler.ir import DataType, Node, Value
 
-__all__ = ["LOWERINGS", "ONNX_TYPES", "LoweringContext"]
+__all__ = ["LOWERINGS", "ONNX_TYPES", "LoweringContext", "in_name", "lower_node", "lowers", "out_name"]
 
 ONNX_TYPES: dict[DataType, int] = {
     DataType.FLOAT32: onnx.TensorProto.FLOAT,
@@ -86,7 +86,7 @@ Lowering = Callable[[LoweringContext, Node], None]
 LOWERINGS: dict[str, Lowering] = {}
 
 
-def _lowers(*ops: str) -> Callable[[Lowering], Lowering]:
+def lowers(*ops: str) -> Callable[[Lowering], Lowering]:
     def register(fn: Lowering) -> Lowering:
         for op in ops:
             LOWERINGS[op] = fn
@@ -95,11 +95,11 @@ def _lowers(*ops: str) -> Callable[[Lowering], Lowering]:
     return register
 
 
-def _in(ctx: LoweringContext, node: Node, i: int) -> str:
+def in_name(ctx: LoweringContext, node: Node, i: int) -> str:
     return ctx.name(node.inputs[i])
 
 
-def _out(ctx: LoweringContext, node: Node, i: int = 0) -> str:
+def out_name(ctx: LoweringContext, node: Node, i: int = 0) -> str:
     return ctx.name(node.outputs[i])
 
 
@@ -111,12 +111,12 @@ _SIMPLE = {
 }
 
 
-@_lowers(*_SIMPLE)
+@lowers(*_SIMPLE)
 def _simple(ctx: LoweringContext, node: Node) -> None:
-    ctx.add(_SIMPLE[node.op_type], [_in(ctx, node, i) for i in range(len(node.inputs))], [_out(ctx, node)])
+    ctx.add(_SIMPLE[node.op_type], [in_name(ctx, node, i) for i in range(len(node.inputs))], [out_name(ctx, node)])
 
 
-@_lowers("clamp")
+@lowers("clamp")
 def _clamp(ctx: LoweringContext, node: Node) -> None:
     x = node.inputs[0]
     assert x is not None
@@ -126,7 +126,7 @@ def _clamp(ctx: LoweringContext, node: Node) -> None:
         info = np.iinfo(dt.numpy_dtype)
         lo = float(max(lo, info.min))
         hi = float(min(hi, info.max))
-    ctx.add("Clip", [ctx.name(x), ctx.scalar(lo, dt, "min"), ctx.scalar(hi, dt, "max")], [_out(ctx, node)])
+    ctx.add("Clip", [ctx.name(x), ctx.scalar(lo, dt, "min"), ctx.scalar(hi, dt, "max")], [out_name(ctx, node)])
 
 
 # ---------------------------------------------------------------- layouts
@@ -136,11 +136,11 @@ _NCHW_TO_NHWC = (0, 2, 3, 1)
 
 def _spatial(ctx: LoweringContext, node: Node, layout: str, build: Callable[[str], str]) -> None:
     """Run ``build`` on an NCHW view of input 0 and write its result as the node's output."""
-    x = _in(ctx, node, 0)
+    x = in_name(ctx, node, 0)
     if layout == "nhwc":
         x = ctx.add("Transpose", [x], perm=list(_NHWC_TO_NCHW))
         y = build(x)
-        ctx.add("Transpose", [y], [_out(ctx, node)], perm=list(_NCHW_TO_NHWC))
+        ctx.add("Transpose", [y], [out_name(ctx, node)], perm=list(_NCHW_TO_NHWC))
     else:
         build(x)
 
@@ -150,18 +150,18 @@ def _onnx_pads(padding: Sequence[int]) -> list[int]:
     return [padding[0], padding[2], padding[1], padding[3]]
 
 
-@_lowers("conv2d")
+@lowers("conv2d")
 def _conv2d(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
-    w = _in(ctx, node, 1)
+    w = in_name(ctx, node, 1)
     layout = str(a["filter_layout"])
     if layout != "oihw":
         w = ctx.add("Transpose", [w], perm=[layout.index(c) for c in "oihw"])
-    inputs = [w] + ([_in(ctx, node, 2)] if node.inputs[2] is not None else [])
+    inputs = [w] + ([in_name(ctx, node, 2)] if node.inputs[2] is not None else [])
     nhwc = a["input_layout"] == "nhwc"
 
     def build(x: str) -> str:
-        out = ctx.fresh("conv") if nhwc else _out(ctx, node)
+        out = ctx.fresh("conv") if nhwc else out_name(ctx, node)
         return ctx.add(
             "Conv", [x, *inputs], [out],
             pads=_onnx_pads(a["padding"]), strides=list(a["strides"]),
@@ -171,7 +171,7 @@ def _conv2d(ctx: LoweringContext, node: Node) -> None:
     _spatial(ctx, node, str(a["input_layout"]), build)
 
 
-@_lowers("averagePool2d", "maxPool2d")
+@lowers("averagePool2d", "maxPool2d")
 def _pool2d(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
     x = node.inputs[0]
@@ -185,7 +185,7 @@ def _pool2d(ctx: LoweringContext, node: Node) -> None:
     )
 
     def build(inp: str) -> str:
-        out = ctx.fresh("pool") if nhwc else _out(ctx, node)
+        out = ctx.fresh("pool") if nhwc else out_name(ctx, node)
         if is_global:
             onnx_op = "GlobalAveragePool" if node.op_type == "averagePool2d" else "GlobalMaxPool"
             return ctx.add(onnx_op, [inp], [out])
@@ -205,52 +205,52 @@ def _pool2d(ctx: LoweringContext, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- shapes
-@_lowers("reshape")
+@lowers("reshape")
 def _reshape(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Reshape", [_in(ctx, node, 0), ctx.int64s(node.outputs[0].shape)], [_out(ctx, node)])
+    ctx.add("Reshape", [in_name(ctx, node, 0), ctx.int64s(node.outputs[0].shape)], [out_name(ctx, node)])
 
 
-@_lowers("transpose")
+@lowers("transpose")
 def _transpose(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Transpose", [_in(ctx, node, 0)], [_out(ctx, node)], perm=list(node.attributes["permutation"]))
+    ctx.add("Transpose", [in_name(ctx, node, 0)], [out_name(ctx, node)], perm=list(node.attributes["permutation"]))
 
 
-@_lowers("concat")
+@lowers("concat")
 def _concat(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Concat", [ctx.name(v) for v in node.inputs], [_out(ctx, node)], axis=int(node.attributes["axis"]))
+    ctx.add("Concat", [ctx.name(v) for v in node.inputs], [out_name(ctx, node)], axis=int(node.attributes["axis"]))
 
 
 # ---------------------------------------------------------------- linear algebra, normalization
-@_lowers("gemm")
+@lowers("gemm")
 def _gemm(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
-    inputs = [_in(ctx, node, 0), _in(ctx, node, 1)]
+    inputs = [in_name(ctx, node, 0), in_name(ctx, node, 1)]
     if node.inputs[2] is not None:
-        inputs.append(_in(ctx, node, 2))
+        inputs.append(in_name(ctx, node, 2))
     ctx.add(
-        "Gemm", inputs, [_out(ctx, node)], alpha=float(a["alpha"]), beta=float(a["beta"]),
+        "Gemm", inputs, [out_name(ctx, node)], alpha=float(a["alpha"]), beta=float(a["beta"]),
         transA=int(bool(a["a_transpose"])), transB=int(bool(a["b_transpose"])),
     )
 
 
-@_lowers("softmax")
+@lowers("softmax")
 def _softmax(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Softmax", [_in(ctx, node, 0)], [_out(ctx, node)], axis=int(node.attributes["axis"]))
+    ctx.add("Softmax", [in_name(ctx, node, 0)], [out_name(ctx, node)], axis=int(node.attributes["axis"]))
 
 
-@_lowers("reduceMean")
+@lowers("reduceMean")
 def _reduce_mean(ctx: LoweringContext, node: Node) -> None:
     axes = list(node.attributes["axes"])
     if not axes:
-        ctx.add("Identity", [_in(ctx, node, 0)], [_out(ctx, node)])
+        ctx.add("Identity", [in_name(ctx, node, 0)], [out_name(ctx, node)])
         return
     ctx.add(
-        "ReduceMean", [_in(ctx, node, 0), ctx.int64s(axes, "axes")], [_out(ctx, node)],
+        "ReduceMean", [in_name(ctx, node, 0), ctx.int64s(axes, "axes")], [out_name(ctx, node)],
         keepdims=int(bool(node.attributes["keep_dimensions"])),
     )
 
 
-@_lowers("batchNormalization")
+@lowers("batchNormalization")
 def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
     x, mean, var, scale, bias = node.inputs
     assert x is not None and mean is not None and var is not None
@@ -261,7 +261,7 @@ def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
     if axis == 1 and x.rank >= 2:
         s = ctx.name(scale) if scale is not None else ctx.const(np.ones(c, dt.numpy_dtype), "scale")
         b = ctx.name(bias) if bias is not None else ctx.const(np.zeros(c, dt.numpy_dtype), "bias")
-        ctx.add("BatchNormalization", [ctx.name(x), s, b, ctx.name(mean), ctx.name(var)], [_out(ctx, node)], epsilon=eps)
+        ctx.add("BatchNormalization", [ctx.name(x), s, b, ctx.name(mean), ctx.name(var)], [out_name(ctx, node)], epsilon=eps)
         return
     # General axis: broadcast the 1-D parameters along `axis` and compute element-wise.
     bshape = [1] * x.rank
@@ -278,7 +278,7 @@ def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
         y = ctx.add("Mul", [y, param(scale)])
     if bias is not None:
         y = ctx.add("Add", [y, param(bias)])
-    ctx.add("Identity", [y], [_out(ctx, node)])
+    ctx.add("Identity", [y], [out_name(ctx, node)])
 
 
 def lower_node(ctx: LoweringContext, node: Node) -> None:
@@ -290,3 +290,8 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
             f"supported: {', '.join(sorted(LOWERINGS))}"
         ) from None
     fn(ctx, node)
+
+
+# Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
+# into LOWERINGS with @lowers when imported here, after everything they use is defined.
+# (none yet)

@@ -1,37 +1,22 @@
-"""WebNN operator name <-> builder method name. One row per operator."""
+"""WebNN operator name <-> builder method name.
+
+Each operator family module in ``webnnc.compiler.frontend.ops`` declares an ``OPS`` dict
+(WebNN op name -> builder method); this module merges them. A test checks that every entry
+round-trips and names a real builder method.
+"""
 
 from __future__ import annotations
 
+from webnnc.compiler.frontend.ops import ALL_OP_MODULES
+
 __all__ = ["METHOD_TO_OP", "OP_TO_METHOD"]
 
-# WebNN op name (as in the IR and the spec) -> MLGraphBuilder method (pywebnn's name).
-OP_TO_METHOD: dict[str, str] = {
-    "abs": "abs",
-    "add": "add",
-    "averagePool2d": "average_pool2d",
-    "batchNormalization": "batch_normalization",
-    "clamp": "clamp",
-    "concat": "concat",
-    "conv2d": "conv2d",
-    "div": "div",
-    "exp": "exp",
-    "gemm": "gemm",
-    "matmul": "matmul",
-    "max": "max",
-    "maxPool2d": "max_pool2d",
-    "min": "min",
-    "mul": "mul",
-    "neg": "neg",
-    "pow": "pow",
-    "reduceMean": "reduce_mean",
-    "relu": "relu",
-    "reshape": "reshape",
-    "sigmoid": "sigmoid",
-    "softmax": "softmax",
-    "sqrt": "sqrt",
-    "sub": "sub",
-    "tanh": "tanh",
-    "transpose": "transpose",
-}
+OP_TO_METHOD: dict[str, str] = {}
+for _module in ALL_OP_MODULES:
+    for _op, _method in _module.OPS.items():
+        if _op in OP_TO_METHOD:
+            raise RuntimeError(f"operator {_op!r} is declared by two families")
+        OP_TO_METHOD[_op] = _method
+OP_TO_METHOD = dict(sorted(OP_TO_METHOD.items()))
 
 METHOD_TO_OP: dict[str, str] = {m: o for o, m in OP_TO_METHOD.items()}

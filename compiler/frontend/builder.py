@@ -145,17 +145,17 @@ class MLGraphBuilder(*ALL_OP_MIXINS):  # type: ignore[misc]
         if not isinstance(outputs, Mapping) or not outputs:
             raise WebNNTypeError("build: outputs must be a non-empty dict of name -> MLOperand")
         input_names = {v.name for v in self._graph.inputs}
-        for name, operand in outputs.items():
-            if not isinstance(name, str) or not name:
-                raise WebNNTypeError(f"build: output names must be non-empty strings; found {name!r}")
-            value = self._value("build", f"output {name!r}", operand)
+        for out_name, operand in outputs.items():
+            if not isinstance(out_name, str) or not out_name:
+                raise WebNNTypeError(f"build: output names must be non-empty strings; found {out_name!r}")
+            value = self._value("build", f"output {out_name!r}", operand)
             if value.producer is None and value.const is None:
-                raise ValidationError(f"build: output {name!r} is a graph input; outputs must be computed")
+                raise ValidationError(f"build: output {out_name!r} is a graph input; outputs must be computed")
             if value.const is not None:
-                raise ValidationError(f"build: output {name!r} is a constant; outputs must be computed")
-            if name in input_names:
-                raise ValidationError(f"build: output name {name!r} is also an input name")
-            self._graph.outputs[name] = value
+                raise ValidationError(f"build: output {out_name!r} is a constant; outputs must be computed")
+            if out_name in input_names:
+                raise ValidationError(f"build: output name {out_name!r} is also an input name")
+            self._graph.outputs[out_name] = value
         self._built = True  # spec: a builder builds once
         graph = self._graph
         if name is not None:

@@ -1,14 +1,21 @@
-"""Builder operator families; MLGraphBuilder inherits every mixin listed here."""
+"""Builder operator families; MLGraphBuilder inherits every mixin listed here.
+
+To add a family: write a module with a mixin class and an ``OPS`` dict (WebNN op name ->
+builder method name), then list both below.
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
+
+from webnnc.compiler.frontend.ops import conv_pool, elementwise, linalg, normalization, tensor
 from webnnc.compiler.frontend.ops.conv_pool import ConvPoolOps
 from webnnc.compiler.frontend.ops.elementwise import ElementwiseOps
 from webnnc.compiler.frontend.ops.linalg import LinalgOps
 from webnnc.compiler.frontend.ops.normalization import NormalizationOps
 from webnnc.compiler.frontend.ops.tensor import TensorOps
 
-__all__ = ["ALL_OP_MIXINS"]
+__all__ = ["ALL_OP_MIXINS", "ALL_OP_MODULES"]
 
 ALL_OP_MIXINS: tuple[type, ...] = (
     ElementwiseOps,
@@ -17,3 +24,5 @@ ALL_OP_MIXINS: tuple[type, ...] = (
     LinalgOps,
     NormalizationOps,
 )
+
+ALL_OP_MODULES: tuple[ModuleType, ...] = (elementwise, conv_pool, tensor, linalg, normalization)

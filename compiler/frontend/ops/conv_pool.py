@@ -61,6 +61,13 @@ def filter_dims(layout: str, shape: tuple[int, ...]) -> tuple[int, int, int, int
     return shape[o], shape[i], shape[h], shape[w]
 
 
+OPS: dict[str, str] = {
+    "conv2d": "conv2d",
+    "averagePool2d": "average_pool2d",
+    "maxPool2d": "max_pool2d",
+}
+
+
 class ConvPoolOps(_Base):
     """conv2d, average_pool2d, max_pool2d, global_average_pool."""
 

@@ -28,6 +28,25 @@ _SIGNED_NUMERIC = frozenset(
 )
 
 
+OPS: dict[str, str] = {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "div": "div",
+    "max": "max",
+    "min": "min",
+    "pow": "pow",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "exp": "exp",
+    "abs": "abs",
+    "neg": "neg",
+    "sqrt": "sqrt",
+    "clamp": "clamp",
+}
+
+
 class ElementwiseOps(_Base):
     """add, sub, mul, div, max, min, pow; relu, sigmoid, tanh, exp, abs, neg, sqrt; clamp."""
 

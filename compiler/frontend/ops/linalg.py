@@ -23,6 +23,12 @@ def _flag(op: str, name: str, value: Any) -> bool:
     return value
 
 
+OPS: dict[str, str] = {
+    "gemm": "gemm",
+    "matmul": "matmul",
+}
+
+
 class LinalgOps(_Base):
     """gemm, matmul."""
 

@@ -17,6 +17,13 @@ else:
 __all__ = ["NormalizationOps"]
 
 
+OPS: dict[str, str] = {
+    "softmax": "softmax",
+    "reduceMean": "reduce_mean",
+    "batchNormalization": "batch_normalization",
+}
+
+
 class NormalizationOps(_Base):
     """softmax, reduce_mean, batch_normalization."""
 

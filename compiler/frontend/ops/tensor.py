@@ -19,6 +19,13 @@ else:
 __all__ = ["TensorOps"]
 
 
+OPS: dict[str, str] = {
+    "reshape": "reshape",
+    "transpose": "transpose",
+    "concat": "concat",
+}
+
+
 class TensorOps(_Base):
     """reshape, transpose, concat."""
 

@@ -1,0 +1,51 @@
+"""``webnnc compile SOURCE``: compile a model into the cache."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "compile",
+        help="compile a model into the cache",
+        description=(
+            "Compile SOURCE for one or more targets and store the artifacts in the cache. "
+            "SOURCE is MODULE:FUNCTION or FILE.py:FUNCTION, where FUNCTION takes an "
+            "MLGraphBuilder and returns a dict of output name -> MLOperand."
+        ),
+    )
+    p.add_argument("source", help="MODULE:FUNCTION or FILE.py:FUNCTION")
+    p.add_argument("--target", default="onnx-cpu", help="comma-separated targets (default onnx-cpu)")
+    p.add_argument("--name", help="register the model under this name (default: the function name)")
+    p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from webnnc.compiler.driver import compile_graph
+    from webnnc.compiler.frontend import MLGraphBuilder
+    from webnnc.compiler.options import CompileOptions
+    from webnnc.compiler.sources import resolve_source
+    from webnnc.cache.store import ArtifactStore
+
+    source = resolve_source(args.source)
+    name = args.name or source.name
+    store = ArtifactStore(args.cache_dir)
+    for target in [t.strip() for t in args.target.split(",") if t.strip()]:
+        options = CompileOptions(target=target)
+        builder = MLGraphBuilder()
+        graph = builder.build(source.build(builder), name=name)
+        t0 = time.perf_counter()
+        result = compile_graph(graph, options, store=store, name=name, verify_ir=args.verify)
+        ms = (time.perf_counter() - t0) * 1e3
+        m = result.manifest
+        print(
+            f"{name} [{target}]: {result.info.source} in {ms:.1f} ms, key {result.info.key[:16]}, "
+            f"{m.format} artifact {m.artifact_size / 1024:.1f} KiB"
+        )
+    return 0
