@@ -38,7 +38,7 @@ def cpu_features() -> str:
     return f"{platform.machine()}:{','.join(relevant)}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def library_version(*distributions: str) -> str:
     """Installed version of the first of ``distributions`` that is installed, else ``"none"``.
 

@@ -19,7 +19,6 @@ import hashlib
 import io
 import logging
 import os
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

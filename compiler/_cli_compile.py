@@ -27,11 +27,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from webnnc.cache.store import ArtifactStore
     from webnnc.compiler.driver import compile_graph
     from webnnc.compiler.frontend import MLGraphBuilder
     from webnnc.compiler.options import CompileOptions
     from webnnc.compiler.sources import resolve_source
-    from webnnc.cache.store import ArtifactStore
 
     source = resolve_source(args.source)
     name = args.name or source.name

@@ -69,7 +69,7 @@ class ML:
             use_cache=use_cache,
         )
 
-    createContext = create_context
+    createContext = create_context  # noqa: N815 - the spec's spelling
 
 
 class MLContext:
@@ -135,7 +135,7 @@ class MLContext:
 
         return MLGraphBuilder(self, on_build=self._build)
 
-    createGraphBuilder = create_graph_builder
+    createGraphBuilder = create_graph_builder  # noqa: N815 - the spec's spelling
 
     def _build(self, graph: Graph) -> MLGraph:
         from webnnc.compiler.driver import compile_graph

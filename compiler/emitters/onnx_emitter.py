@@ -9,7 +9,12 @@ import onnx
 from onnx import helper, numpy_helper
 
 from webnnc.compiler.emitters import Artifact
-from webnnc.compiler.emitters._onnx_lowering import LOWERINGS, ONNX_TYPES, LoweringContext, lower_node
+from webnnc.compiler.emitters._onnx_lowering import (
+    LOWERINGS,
+    ONNX_TYPES,
+    LoweringContext,
+    lower_node,
+)
 from webnnc.compiler.ir import Graph
 
 __all__ = ["EMITTER", "IR_VERSION", "OPSET", "OnnxEmitter", "to_model"]

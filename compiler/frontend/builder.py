@@ -34,7 +34,7 @@ def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescripto
     if shape is None:
         raise WebNNTypeError(f"{what}: a shape is required")
     try:
-        dims = [d for d in shape]
+        dims = list(shape)
     except TypeError:
         raise WebNNTypeError(f"{what}: shape must be a sequence of integers; found {shape!r}") from None
     for d in dims:

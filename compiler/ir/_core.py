@@ -154,7 +154,7 @@ class Node:
             old._uses.remove((self, index))
         if value is not None:
             value._uses.append((self, index))
-        self._inputs = self._inputs[:index] + (value,) + self._inputs[index + 1 :]
+        self._inputs = (*self._inputs[:index], value, *self._inputs[index + 1 :])
 
     def detach(self) -> None:
         """Drop this node's uses of its inputs (call before discarding the node)."""

@@ -13,7 +13,7 @@ __all__ = ["DataType", "OperandDescriptor", "Shape"]
 Shape = tuple[int, ...]
 
 
-class DataType(str, enum.Enum):
+class DataType(enum.StrEnum):
     """A WebNN operand data type (``MLOperandDataType``)."""
 
     FLOAT32 = "float32"

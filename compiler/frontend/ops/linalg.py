@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._validation import FLOAT_TYPES, broadcast_shapes, check_data_type, check_rank
+from webnnc.compiler.frontend._validation import (
+    FLOAT_TYPES,
+    broadcast_shapes,
+    check_data_type,
+    check_rank,
+)
 from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._validation import FLOAT_TYPES, check_axes, check_axis, check_data_type
+from webnnc.compiler.frontend._validation import (
+    FLOAT_TYPES,
+    check_axes,
+    check_axis,
+    check_data_type,
+)
 from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
