@@ -26,6 +26,13 @@ __all__ = ["MLGraphBuilder"]
 _MAX_DIM = 2**31 - 1
 
 
+def _parse_type(value: Any, what: str) -> DataType:
+    try:
+        return DataType.parse(value, what=what)
+    except TypeError as e:
+        raise WebNNTypeError(str(e)) from None
+
+
 def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescriptor:
     if isinstance(shape, Mapping):  # spec form: {"dataType": ..., "shape": [...]}
         desc = dict(shape)
@@ -42,7 +49,10 @@ def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescripto
             raise WebNNTypeError(f"{what}: shape must contain integers; found {d!r} in {dims}")
         if not 0 < int(d) <= _MAX_DIM:
             raise ValidationError(f"{what}: every dimension must be in [1, 2^31-1]; found {d} in {dims}")
-    dt = DataType.parse(data_type if data_type is not None else "float32", what=f"{what} data type")
+    try:
+        dt = DataType.parse(data_type if data_type is not None else "float32", what=f"{what} data type")
+    except TypeError as e:
+        raise WebNNTypeError(str(e)) from None
     return OperandDescriptor(dt, tuple(int(d) for d in dims))
 
 
@@ -96,11 +106,11 @@ class MLGraphBuilder(*ALL_OP_MIXINS):  # type: ignore[misc]
             return MLOperand(self, self._graph.add_constant(arr, desc))
         if isinstance(value, (DataType, str)) and not isinstance(shape, (list, tuple)):
             # spec: constant(type, value) -> scalar
-            dt = DataType.parse(value, what="constant data type")
+            dt = _parse_type(value, "constant data type")
             arr = np.asarray(shape, dtype=dt.numpy_dtype).reshape(())
             return MLOperand(self, self._graph.add_constant(arr, OperandDescriptor(dt, ())))
         if data_type is not None:
-            dt = DataType.parse(data_type, what="constant data type")
+            dt = _parse_type(data_type, "constant data type")
         elif isinstance(value, np.ndarray | np.generic):
             try:
                 dt = DataType.from_numpy(value.dtype)
