@@ -7,7 +7,15 @@ import pytest
 
 from webnnc.compiler.errors import VerificationError
 from webnnc.compiler.frontend import MLGraphBuilder
-from webnnc.compiler.ir import DataType, Graph, Node, OperandDescriptor, print_graph, structural_digest, verify
+from webnnc.compiler.ir import (
+    DataType,
+    Graph,
+    Node,
+    OperandDescriptor,
+    print_graph,
+    structural_digest,
+    verify,
+)
 
 
 def _graph(order: str = "ab", names: tuple[str, str] = ("x", "y")) -> Graph:
