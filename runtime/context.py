@@ -102,12 +102,13 @@ class MLContext:
 
     def backend_info(self) -> dict[str, Any]:
         """Which backend this context runs on, and why."""
+        store = self.store()
         info: dict[str, Any] = {
             "target": self.target,
             "device_type": self.device_type,
             "accelerated": self.accelerated,
             "power_preference": self.power_preference,
-            "cache_dir": str(self.store().directory) if self.store() is not None else None,
+            "cache_dir": str(store.directory) if store is not None else None,
         }
         if self._fallback_reason:
             info["fallback_reason"] = self._fallback_reason

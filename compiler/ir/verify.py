@@ -47,13 +47,13 @@ def verify(graph: Graph, *, known_ops: Collection[str] | None = None) -> None:
             problems.append(f"{where} does not belong to this graph")
         if known_ops is not None and node.op_type not in known_ops:
             problems.append(f"{where}: unknown op type {node.op_type!r}")
-        for i, v in enumerate(node.inputs):
-            if v is None:
+        for i, inp in enumerate(node.inputs):
+            if inp is None:
                 continue
-            if id(v) not in defined:
-                problems.append(f"{where}: input {i} ({v!r}) is used before it is defined")
-            if (node, i) not in v._uses:
-                problems.append(f"{where}: input {i} is missing from {v!r}'s use list")
+            if id(inp) not in defined:
+                problems.append(f"{where}: input {i} ({inp!r}) is used before it is defined")
+            if (node, i) not in inp._uses:
+                problems.append(f"{where}: input {i} is missing from {inp!r}'s use list")
         for i, out in enumerate(node.outputs):
             if out.producer is not node or out.index != i:
                 problems.append(f"{where}: output {i} is not owned by this node")
