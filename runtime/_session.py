@@ -28,6 +28,7 @@ def create_session(
     path: str | None = None,
     data: bytes | None = None,
     intra_op_threads: int | None = None,
+    cuda_graph: bool = False,
 ) -> tuple[ort.InferenceSession, dict[str, Any]]:
     """Create the one session a compiled graph uses for its whole life.
 
@@ -41,7 +42,11 @@ def create_session(
         so.add_session_config_entry("session.load_model_format", "ORT")
     if intra_op_threads:
         so.intra_op_num_threads = intra_op_threads
-    providers = PROVIDERS.get(target, ["CPUExecutionProvider"])
+    providers: list[Any] = list(PROVIDERS.get(target, ["CPUExecutionProvider"]))
+    if target == "onnx-cuda":
+        from webnnc.runtime._cuda import CUDA_PROVIDER, cuda_provider_options
+
+        providers = [(CUDA_PROVIDER, cuda_provider_options(cuda_graph=cuda_graph)), "CPUExecutionProvider"]
     source: Any = path if path is not None else data
     if source is None:
         raise ValueError("create_session needs a path or bytes")
@@ -50,6 +55,7 @@ def create_session(
         "providers": session.get_providers(),
         "format": fmt,
         "optimization_at_load": "disabled",
+        "cuda_graph": cuda_graph,
         "onnxruntime": ort.__version__,
     }
     return session, info
