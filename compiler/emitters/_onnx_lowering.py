@@ -204,22 +204,6 @@ def _pool2d(ctx: LoweringContext, node: Node) -> None:
     _spatial(ctx, node, str(a["layout"]), build)
 
 
-# ---------------------------------------------------------------- shapes
-@lowers("reshape")
-def _reshape(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Reshape", [in_name(ctx, node, 0), ctx.int64s(node.outputs[0].shape)], [out_name(ctx, node)])
-
-
-@lowers("transpose")
-def _transpose(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Transpose", [in_name(ctx, node, 0)], [out_name(ctx, node)], perm=list(node.attributes["permutation"]))
-
-
-@lowers("concat")
-def _concat(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Concat", [ctx.name(v) for v in node.inputs], [out_name(ctx, node)], axis=int(node.attributes["axis"]))
-
-
 # ---------------------------------------------------------------- linear algebra, normalization
 @lowers("gemm")
 def _gemm(ctx: LoweringContext, node: Node) -> None:
@@ -294,4 +278,4 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
 
 # Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
 # into LOWERINGS with @lowers when imported here, after everything they use is defined.
-# (none yet)
+import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401
