@@ -220,6 +220,25 @@ class Graph:
         self._nodes.remove(node)
         node.graph = None
 
+    def replace_value(self, old: Value, new: Value) -> int:
+        """Point every use of ``old`` (graph outputs included) at ``new``; return uses moved.
+
+        Passes use this to splice a rewritten value in; the node that produced ``old`` is
+        left in place for dead-code elimination (or :meth:`remove`) to drop.
+        """
+        if old is new:
+            return 0
+        moved = old.replace_all_uses_with(new)
+        for name, v in list(self.outputs.items()):
+            if v is old:
+                self.outputs[name] = new
+                moved += 1
+        return moved
+
+    def is_output(self, value: Value) -> bool:
+        """Whether ``value`` is (one of) the graph's outputs."""
+        return any(v is value for v in self.outputs.values())
+
     def set_nodes(self, nodes: Iterable[Node]) -> None:
         """Replace the node order (the caller guarantees a topological order)."""
         self._nodes = list(nodes)

@@ -10,7 +10,14 @@ from webnnc.compiler.passes._infra import (
     PassResult,
     Sequential,
 )
+from webnnc.compiler.passes.algebraic_simplification import SimplifyAlgebraPass
+from webnnc.compiler.passes.common_subexpression_elimination import (
+    CommonSubexpressionEliminationPass,
+)
+from webnnc.compiler.passes.constant_folding import FoldConstantsPass, fold_rule
 from webnnc.compiler.passes.dead_code_elimination import DeadCodeEliminationPass
+from webnnc.compiler.passes.memory_planning import MemoryPlan, PlanMemoryPass
+from webnnc.compiler.passes.operator_fusion import FuseOperatorsPass
 from webnnc.compiler.passes.pipeline import default_pipeline
 
 __all__ = [
@@ -22,11 +29,29 @@ __all__ = [
     "PassResult",
     "Sequential",
     # passes
+    "CommonSubexpressionEliminationPass",
     "DeadCodeEliminationPass",
+    "FoldConstantsPass",
+    "FuseOperatorsPass",
+    "PlanMemoryPass",
+    "SimplifyAlgebraPass",
+    # extension points and results
+    "MemoryPlan",
+    "fold_rule",
     # pipelines
     "ALL_PASSES",
     "default_pipeline",
 ]
 
-# name -> pass class, for the CLI's --passes
-ALL_PASSES: dict[str, type[PassBase]] = {cls.__name__: cls for cls in (DeadCodeEliminationPass,)}
+# name -> pass class, for the CLI's --passes (an explicit tuple: no global registry)
+ALL_PASSES: dict[str, type[PassBase]] = {
+    cls.__name__: cls
+    for cls in (
+        FoldConstantsPass,
+        CommonSubexpressionEliminationPass,
+        SimplifyAlgebraPass,
+        FuseOperatorsPass,
+        DeadCodeEliminationPass,
+        PlanMemoryPass,
+    )
+}

@@ -56,8 +56,17 @@ class PassBase:
     def call(self, graph: Graph) -> PassResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def requires(self, graph: Graph) -> None:
+        """Check the pass's precondition; raise :class:`PassError` when it does not hold."""
+
+    def ensures(self, graph: Graph) -> None:
+        """Check the pass's postcondition; raise :class:`PassError` when it does not hold."""
+
     def __call__(self, graph: Graph) -> PassResult:
-        return self.call(graph)
+        self.requires(graph)
+        result = self.call(graph)
+        self.ensures(result.graph)
+        return result
 
 
 class InPlacePass(PassBase):
@@ -133,6 +142,11 @@ class PassManager(PassBase):
                     self.records.append(
                         PassRecord(p.name, result.modified, before, len(graph), dt, result.details)
                     )
+                    if result.modified:
+                        logger.debug(
+                            "%s: %d -> %d nodes in %.2f ms %s",
+                            p.name, before, len(graph), dt * 1e3, result.details,
+                        )
                 round_modified = round_modified or result.modified
             any_modified = any_modified or round_modified
             if self.early_stop and not round_modified:
