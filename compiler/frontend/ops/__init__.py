@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from webnnc.compiler.frontend.ops import conv_pool, elementwise, linalg, normalization, tensor
+from webnnc.compiler.frontend.ops import (
+    conv_pool,
+    elementwise,
+    gather_scatter,
+    linalg,
+    normalization,
+    tensor,
+)
 from webnnc.compiler.frontend.ops.conv_pool import ConvPoolOps
 from webnnc.compiler.frontend.ops.elementwise import ElementwiseOps
+from webnnc.compiler.frontend.ops.gather_scatter import GatherScatterOps
 from webnnc.compiler.frontend.ops.linalg import LinalgOps
 from webnnc.compiler.frontend.ops.normalization import NormalizationOps
 from webnnc.compiler.frontend.ops.tensor import TensorOps
@@ -23,6 +31,14 @@ ALL_OP_MIXINS: tuple[type, ...] = (
     TensorOps,
     LinalgOps,
     NormalizationOps,
+    GatherScatterOps,
 )
 
-ALL_OP_MODULES: tuple[ModuleType, ...] = (elementwise, conv_pool, tensor, linalg, normalization)
+ALL_OP_MODULES: tuple[ModuleType, ...] = (
+    elementwise,
+    conv_pool,
+    tensor,
+    linalg,
+    normalization,
+    gather_scatter,
+)
