@@ -141,6 +141,9 @@ def compile_graph(
 
     # 4. emit, 5. backend optimizer
     data, fmt, extra = _emit(graph, options, timings)
+    plan = graph.meta.get("memory_plan")
+    if plan is not None:  # the runtime pools its output buffers by this plan
+        extra["memory_plan"] = plan.to_json()
 
     inputs, outputs = _io(graph)
     manifest = Manifest(
