@@ -47,4 +47,5 @@ def load(
         path=hit.path,
         data=None,
         info={"source": "loaded", "key": key, "timings_ms": {"lookup": round(lookup_ms, 3)}},
+        cuda_graph=target == "onnx-cuda",
     )
