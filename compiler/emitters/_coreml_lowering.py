@@ -1,0 +1,446 @@
+"""The CoreML lowering table: one function per WebNN operator, written with the MIL builder.
+
+Each function receives a :class:`MilContext` and the node and returns the MIL variable(s)
+for the node's outputs. Only this module and ``coreml_emitter`` import ``coremltools``.
+
+# NOTE: every MIL operation gets an explicit name derived from a per-graph counter. The MIL
+# builder's automatic names come from a process-wide counter, so relying on them would make
+# the same graph produce different bytes depending on what was converted before it.
+# NOTE: after each lowering the MIL type inference's output shape is checked against the
+# IR's descriptor; a mismatch is a lowering bug and fails the build instead of producing a
+# model whose outputs disagree with the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from coremltools.converters.mil import Builder as mb  # noqa: N813 - the MIL idiom
+from coremltools.converters.mil.mil import Var, types
+
+from webnnc.compiler.errors import CompilerError, UnsupportedOperatorError
+from webnnc.compiler.ir import DataType, Node, Value
+
+__all__ = [
+    "FLOATS",
+    "LOWERINGS",
+    "MIL_TYPES",
+    "MilContext",
+    "check_node",
+    "lower_node",
+    "lowers",
+    "unsupported",
+]
+
+TARGET = "coreml"
+
+# WebNN data type -> MIL tensor element type. CoreML's MLMultiArray holds float32, float16
+# and int32 (plus float64, which WebNN has no use for); MIL computes in fp16, fp32, int32
+# and bool. Every other WebNN type (int64, uint32, uint64, int8, uint8, int4, uint4) has no
+# CoreML counterpart at the model boundary and is rejected at build time.
+MIL_TYPES: dict[DataType, Any] = {
+    DataType.FLOAT32: types.fp32,
+    DataType.FLOAT16: types.fp16,
+    DataType.INT32: types.int32,
+}
+FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT16})
+NUMERIC = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32})
+
+
+def unsupported(node: Node, why: str, hint: str = "") -> UnsupportedOperatorError:
+    """An error naming the op, the node and the target, saying why, with an optional hint."""
+    msg = f"{node.op_type} (node {node.name or '?'}): cannot be lowered to {TARGET}: {why}"
+    if hint:
+        msg += f"; {hint}"
+    return UnsupportedOperatorError(msg)
+
+
+class MilContext:
+    """Maps IR values to MIL variables and hands out deterministic op names."""
+
+    def __init__(self) -> None:
+        self._vars: dict[int, Var] = {}
+        self._counter = 0
+
+    def fresh(self, hint: str) -> str:
+        name = f"{hint}_{self._counter}"
+        self._counter += 1
+        return name
+
+    def bind(self, value: Value, var: Var) -> None:
+        self._vars[id(value)] = var
+
+    def var(self, value: Value | None) -> Var:
+        """The MIL variable of an IR value; constants become ``const`` ops on first use."""
+        if value is None:
+            raise CompilerError("internal: asked for the MIL variable of an omitted operand")
+        key = id(value)
+        if key not in self._vars:
+            if value.const is None:
+                raise CompilerError(f"internal: value {value!r} has no MIL variable yet")
+            self._vars[key] = mb.const(val=_mil_array(value.const), name=self.fresh("const"))
+        return self._vars[key]
+
+    def const(self, array: Any, data_type: DataType, hint: str = "c") -> Var:
+        return mb.const(val=_mil_array(np.asarray(array, data_type.numpy_dtype)), name=self.fresh(hint))
+
+
+def _mil_array(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    # MIL wants numpy scalars for rank 0 and contiguous arrays otherwise
+    arr = np.ascontiguousarray(array)
+    return arr if arr.ndim else arr.reshape(())
+
+
+Lowering = Callable[[MilContext, Node], "Var | Sequence[Var]"]
+LOWERINGS: dict[str, Lowering] = {}
+# op -> data types its lowering accepts for the operands it computes on (default: NUMERIC)
+OP_TYPES: dict[str, frozenset[DataType]] = {}
+
+
+def lowers(*ops: str, data_types: frozenset[DataType] = NUMERIC) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for op in ops:
+            LOWERINGS[op] = fn
+            OP_TYPES[op] = data_types
+        return fn
+
+    return register
+
+
+def _x(node: Node, i: int = 0) -> Value:
+    v = node.inputs[i]
+    if v is None:
+        raise CompilerError(f"internal: {node.op_type} has no operand {i}")
+    return v
+
+
+def _dt(node: Node) -> DataType:
+    return _x(node).data_type
+
+
+def _name(ctx: MilContext, node: Node) -> str:
+    return ctx.fresh(node.op_type)
+
+
+# ---------------------------------------------------------------- element-wise
+_BINARY = {
+    "add": mb.add, "sub": mb.sub, "mul": mb.mul, "max": mb.maximum, "min": mb.minimum,
+}
+
+
+@lowers(*_BINARY)
+def _binary(ctx: MilContext, node: Node) -> Var:
+    return _BINARY[node.op_type](x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+
+
+@lowers("div", data_types=FLOATS)
+def _div(ctx: MilContext, node: Node) -> Var:
+    return mb.real_div(x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+
+
+@lowers("pow", data_types=FLOATS)
+def _pow(ctx: MilContext, node: Node) -> Var:
+    return mb.pow(x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+
+
+_UNARY_FLOAT = {"sigmoid": mb.sigmoid, "tanh": mb.tanh, "exp": mb.exp, "sqrt": mb.sqrt}
+
+
+@lowers(*_UNARY_FLOAT, data_types=FLOATS)
+def _unary_float(ctx: MilContext, node: Node) -> Var:
+    return _UNARY_FLOAT[node.op_type](x=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+@lowers("relu")
+def _relu(ctx: MilContext, node: Node) -> Var:
+    x = _x(node)
+    if x.data_type in FLOATS:
+        return mb.relu(x=ctx.var(x), name=_name(ctx, node))
+    return mb.maximum(x=ctx.var(x), y=ctx.const(0, x.data_type, "zero"), name=_name(ctx, node))
+
+
+@lowers("abs")
+def _abs(ctx: MilContext, node: Node) -> Var:
+    return mb.abs(x=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+@lowers("neg")
+def _neg(ctx: MilContext, node: Node) -> Var:
+    # MIL has no negation op; multiplying by -1 keeps the sign of zero (neg(0) is -0).
+    x = _x(node)
+    return mb.mul(x=ctx.var(x), y=ctx.const(-1, x.data_type, "minus_one"), name=_name(ctx, node))
+
+
+@lowers("clamp")
+def _clamp(ctx: MilContext, node: Node) -> Var:
+    x = _x(node)
+    dt = x.data_type
+    lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
+    if dt in FLOATS:
+        finfo = np.finfo(dt.numpy_dtype)
+        lo_finite, hi_finite = max(lo, float(finfo.min)), min(hi, float(finfo.max))
+        if lo_finite <= hi_finite and math.isfinite(lo) and math.isfinite(hi):
+            return mb.clip(
+                x=ctx.var(x), alpha=dt.numpy_dtype.type(lo), beta=dt.numpy_dtype.type(hi), name=_name(ctx, node)
+            )
+    else:
+        info = np.iinfo(dt.numpy_dtype)
+        lo, hi = max(lo, float(info.min)), min(hi, float(info.max))
+        lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+    # An infinite bound (the spec's default) is no bound: clip needs finite ones.
+    y = ctx.var(x)
+    if lo != -math.inf and not (dt.is_integer and lo <= np.iinfo(dt.numpy_dtype).min):
+        y = mb.maximum(x=y, y=ctx.const(lo, dt, "lo"), name=ctx.fresh("clamp_lo"))
+    if hi != math.inf and not (dt.is_integer and hi >= np.iinfo(dt.numpy_dtype).max):
+        y = mb.minimum(x=y, y=ctx.const(hi, dt, "hi"), name=ctx.fresh("clamp_hi"))
+    if y is ctx.var(x):
+        y = mb.identity(x=y, name=_name(ctx, node))
+    return y
+
+
+# ---------------------------------------------------------------- layouts
+_NHWC_TO_NCHW = (0, 3, 1, 2)
+_NCHW_TO_NHWC = (0, 2, 3, 1)
+
+
+def _to_nchw(ctx: MilContext, x: Var, layout: str) -> Var:
+    if layout == "nhwc":
+        return mb.transpose(x=x, perm=list(_NHWC_TO_NCHW), name=ctx.fresh("to_nchw"))
+    return x
+
+
+def _from_nchw(ctx: MilContext, y: Var, layout: str) -> Var:
+    if layout == "nhwc":
+        return mb.transpose(x=y, perm=list(_NCHW_TO_NHWC), name=ctx.fresh("to_nhwc"))
+    return y
+
+
+@lowers("conv2d", data_types=FLOATS)
+def _conv2d(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    x, w, b = _x(node, 0), _x(node, 1), node.inputs[2]
+    dilations = [int(d) for d in a["dilations"]]
+    if dilations != [1, 1] and not w.is_constant:
+        raise unsupported(node, "MIL's conv needs a constant filter when dilations are not 1", "make the filter a constant")
+    layout = str(a["filter_layout"])
+    weight = ctx.var(w)
+    if layout != "oihw":
+        if w.is_constant:
+            assert w.const is not None
+            weight = ctx.const(np.transpose(w.const, [layout.index(c) for c in "oihw"]), w.data_type, "filter")
+        else:
+            weight = mb.transpose(x=weight, perm=[layout.index(c) for c in "oihw"], name=ctx.fresh("filter_oihw"))
+    kwargs: dict[str, Any] = {}
+    # MIL takes the bias only as a constant; a computed bias is added after the convolution.
+    if b is not None and b.is_constant:
+        kwargs["bias"] = ctx.var(b)
+    y = mb.conv(
+        x=_to_nchw(ctx, ctx.var(x), str(a["input_layout"])),
+        weight=weight,
+        strides=[int(s) for s in a["strides"]],
+        pad_type="custom",
+        pad=[int(p) for p in a["padding"]],  # [top, bottom, left, right] in both WebNN and MIL
+        dilations=dilations,
+        groups=int(a["groups"]),
+        name=_name(ctx, node),
+        **kwargs,
+    )
+    if b is not None and not b.is_constant:
+        bias = mb.reshape(x=ctx.var(b), shape=[1, b.shape[0], 1, 1], name=ctx.fresh("bias"))
+        y = mb.add(x=y, y=bias, name=ctx.fresh("conv_bias"))
+    return _from_nchw(ctx, y, str(a["input_layout"]))
+
+
+@lowers("averagePool2d", "maxPool2d", "l2Pool2d", data_types=FLOATS)
+def _pool2d(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    x = _x(node)
+    layout = str(a["layout"])
+    if tuple(a["dilations"]) != (1, 1):
+        raise unsupported(node, f"MIL pooling has no dilations (found {list(a['dilations'])})")
+    h, w = (x.shape[2], x.shape[3]) if layout == "nchw" else (x.shape[1], x.shape[2])
+    out = node.outputs[0].shape
+    oh, ow = (out[2], out[3]) if layout == "nchw" else (out[1], out[2])
+    kh, kw = (int(k) for k in a["window_dimensions"])
+    sh, sw = (int(s) for s in a["strides"])
+    top, bottom, left, right = (int(p) for p in a["padding"])
+    xin = _to_nchw(ctx, ctx.var(x), layout)
+    if (kh, kw) == (h, w) and (top, bottom, left, right) == (0, 0, 0, 0) and node.op_type != "l2Pool2d":
+        # a global pool: a reduction is exact and cheaper than a window walk
+        reduce = mb.reduce_mean if node.op_type == "averagePool2d" else mb.reduce_max
+        y = reduce(x=xin, axes=[2, 3], keep_dims=True, name=_name(ctx, node))
+        return _from_nchw(ctx, y, layout)
+    # The IR's output size already reflects the rounding type (or output_sizes). MIL's
+    # ceil_mode needs symmetric padding, so instead the end padding is grown until floor
+    # rounding yields that size; the extra cells lie outside the input and count as padding.
+    bottom = max(bottom, (oh - 1) * sh + kh - h - top)
+    right = max(right, (ow - 1) * sw + kw - w - left)
+    common: dict[str, Any] = {
+        "kernel_sizes": [kh, kw],
+        "strides": [sh, sw],
+        "pad_type": "custom",
+        "pad": [top, bottom, left, right],
+        "name": _name(ctx, node),
+    }
+    if node.op_type == "averagePool2d":
+        y = mb.avg_pool(x=xin, exclude_padding_from_average=True, **common)
+    elif node.op_type == "maxPool2d":
+        y = mb.max_pool(x=xin, **common)
+    else:
+        y = mb.l2_pool(x=xin, **common)
+    return _from_nchw(ctx, y, layout)
+
+
+# ---------------------------------------------------------------- shapes
+@lowers("reshape")
+def _reshape(ctx: MilContext, node: Node) -> Var:
+    shape = [int(d) for d in node.outputs[0].shape]
+    return mb.reshape(x=ctx.var(_x(node)), shape=np.asarray(shape, np.int32), name=_name(ctx, node))
+
+
+@lowers("transpose")
+def _transpose(ctx: MilContext, node: Node) -> Var:
+    perm = [int(p) for p in node.attributes["permutation"]]
+    return mb.transpose(x=ctx.var(_x(node)), perm=perm, name=_name(ctx, node))
+
+
+@lowers("concat")
+def _concat(ctx: MilContext, node: Node) -> Var:
+    values = [ctx.var(v) for v in node.inputs]
+    if len(values) == 1:
+        return mb.identity(x=values[0], name=_name(ctx, node))
+    return mb.concat(values=values, axis=int(node.attributes["axis"]), name=_name(ctx, node))
+
+
+# ---------------------------------------------------------------- linear algebra, normalization
+@lowers("matmul", data_types=FLOATS)
+def _matmul(ctx: MilContext, node: Node) -> Var:
+    return mb.matmul(x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+
+
+@lowers("gemm", data_types=FLOATS)
+def _gemm(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    dt = _dt(node)
+    alpha, beta = float(a["alpha"]), float(a["beta"])
+    y = mb.matmul(
+        x=ctx.var(_x(node, 0)),
+        y=ctx.var(_x(node, 1)),
+        transpose_x=bool(a["a_transpose"]),
+        transpose_y=bool(a["b_transpose"]),
+        name=_name(ctx, node),
+    )
+    if alpha != 1.0:
+        y = mb.mul(x=y, y=ctx.const(alpha, dt, "alpha"), name=ctx.fresh("gemm_alpha"))
+    c = node.inputs[2]
+    if c is not None and beta != 0.0:
+        cv = ctx.var(c)
+        if beta != 1.0:
+            cv = mb.mul(x=cv, y=ctx.const(beta, dt, "beta"), name=ctx.fresh("gemm_beta"))
+        y = mb.add(x=y, y=cv, name=ctx.fresh("gemm_c"))
+    return y
+
+
+@lowers("softmax", data_types=FLOATS)
+def _softmax(ctx: MilContext, node: Node) -> Var:
+    return mb.softmax(x=ctx.var(_x(node)), axis=int(node.attributes["axis"]), name=_name(ctx, node))
+
+
+@lowers("reduceMean", data_types=FLOATS)
+def _reduce_mean(ctx: MilContext, node: Node) -> Var:
+    axes = [int(x) for x in node.attributes["axes"]]
+    if not axes:  # the spec's empty axes reduce nothing
+        return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
+    return mb.reduce_mean(
+        x=ctx.var(_x(node)), axes=axes, keep_dims=bool(node.attributes["keep_dimensions"]), name=_name(ctx, node)
+    )
+
+
+@lowers("batchNormalization", data_types=FLOATS)
+def _batch_normalization(ctx: MilContext, node: Node) -> Var:
+    x, mean, var, scale, bias = node.inputs
+    assert x is not None and mean is not None and var is not None
+    axis = int(node.attributes["axis"])
+    eps = float(node.attributes["epsilon"])
+    dt = x.data_type
+    params = [p for p in (mean, var, scale, bias) if p is not None]
+    if axis == 1 and 3 <= x.rank <= 5 and all(p.is_constant for p in params):
+        kwargs: dict[str, Any] = {}
+        if scale is not None:
+            kwargs["gamma"] = ctx.var(scale)
+        if bias is not None:
+            kwargs["beta"] = ctx.var(bias)
+        return mb.batch_norm(
+            x=ctx.var(x), mean=ctx.var(mean), variance=ctx.var(var), epsilon=dt.numpy_dtype.type(eps),
+            name=_name(ctx, node), **kwargs,
+        )
+    # Any other axis, rank or computed parameters: broadcast the 1-D parameters along
+    # `axis` and compute (x - mean) / sqrt(var + eps) * scale + bias element-wise.
+    bshape = [1] * x.rank
+    bshape[axis] = x.shape[axis]
+
+    def param(v: Value) -> Var:
+        if v.is_constant:
+            assert v.const is not None
+            return ctx.const(v.const.reshape(bshape), dt, "bn_param")
+        return mb.reshape(x=ctx.var(v), shape=bshape, name=ctx.fresh("bn_param"))
+
+    centered = mb.sub(x=ctx.var(x), y=param(mean), name=ctx.fresh("bn_center"))
+    denom = mb.sqrt(x=mb.add(x=param(var), y=ctx.const(eps, dt, "eps"), name=ctx.fresh("bn_var")), name=ctx.fresh("bn_std"))
+    y = mb.real_div(x=centered, y=denom, name=ctx.fresh("bn_norm"))
+    if scale is not None:
+        y = mb.mul(x=y, y=param(scale), name=ctx.fresh("bn_scale"))
+    if bias is not None:
+        y = mb.add(x=y, y=param(bias), name=ctx.fresh("bn_bias"))
+    return y
+
+
+# ---------------------------------------------------------------- driver
+def check_node(node: Node) -> None:
+    """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types)."""
+    if node.op_type not in LOWERINGS:
+        raise unsupported(
+            node,
+            "no CoreML lowering for this operator",
+            f"supported: {', '.join(sorted(LOWERINGS))}; or compile for onnx-cpu",
+        )
+    allowed = OP_TYPES[node.op_type]
+    operands = [v for v in node.inputs if v is not None] + list(node.outputs)
+    for v in operands:
+        if v.data_type not in MIL_TYPES:
+            raise unsupported(
+                node,
+                f"data type {v.data_type.value} has no CoreML counterpart "
+                f"(CoreML supports {', '.join(t.value for t in MIL_TYPES)})",
+                "cast to one of those, or compile for onnx-cpu",
+            )
+    computed = _x(node).data_type if node.inputs and node.inputs[0] is not None else node.outputs[0].data_type
+    if computed not in allowed:
+        raise unsupported(
+            node,
+            f"MIL computes {node.op_type} on {', '.join(sorted(t.value for t in allowed))} only; "
+            f"found {computed.value}",
+            "compile for onnx-cpu",
+        )
+
+
+def lower_node(ctx: MilContext, node: Node) -> None:
+    """Lower one node and bind its outputs; check MIL's shapes against the IR's."""
+    check_node(node)
+    result = LOWERINGS[node.op_type](ctx, node)
+    outs = [result] if isinstance(result, Var) else list(result)
+    if len(outs) != len(node.outputs):
+        raise CompilerError(
+            f"internal: the CoreML lowering of {node.op_type} made {len(outs)} outputs, expected {len(node.outputs)}"
+        )
+    for value, var in zip(node.outputs, outs, strict=True):
+        got = tuple(int(d) for d in var.shape)
+        if got != value.shape:
+            raise CompilerError(
+                f"internal: the CoreML lowering of {node.op_type} (node {node.name or '?'}) gives shape "
+                f"{list(got)}, the IR says {list(value.shape)}"
+            )
+        ctx.bind(value, var)

@@ -1,0 +1,238 @@
+"""IR graph -> CoreML ML Program, packed as one deterministic ``.mlpackage`` archive.
+
+The only module, with its lowering table ``_coreml_lowering``, that imports coremltools.
+
+# NOTE: the artifact is the ``.mlpackage`` folder packed into a zip archive whose entries
+# are sorted, stored uncompressed and stamped with a fixed time, so equal graphs give equal
+# bytes. Two things in a saved package are not a function of the model and are normalized
+# before packing: ``Manifest.json`` gets fresh random item identifiers on every save (they
+# are replaced by identifiers derived from each item's path), and the model description
+# records the conversion date (removed). The cache key never looks at the package: it is
+# the graph's structural digest (constants included), the options and the coremltools
+# version, like every other target's key.
+# NOTE: float32 graphs are converted with ``compute_precision=FLOAT32``: coremltools would
+# otherwise insert fp16 casts, and WebNN's float32 semantics (and the WPT tolerances) would
+# no longer hold. float16 graphs are fp16 end to end (fp16 model inputs need iOS 16 /
+# macOS 13, the deployment target used here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+# coremltools logs a warning per missing native proxy when imported on Linux; those are
+# expected here (prediction is macOS-only) and would only be noise, so they are muted for
+# the duration of the import alone.
+_ct_logger = logging.getLogger("coremltools")
+_ct_level = _ct_logger.level
+_ct_logger.setLevel(logging.ERROR)
+import coremltools as ct  # noqa: E402
+from coremltools.converters.mil import Builder as mb  # noqa: E402, N813
+from coremltools.converters.mil.mil import Function, Program  # noqa: E402
+from coremltools.proto import Model_pb2  # noqa: E402
+
+_ct_logger.setLevel(_ct_level)
+
+from webnnc.compiler.emitters import Artifact  # noqa: E402
+from webnnc.compiler.emitters._coreml_lowering import (  # noqa: E402
+    LOWERINGS,
+    MIL_TYPES,
+    MilContext,
+    check_node,
+    lower_node,
+)
+from webnnc.compiler.errors import UnsupportedOperatorError  # noqa: E402
+from webnnc.compiler.ir import Graph  # noqa: E402
+
+__all__ = [
+    "DEPLOYMENT_TARGET",
+    "EMITTER",
+    "MODEL_PATH",
+    "WEIGHTS_DIR",
+    "CoreMLEmitter",
+    "pack_directory",
+    "to_program",
+]
+
+logger = logging.getLogger(__name__)
+
+DEPLOYMENT_TARGET = ct.target.iOS16  # macOS 13: fp16 model inputs and outputs
+DEPLOYMENT_NAME = "iOS16"
+# paths inside the .mlpackage folder (and inside the archive)
+MODEL_PATH = "Data/com.apple.CoreML/model.mlmodel"
+WEIGHTS_DIR = "Data/com.apple.CoreML/weights"
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_ID_NAMESPACE = uuid.UUID("5e1f0a52-8f8c-4c3e-9d6e-7a1b2c3d4e5f")
+_CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
+
+
+# ---------------------------------------------------------------- names
+def _mil_names(graph: Graph) -> tuple[dict[str, str], dict[str, str]]:
+    """CoreML names for the graph's inputs and outputs (identifiers, unique across both)."""
+    used: set[str] = set()
+
+    def sanitize(name: str) -> str:
+        base = re.sub(r"\W", "_", name, flags=re.ASCII) or "x"
+        if not re.match(r"[A-Za-z_]", base):
+            base = "_" + base
+        candidate, k = base, 1
+        while candidate in used:
+            candidate, k = f"{base}_{k}", k + 1
+        used.add(candidate)
+        return candidate
+
+    inputs = {v.name or "": sanitize(v.name or "") for v in graph.inputs}
+    outputs = {name: sanitize(name) for name in graph.outputs}
+    return inputs, outputs
+
+
+# ---------------------------------------------------------------- IR -> MIL
+def _check_boundary(graph: Graph) -> None:
+    for v in [*graph.inputs, *graph.outputs.values()]:
+        if v.data_type not in MIL_TYPES:
+            kind = "input" if v in graph.inputs else "output"
+            raise UnsupportedOperatorError(
+                f"graph {kind} {v.name or '?'}: data type {v.data_type.value} cannot be a CoreML "
+                f"model {kind} (CoreML supports {', '.join(t.value for t in MIL_TYPES)}); "
+                "compile for onnx-cpu instead"
+            )
+
+
+def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
+    """Lower ``graph`` to a MIL program; also return the I/O name maps for the manifest.
+
+    Rank-0 inputs and outputs travel as shape ``[1]`` (CoreML's multi-arrays have rank >= 1)
+    and are reshaped inside the program; the runtime reshapes them back.
+
+    Raises:
+        UnsupportedOperatorError: an op or data type that CoreML cannot express.
+    """
+    _check_boundary(graph)
+    for node in graph.nodes:  # fail before building anything
+        check_node(node)
+    in_names, out_names = _mil_names(graph)
+    placeholders = {
+        in_names[v.name or ""]: mb.placeholder(shape=v.shape or (1,), dtype=MIL_TYPES[v.data_type])
+        for v in graph.inputs
+    }
+    ctx = MilContext()
+    prog = Program()
+    with Function(placeholders, opset_version=DEPLOYMENT_TARGET) as func:
+        for v in graph.inputs:
+            var = func.inputs[in_names[v.name or ""]]
+            if not v.shape:
+                var = mb.reshape(x=var, shape=[], name=ctx.fresh("scalar_in"))
+            ctx.bind(v, var)
+        for node in graph.nodes:
+            lower_node(ctx, node)
+        outputs = []
+        for name, value in graph.outputs.items():
+            var = ctx.var(value)
+            # Each output gets an op of its own named after it: a value may be exported twice,
+            # or be an input or a constant.
+            if not value.shape:
+                var = mb.reshape(x=var, shape=[1], name=out_names[name])
+            else:
+                var = mb.identity(x=var, name=out_names[name])
+            outputs.append(var)
+        func.set_outputs(outputs)
+    prog.add_function("main", func)
+    io_names = {
+        "inputs": in_names,
+        "outputs": out_names,
+        "scalars": sorted([v.name or "" for v in graph.inputs if not v.shape] + [n for n, v in graph.outputs.items() if not v.shape]),
+    }
+    return prog, io_names
+
+
+# ---------------------------------------------------------------- packing
+def pack_directory(root: Path) -> bytes:
+    """Zip every file under ``root`` with sorted names, fixed times and no compression."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.create_system = 3  # unix: the attributes above mean what they say everywhere
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def _normalize_package(package: Path) -> None:
+    """Make a saved .mlpackage a function of the model alone (see the module NOTE)."""
+    manifest_path = package / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    ids = {
+        old: str(uuid.uuid5(_ID_NAMESPACE, entry["path"]))
+        for old, entry in manifest.get("itemInfoEntries", {}).items()
+    }
+    manifest["itemInfoEntries"] = {ids[k]: v for k, v in manifest["itemInfoEntries"].items()}
+    if manifest.get("rootModelIdentifier") in ids:
+        manifest["rootModelIdentifier"] = ids[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
+
+    spec_path = package / MODEL_PATH
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    meta = spec.description.metadata.userDefined
+    if _CONVERSION_DATE in meta:
+        del meta[_CONVERSION_DATE]
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+
+
+class CoreMLEmitter:
+    """The ``coreml`` emitter: canonical IR -> packed ``.mlpackage`` (an ML Program)."""
+
+    name = "coreml"
+
+    def emit(self, graph: Graph, options: dict[str, Any] | None = None) -> Artifact:
+        t0 = time.perf_counter()
+        prog, io_names = to_program(graph)
+        t1 = time.perf_counter()
+        precision = ct.precision.FLOAT32
+        # MIL's pass pipeline draws progress bars on stderr; a library must not.
+        with contextlib.redirect_stderr(io.StringIO()):
+            model = ct.convert(
+                prog,
+                convert_to="mlprogram",
+                minimum_deployment_target=DEPLOYMENT_TARGET,
+                compute_precision=precision,
+                skip_model_load=True,
+            )
+        t2 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="webnnc-coreml-") as tmp:
+            package = Path(tmp) / "model.mlpackage"
+            model.save(str(package))
+            _normalize_package(package)
+            data = pack_directory(package)
+        t3 = time.perf_counter()
+        ops = [op.op_type for op in prog.functions["main"].operations]
+        logger.debug("emitted CoreML ML Program: %d MIL ops, %d bytes", len(ops), len(data))
+        info = {
+            "coremltools": ct.__version__,
+            "deployment_target": DEPLOYMENT_NAME,
+            "compute_precision": "float32 (float16 graphs stay float16)",
+            "coreml_io": io_names,
+            "coreml_timings_ms": {
+                "lower": round((t1 - t0) * 1e3, 3),
+                "convert": round((t2 - t1) * 1e3, 3),
+                "save_pack": round((t3 - t2) * 1e3, 3),
+            },
+        }
+        return Artifact(data=data, format="mlpackage", info=info)
+
+    def supported_ops(self) -> frozenset[str]:
+        return frozenset(LOWERINGS)
+
+
+EMITTER = CoreMLEmitter()

@@ -1,0 +1,379 @@
+"""A numpy reference evaluator for the CoreML ML Programs webnnc emits.
+
+It reads the *saved* program (``model.mlmodel`` inside the packed ``.mlpackage``, weights
+from ``weights/weight.bin``), after coremltools' own MIL passes have run, and evaluates it
+op by op in float64, rounding each op's result to the data type the program declares for
+it (so float16 programs round after every op, as a float16 device does). It shares no code
+with the CoreML emitter: it knows MIL only through the serialized proto, which is exactly
+what a CoreML runtime receives. Ops it does not know raise ``NotImplementedError`` naming
+the op, so a new lowering cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import zipfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["MIL_EVALUATORS", "MilProgram"]
+
+MODEL_PATH = "Data/com.apple.CoreML/model.mlmodel"
+WEIGHTS_PREFIX = "Data/com.apple.CoreML/weights/"
+_BLOB_SENTINEL = 0xDEADBEEF
+
+# MIL proto DataType enum value -> numpy dtype (only the ones our programs use)
+_DTYPES: dict[int, Any] = {
+    1: np.bool_,  # BOOL
+    10: np.float16,  # FLOAT16
+    11: np.float32,  # FLOAT32
+    12: np.float64,  # FLOAT64
+    21: np.int8,
+    22: np.int16,
+    23: np.int32,
+    24: np.int64,
+    31: np.uint8,
+    32: np.uint16,
+    33: np.uint32,
+    34: np.uint64,
+}
+_STRING = 2
+
+
+def _tensor_type(value_type: Any) -> tuple[Any, tuple[int, ...]]:
+    tt = value_type.tensorType
+    shape = tuple(int(d.constant.size) for d in tt.dimensions)
+    return tt.dataType, shape
+
+
+class MilProgram:
+    """One saved ML Program: its ``main`` function, ready to evaluate."""
+
+    def __init__(self, spec: Any, weights: Mapping[str, bytes]) -> None:
+        self.spec = spec
+        self._weights = weights
+        fn = spec.mlProgram.functions["main"]
+        self.opset = fn.opset
+        self.function = fn
+        self.block = fn.block_specializations[fn.opset]
+        self.input_types = {i.name: _tensor_type(i.type) for i in fn.inputs}
+
+    @classmethod
+    def from_archive(cls, data: bytes) -> MilProgram:
+        """Read a packed ``.mlpackage`` archive (the bytes webnnc stores)."""
+        from coremltools.proto import Model_pb2
+
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            spec = Model_pb2.Model()
+            spec.ParseFromString(zf.read(MODEL_PATH))
+            weights = {
+                n[len(WEIGHTS_PREFIX):]: zf.read(n) for n in zf.namelist() if n.startswith(WEIGHTS_PREFIX)
+            }
+        return cls(spec, weights)
+
+    def op_types(self) -> list[str]:
+        return [op.type for op in self.block.operations]
+
+    # -------------------------------------------------------------- values
+    def _blob(self, blob: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+        name = blob.fileName.rsplit("/", 1)[-1]
+        raw = self._weights[name]
+        sentinel, _code, size, offset = struct.unpack_from("<IIQQ", raw, blob.offset)
+        if sentinel != _BLOB_SENTINEL:
+            raise ValueError(f"weight blob at {blob.offset} in {name}: bad sentinel {sentinel:#x}")
+        arr = np.frombuffer(raw[offset : offset + size], dtype=dtype)
+        return arr.reshape(shape).copy()
+
+    def _value(self, value: Any) -> Any:
+        code, shape = _tensor_type(value.type)
+        if value.HasField("blobFileValue"):
+            return self._blob(value.blobFileValue, _DTYPES[code], shape)
+        t = value.immediateValue.tensor
+        if code == _STRING:
+            vals = list(t.strings.values)
+            return vals[0] if not shape else vals
+        dtype = _DTYPES[code]
+        kind = t.WhichOneof("value")
+        if kind == "bytes":
+            arr = np.frombuffer(t.bytes.values, dtype=dtype)
+        elif kind is None:
+            arr = np.zeros(0, dtype)
+        else:
+            arr = np.asarray(list(getattr(t, kind).values)).astype(dtype)
+        return arr.reshape(shape)
+
+    # -------------------------------------------------------------- evaluation
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Evaluate ``main`` on ``feeds`` (CoreML input names); return its outputs by name."""
+        env: dict[str, Any] = {}
+        for name, (code, shape) in self.input_types.items():
+            x = np.asarray(feeds[name])
+            if x.shape != shape or x.dtype != _DTYPES[code]:
+                raise ValueError(f"input {name}: expected {_DTYPES[code].__name__}{list(shape)}, got {x.dtype}{list(x.shape)}")
+            env[name] = x
+        for op in self.block.operations:
+            args: dict[str, Any] = {}
+            for key, arg in op.inputs.items():
+                vals = [env[b.name] if b.WhichOneof("binding") == "name" else self._value(b.value) for b in arg.arguments]
+                args[key] = vals if len(vals) != 1 or key == "values" else vals[0]
+            for key, attr in op.attributes.items():
+                if key != "name":
+                    args[key] = self._value(attr)
+            try:
+                fn = MIL_EVALUATORS[op.type]
+            except KeyError:
+                raise NotImplementedError(f"mil_reference: no evaluator for MIL op {op.type!r}") from None
+            result = fn(args)
+            results = result if isinstance(result, tuple) else (result,)
+            for out, r in zip(op.outputs, results, strict=True):
+                code, shape = _tensor_type(out.type)
+                arr = np.asarray(r)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    arr = arr.astype(_DTYPES[code]) if code != _STRING else arr
+                if arr.shape != shape:
+                    raise AssertionError(f"{op.type} -> {out.name}: evaluated shape {arr.shape}, declared {shape}")
+                env[out.name] = arr
+        return {name: env[name] for name in self.block.outputs}
+
+    predict = run  # the CompiledMLModel.predict signature
+
+
+# ---------------------------------------------------------------- op evaluators
+Evaluator = Callable[[dict[str, Any]], Any]
+MIL_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def _op(*names: str) -> Callable[[Evaluator], Evaluator]:
+    def register(fn: Evaluator) -> Evaluator:
+        for n in names:
+            MIL_EVALUATORS[n] = fn
+        return fn
+
+    return register
+
+
+def _f(x: Any) -> np.ndarray:
+    """Float64 (or int64 for integer / bool inputs) working copy."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        return a.astype(np.float64)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    return a
+
+
+def _ints(x: Any) -> list[int]:
+    return [int(v) for v in np.asarray(x).reshape(-1)]
+
+
+_op("const")(lambda a: a["val"])
+_op("identity")(lambda a: a["x"])
+
+
+def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Evaluator:
+    def ev(a: dict[str, Any]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return fn(_f(a["x"]), _f(a["y"]))
+
+    return ev
+
+
+MIL_EVALUATORS.update({
+    "add": _binary(np.add),
+    "sub": _binary(np.subtract),
+    "mul": _binary(np.multiply),
+    "real_div": _binary(np.true_divide),
+    "maximum": _binary(np.maximum),
+    "minimum": _binary(np.minimum),
+    "pow": _binary(np.power),
+})
+
+
+def _unary(fn: Callable[[np.ndarray], np.ndarray]) -> Evaluator:
+    def ev(a: dict[str, Any]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return fn(_f(a["x"]))
+
+    return ev
+
+
+MIL_EVALUATORS.update({
+    "relu": _unary(lambda x: np.where(x > 0, x, np.zeros_like(x))),
+    "sigmoid": _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
+    "tanh": _unary(np.tanh),
+    "exp": _unary(np.exp),
+    "abs": _unary(np.abs),
+    "sqrt": _unary(np.sqrt),
+    "square": _unary(np.square),
+})
+
+
+@_op("clip")
+def _clip(a: dict[str, Any]) -> np.ndarray:
+    return np.minimum(np.maximum(_f(a["x"]), float(a["alpha"])), float(a["beta"]))
+
+
+@_op("reshape")
+def _reshape(a: dict[str, Any]) -> np.ndarray:
+    return np.reshape(a["x"], _ints(a["shape"]))
+
+
+@_op("transpose")
+def _transpose(a: dict[str, Any]) -> np.ndarray:
+    return np.transpose(a["x"], _ints(a["perm"]))
+
+
+@_op("concat")
+def _concat(a: dict[str, Any]) -> np.ndarray:
+    values = a["values"] if isinstance(a["values"], list) else [a["values"]]
+    return np.concatenate([np.asarray(v) for v in values], axis=int(a["axis"]))
+
+
+@_op("matmul")
+def _matmul(a: dict[str, Any]) -> np.ndarray:
+    x, y = _f(a["x"]), _f(a["y"])
+    if bool(a.get("transpose_x", False)):
+        x = np.swapaxes(x, -1, -2)
+    if bool(a.get("transpose_y", False)):
+        y = np.swapaxes(y, -1, -2)
+    with np.errstate(all="ignore"):
+        return np.matmul(x, y)
+
+
+@_op("linear")
+def _linear(a: dict[str, Any]) -> np.ndarray:
+    # y = x @ weight^T + bias
+    with np.errstate(all="ignore"):
+        y = np.matmul(_f(a["x"]), _f(a["weight"]).T)
+        return y + _f(a["bias"]) if "bias" in a else y
+
+
+@_op("softmax")
+def _softmax(a: dict[str, Any]) -> np.ndarray:
+    x = _f(a["x"])
+    axis = int(a.get("axis", -1))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _reduce(fn: Callable[..., np.ndarray]) -> Evaluator:
+    def ev(a: dict[str, Any]) -> np.ndarray:
+        x = _f(a["x"])
+        axes = tuple(_ints(a["axes"])) if "axes" in a else tuple(range(x.ndim))
+        return fn(x, axis=axes, keepdims=bool(a.get("keep_dims", False)))
+
+    return ev
+
+
+MIL_EVALUATORS.update({
+    "reduce_mean": _reduce(np.mean),
+    "reduce_max": _reduce(np.max),
+    "reduce_min": _reduce(np.min),
+    "reduce_sum": _reduce(np.sum),
+})
+
+
+@_op("batch_norm")
+def _batch_norm(a: dict[str, Any]) -> np.ndarray:
+    x = _f(a["x"])
+    shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+
+    def p(key: str, default: float) -> np.ndarray:
+        return _f(a[key]).reshape(shape) if key in a else np.full(shape, default)
+
+    y = (x - p("mean", 0.0)) / np.sqrt(p("variance", 1.0) + float(a.get("epsilon", 1e-5)))
+    return y * p("gamma", 1.0) + p("beta", 0.0)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+def _pads(a: dict[str, Any], spatial: tuple[int, ...], kernel: list[int], strides: list[int], dil: list[int]) -> list[int]:
+    """[begin0, end0, begin1, end1] for MIL's pad_type ("valid", "custom", "same", "same_lower")."""
+    pad_type = str(a.get("pad_type", "valid"))
+    n = len(spatial)
+    if pad_type == "valid":
+        return [0] * (2 * n)
+    if pad_type == "custom":
+        return _ints(a["pad"])
+    pads: list[int] = []
+    for size, k, s, d in zip(spatial, kernel, strides, dil, strict=True):
+        out = math.ceil(size / s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        pads += [big, small] if pad_type == "same_lower" else [small, big]
+    return pads
+
+
+@_op("conv")
+def _conv(a: dict[str, Any]) -> np.ndarray:
+    x, w = _f(a["x"]), _f(a["weight"])
+    h, wd = x.shape[2:]
+    oc, icg, kh, kw = w.shape
+    strides = _ints(a.get("strides", [1, 1]))
+    dil = _ints(a.get("dilations", [1, 1]))
+    groups = int(a.get("groups", 1))
+    t, b, lft, r = _pads(a, (h, wd), [kh, kw], strides, dil)
+    xp = np.pad(x, [(0, 0), (0, 0), (t, b), (lft, r)])
+    ekh, ekw = (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1
+    win = sliding_window_view(xp, (ekh, ekw), axis=(2, 3))[:, :, :: strides[0], :: strides[1], :: dil[0], :: dil[1]]
+    ocg = oc // groups
+    outs = []
+    for g in range(groups):
+        xs = win[:, g * icg : (g + 1) * icg]
+        ws = w[g * ocg : (g + 1) * ocg]
+        outs.append(np.einsum("nchwij,ocij->nohw", xs, ws))
+    y = np.concatenate(outs, axis=1)
+    if "bias" in a:
+        y = y + _f(a["bias"]).reshape(1, oc, 1, 1)
+    return y
+
+
+def _pool_windows(a: dict[str, Any], fill: float, x: np.ndarray | None = None) -> np.ndarray:
+    x = _f(a["x"]) if x is None else x
+    k = _ints(a["kernel_sizes"])
+    s = _ints(a.get("strides", [1, 1]))
+    t, b, lft, r = _pads(a, x.shape[2:], k, s, [1, 1])
+    if bool(a.get("ceil_mode", False)):
+        for i, (size, lo) in enumerate(zip(x.shape[2:], (t, lft), strict=True)):
+            hi = (b, r)[i]
+            out = math.ceil((size + lo + hi - k[i]) / s[i]) + 1
+            extra = max((out - 1) * s[i] + k[i] - (size + lo + hi), 0)
+            if i == 0:
+                b += extra
+            else:
+                r += extra
+    xp = np.pad(x, [(0, 0), (0, 0), (t, b), (lft, r)], constant_values=fill)
+    return sliding_window_view(xp, tuple(k), axis=(2, 3))[:, :, :: s[0], :: s[1]]
+
+
+@_op("max_pool")
+def _max_pool(a: dict[str, Any]) -> np.ndarray:
+    return _pool_windows(a, -np.inf).max(axis=(-2, -1))
+
+
+@_op("avg_pool")
+def _avg_pool(a: dict[str, Any]) -> np.ndarray:
+    sums = _pool_windows(a, 0.0).sum(axis=(-2, -1))
+    if bool(a.get("exclude_padding_from_average", False)):
+        ones = np.ones(np.shape(a["x"]))
+        counts = _pool_windows(a, 0.0, ones).sum(axis=(-2, -1))
+    else:
+        counts = np.full(sums.shape, float(np.prod(_ints(a["kernel_sizes"]))))
+    with np.errstate(all="ignore"):
+        return sums / counts
+
+
+@_op("l2_pool")
+def _l2_pool(a: dict[str, Any]) -> np.ndarray:
+    return np.sqrt(np.sum(np.square(_pool_windows(a, 0.0)), axis=(-2, -1)))
+
+
+@_op("cast")
+def _cast(a: dict[str, Any]) -> np.ndarray:
+    # the declared output type does the conversion; float -> int truncates toward zero
+    x = np.asarray(a["x"])
+    return np.trunc(x) if x.dtype.kind == "f" and str(a["dtype"]).startswith(("int", "uint")) else x
