@@ -51,3 +51,48 @@ def library_version(*distributions: str) -> str:
         except metadata.PackageNotFoundError:
             continue
     return "none"
+
+
+@functools.cache
+def nvidia_gpus() -> tuple[str, ...]:
+    """``name, compute_cap, driver_version`` per visible NVIDIA GPU; empty without a driver."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return ()
+    try:
+        proc = subprocess.run(
+            [exe, "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    if proc.returncode != 0:
+        return ()
+    return tuple(line.strip() for line in proc.stdout.splitlines() if line.strip())
+
+
+@functools.cache
+def gpu_features() -> str:
+    """What makes an onnx-cuda artifact GPU-specific: GPU model and compute capability, and
+    the CUDA / cuDNN versions ONNX Runtime was built with (``none`` where absent).
+
+    Imports onnxruntime (to read its build info); call it only on the GPU path.
+    """
+    gpus = nvidia_gpus()
+    gpu = "none"
+    if gpus:
+        name, _, rest = gpus[0].partition(",")
+        cap = rest.partition(",")[0]
+        gpu = f"{name.strip()} sm_{cap.strip().replace('.', '')}"
+    cuda = cudnn = "none"
+    try:
+        from onnxruntime.capi import build_and_package_info as build
+
+        cuda = str(getattr(build, "cuda_version", None) or "none")
+        cudnn = str(getattr(build, "cudnn_version", None) or "none")
+    except ImportError:
+        pass
+    return f"{gpu};cuda {cuda};cudnn {cudnn}"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from webnnc.compiler.frontend import MLGraphBuilder
     from webnnc.compiler.ir import Graph
     from webnnc.runtime.graph import MLGraph
+    from webnnc.runtime.tensor import MLTensor
 
 __all__ = ["ML", "MLContext"]
 
@@ -42,6 +43,7 @@ class ML:
         device_type: str = "auto",
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
+        cuda_graph: bool = True,
     ) -> MLContext:
         """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``).
 
@@ -52,6 +54,8 @@ class ML:
             cache_dir: artifact cache folder (default ``$WEBNNC_CACHE_DIR`` or
                 ``$XDG_CACHE_HOME/webnnc`` or ``~/.cache/webnnc``).
             use_cache: False compiles in memory and stores nothing.
+            cuda_graph: on the GPU target, capture each graph's kernels once and replay them
+                (CUDA graphs); False runs every kernel launch from the host.
         """
         if options:
             power_preference = options.get("powerPreference", options.get("power_preference", power_preference))
@@ -67,6 +71,7 @@ class ML:
             device_type=device_type,
             cache_dir=cache_dir,
             use_cache=use_cache,
+            cuda_graph=cuda_graph,
         )
 
     createContext = create_context  # noqa: N815 - the spec's spelling
@@ -83,6 +88,7 @@ class MLContext:
         device_type: str = "auto",
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
+        cuda_graph: bool = True,
     ) -> None:
         self.power_preference = power_preference
         self.accelerated = accelerated
@@ -92,12 +98,20 @@ class MLContext:
         self._store: ArtifactStore | None = None
         self._fallback_reason = ""
         self.target = self._choose_target()
+        # CUDA graphs replay a captured run: on for the GPU target (WebNN shapes are static)
+        self.cuda_graph = self.target == "onnx-cuda" and cuda_graph
 
     def _choose_target(self) -> str:
         wants_gpu = self.device_type == "gpu" or (self.accelerated and self.device_type == "auto")
         if not wants_gpu:
             return "onnx-cpu"
-        self._fallback_reason = "the onnx-cuda target is not available in this build; using onnx-cpu"
+        from webnnc.runtime._cuda import cuda_status
+
+        usable, reason = cuda_status()
+        if usable:
+            return "onnx-cuda"
+        self._fallback_reason = f"{reason}; running on onnx-cpu"
+        logger.warning("GPU requested but unavailable: %s", self._fallback_reason)
         return "onnx-cpu"
 
     def backend_info(self) -> dict[str, Any]:
@@ -112,6 +126,11 @@ class MLContext:
         }
         if self._fallback_reason:
             info["fallback_reason"] = self._fallback_reason
+        if self.target == "onnx-cuda":
+            from webnnc.runtime._cuda import gpu_description
+
+            info["gpu"] = gpu_description()
+            info["cuda_graph"] = self.cuda_graph
         return info
 
     def store(self) -> ArtifactStore | None:
@@ -158,6 +177,7 @@ class MLContext:
                 "passes": [r.__dict__ for r in result.info.passes],
             },
             ir_graph=graph,
+            cuda_graph=self.cuda_graph,
         )
 
     # -------------------------------------------------------------- running
@@ -179,15 +199,87 @@ class MLContext:
 
         Path(path).write_bytes(get_emitter("onnx").emit(ir).data)
 
+    # -------------------------------------------------------------- tensors
+    def create_tensor(
+        self,
+        descriptor: Mapping[str, Any] | Sequence[int],
+        data_type: str | None = None,
+        *,
+        readable: bool = True,
+        writable: bool = True,
+    ) -> MLTensor:
+        """A buffer where this context's graphs run (device memory on the GPU target).
+
+        ``descriptor`` is the spec's dict (``{"dataType": "float32", "shape": [...],
+        "readable": True, "writable": True}``) or a shape, with ``data_type`` beside it.
+        """
+        from webnnc.runtime.tensor import MLTensor
+
+        if isinstance(descriptor, Mapping):
+            data_type = descriptor.get("dataType", descriptor.get("data_type", data_type))
+            shape = descriptor.get("shape", descriptor.get("dimensions"))
+            readable = bool(descriptor.get("readable", readable))
+            writable = bool(descriptor.get("writable", writable))
+        else:
+            shape = descriptor
+        if shape is None or data_type is None:
+            raise WebNNRuntimeError("create_tensor: a shape and a data type are required")
+        device = "gpu" if self.target == "onnx-cuda" else "cpu"
+        return MLTensor(str(data_type), list(shape), device=device, readable=readable, writable=writable)
+
+    createTensor = create_tensor  # noqa: N815 - the spec's spelling
+
+    def write_tensor(self, tensor: MLTensor, data: Any) -> None:
+        """Copy host data into ``tensor``."""
+        tensor.write(data)
+
+    writeTensor = write_tensor  # noqa: N815 - the spec's spelling
+
+    def read_tensor(self, tensor: MLTensor) -> Any:
+        """Copy ``tensor`` to a new host array (synchronous; the spec's is a promise)."""
+        return tensor.read()
+
+    readTensor = read_tensor  # noqa: N815 - the spec's spelling
+
+    def dispatch(self, graph: MLGraph, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
+        """Run ``graph`` on bound tensors: no host copies; results stay in ``outputs``."""
+        dispatcher = getattr(graph, "_dispatcher", None)
+        if dispatcher is None:
+            raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
+        dispatcher.dispatch(inputs, outputs)
+
 
 def _load_graph(
-    manifest: Any, *, path: str | None, data: bytes | None, info: dict[str, Any], ir_graph: Any = None
+    manifest: Any,
+    *,
+    path: str | None,
+    data: bytes | None,
+    info: dict[str, Any],
+    ir_graph: Any = None,
+    cuda_graph: bool = False,
 ) -> MLGraph:
     from webnnc.runtime._session import create_session
     from webnnc.runtime.graph import MLGraph
+    from webnnc.runtime.tensor import Dispatcher, HostBridge
 
     t0 = time.perf_counter()
-    session, session_info = create_session(target=manifest.target, fmt=manifest.format, path=path, data=data)
+    on_gpu = manifest.target == "onnx-cuda"
+    cuda_graph = cuda_graph and on_gpu
+    try:
+        session, session_info = create_session(
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph
+        )
+    except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
+        if not cuda_graph:
+            raise
+        logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
+        cuda_graph = False
+        session, session_info = create_session(target=manifest.target, fmt=manifest.format, path=path, data=data)
+        session_info["cuda_graph_error"] = str(e)
     info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
     info["session"] = session_info
-    return MLGraph(manifest, session, build_info=info, ir_graph=ir_graph)
+    dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)
+    runner: Any = HostBridge(session, manifest, dispatcher) if cuda_graph else session
+    graph = MLGraph(manifest, runner, build_info=info, ir_graph=ir_graph)
+    graph._dispatcher = dispatcher  # type: ignore[attr-defined]
+    return graph

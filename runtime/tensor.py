@@ -1,0 +1,210 @@
+"""MLTensor and dispatch(): buffers that stay bound (and on the GPU, on the device) across runs.
+
+``context.compute()`` takes host arrays and returns new host arrays: every call copies inputs
+in and outputs out. ``context.dispatch(graph, inputs, outputs)`` runs on :class:`MLTensor`
+buffers instead: they are allocated once where the graph runs (device memory for the
+``onnx-cuda`` target), written and read only when the caller asks (``write_tensor`` /
+``read_tensor``), and bound to the session with ONNX Runtime's I/O binding.
+
+# NOTE: CUDA graphs. A session created with ``enable_cuda_graph`` captures the kernels of a
+# run once and replays them; the replay reads and writes the device addresses that were bound
+# at capture time. So every distinct set of bound tensors gets its own captured graph
+# (ORT's ``gpu_graph_id`` run option), remembered by the tensors' identities; past
+# ``MAX_CUDA_GRAPHS`` sets a run goes without a graph (id -1) rather than capture forever.
+# ``compute()`` on such a session goes through tensors the graph owns (``HostBridge``), so
+# host-array calls replay one graph too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+
+from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
+
+if TYPE_CHECKING:
+    from webnnc.cache.manifest import IOSpec, Manifest
+
+__all__ = ["MAX_CUDA_GRAPHS", "Dispatcher", "HostBridge", "MLTensor", "numpy_dtype"]
+
+logger = logging.getLogger(__name__)
+
+MAX_CUDA_GRAPHS = 16
+
+_NUMPY: dict[str, Any] = {
+    "float32": np.float32, "float16": np.float16, "int32": np.int32, "uint32": np.uint32,
+    "int64": np.int64, "uint64": np.uint64, "int8": np.int8, "uint8": np.uint8,
+}
+
+
+def numpy_dtype(data_type: str) -> np.dtype[Any]:
+    """The numpy dtype of a WebNN data type name."""
+    try:
+        return np.dtype(_NUMPY[data_type])
+    except KeyError:
+        raise WebNNRuntimeError(
+            f"MLTensor: unsupported data type {data_type!r}; expected one of {sorted(_NUMPY)}"
+        ) from None
+
+
+class MLTensor:
+    """A buffer of one data type and shape, on the host (``"cpu"``) or a CUDA device.
+
+    Create it with ``context.create_tensor(...)``; fill it with ``context.write_tensor``, read
+    it with ``context.read_tensor`` and run graphs on it with ``context.dispatch``.
+    """
+
+    __slots__ = ("_value", "data_type", "device", "readable", "shape", "writable")
+
+    def __init__(
+        self, data_type: str, shape: Sequence[int], *, device: str = "cpu",
+        readable: bool = True, writable: bool = True,
+    ) -> None:
+        dims = tuple(int(d) for d in shape)
+        if any(d < 0 for d in dims):
+            raise WebNNRuntimeError(f"MLTensor: dimensions must be non-negative; found {list(dims)}")
+        self.data_type = data_type
+        self.shape = dims
+        self.device = device
+        self.readable = readable
+        self.writable = writable
+        ort_device = {"cpu": "cpu", "gpu": "cuda"}.get(device)
+        if ort_device is None:
+            raise WebNNRuntimeError(f"MLTensor: device must be 'cpu' or 'gpu'; found {device!r}")
+        self._value: Any = ort.OrtValue.ortvalue_from_shape_and_type(
+            list(dims), numpy_dtype(data_type), ort_device, 0
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * numpy_dtype(self.data_type).itemsize
+
+    @property
+    def ortvalue(self) -> Any:
+        """The ONNX Runtime ``OrtValue`` holding the data (for interop)."""
+        if self._value is None:
+            raise WebNNRuntimeError("MLTensor: this tensor was destroyed")
+        return self._value
+
+    def destroy(self) -> None:
+        """Release the buffer now (the spec's ``MLTensor.destroy()``)."""
+        self._value = None
+
+    def write(self, data: Any) -> None:
+        if not self.writable:
+            raise WebNNRuntimeError(f"write_tensor: {self!r} was created with writable=False")
+        dtype = numpy_dtype(self.data_type)
+        array = np.ascontiguousarray(np.asarray(data), dtype=dtype)
+        if array.size != math.prod(self.shape):
+            raise InputMismatchError(
+                f"write_tensor: {self!r} holds {math.prod(self.shape)} elements; found data of shape "
+                f"{list(np.shape(data))}"
+            )
+        self.ortvalue.update_inplace(array.reshape(self.shape))
+
+    def read(self) -> np.ndarray[Any, Any]:
+        if not self.readable:
+            raise WebNNRuntimeError(f"read_tensor: {self!r} was created with readable=False")
+        # a CPU OrtValue's numpy() may share the tensor's memory: the caller gets its own copy,
+        # which the next dispatch will not overwrite
+        result: np.ndarray[Any, Any] = np.array(self.ortvalue.numpy(), copy=True)
+        return result
+
+    def __repr__(self) -> str:
+        return f"MLTensor({self.data_type}{list(self.shape)} on {self.device})"
+
+
+def _check(kind: str, specs: Sequence[IOSpec], tensors: Mapping[str, MLTensor], device: str) -> None:
+    expected = {s.name: s for s in specs}
+    if set(tensors) != set(expected):
+        raise InputMismatchError(
+            f"dispatch: {kind}s must be exactly {sorted(expected)}; found {sorted(tensors)}"
+        )
+    for name, tensor in tensors.items():
+        spec = expected[name]
+        if not isinstance(tensor, MLTensor):
+            raise InputMismatchError(f"dispatch: {kind} {name!r} must be an MLTensor; found {type(tensor).__name__}")
+        if tensor.data_type != spec.data_type or tensor.shape != tuple(spec.shape):
+            raise InputMismatchError(
+                f"dispatch: {kind} {name!r} must be {spec.data_type}{list(spec.shape)}; "
+                f"found {tensor.data_type}{list(tensor.shape)}"
+            )
+        if tensor.device != device:
+            raise InputMismatchError(
+                f"dispatch: {kind} {name!r} lives on {tensor.device}, the graph runs on {device}; "
+                "create tensors with the graph's context"
+            )
+
+
+class Dispatcher:
+    """Runs one session on bound MLTensors; rebinding only when the tensors change."""
+
+    def __init__(self, session: Any, manifest: Manifest, *, device: str, cuda_graph: bool = False) -> None:
+        self._session = session
+        self._manifest = manifest
+        self.device = device
+        self.cuda_graph = cuda_graph
+        self._binding = session.io_binding()
+        self._bound: tuple[int, ...] | None = None
+        self._graph_ids: dict[tuple[int, ...], int] = {}
+
+    def dispatch(self, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
+        _check("input", self._manifest.inputs, inputs, self.device)
+        _check("output", self._manifest.outputs, outputs, self.device)
+        ins = [(s.name, inputs[s.name]) for s in self._manifest.inputs]
+        outs = [(s.name, outputs[s.name]) for s in self._manifest.outputs]
+        key = tuple(id(t.ortvalue) for _, t in ins + outs)
+        if key != self._bound:
+            self._binding.clear_binding_inputs()
+            self._binding.clear_binding_outputs()
+            for name, t in ins:
+                self._binding.bind_ortvalue_input(name, t.ortvalue)
+            for name, t in outs:
+                self._binding.bind_ortvalue_output(name, t.ortvalue)
+            self._bound = key
+        run_options = None
+        if self.cuda_graph:
+            graph_id = self._graph_ids.get(key)
+            if graph_id is None:
+                graph_id = len(self._graph_ids) if len(self._graph_ids) < MAX_CUDA_GRAPHS else -1
+                if graph_id >= 0:
+                    self._graph_ids[key] = graph_id
+                else:
+                    logger.warning(
+                        "dispatch: more than %d distinct tensor sets on one graph; running without a CUDA graph",
+                        MAX_CUDA_GRAPHS,
+                    )
+            run_options = ort.RunOptions()
+            run_options.add_run_config_entry("gpu_graph_id", str(graph_id))
+        self._session.run_with_iobinding(self._binding, run_options)
+
+
+class HostBridge:
+    """``session.run(names, feeds)`` over tensors the graph owns, for CUDA-graph sessions.
+
+    MLGraph calls ``run`` as it would on a plain session; the bridge copies the host inputs
+    into fixed device tensors, dispatches (replaying the captured CUDA graph) and copies the
+    requested outputs back. Anything else is forwarded to the real session.
+    """
+
+    def __init__(self, session: Any, manifest: Manifest, dispatcher: Dispatcher) -> None:
+        self._session = session
+        self._dispatcher = dispatcher
+        device = dispatcher.device
+        self._inputs = {s.name: MLTensor(s.data_type, s.shape, device=device) for s in manifest.inputs}
+        self._outputs = {s.name: MLTensor(s.data_type, s.shape, device=device) for s in manifest.outputs}
+
+    def run(self, names: Sequence[str] | None, feeds: Mapping[str, Any], run_options: Any = None) -> list[Any]:
+        for name, array in feeds.items():
+            self._inputs[name].write(array)
+        self._dispatcher.dispatch(self._inputs, self._outputs)
+        wanted = list(self._outputs) if names is None else list(names)
+        return [self._outputs[n].read() for n in wanted]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
