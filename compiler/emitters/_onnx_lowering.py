@@ -129,81 +129,6 @@ def _clamp(ctx: LoweringContext, node: Node) -> None:
     ctx.add("Clip", [ctx.name(x), ctx.scalar(lo, dt, "min"), ctx.scalar(hi, dt, "max")], [out_name(ctx, node)])
 
 
-# ---------------------------------------------------------------- layouts
-_NHWC_TO_NCHW = (0, 3, 1, 2)
-_NCHW_TO_NHWC = (0, 2, 3, 1)
-
-
-def _spatial(ctx: LoweringContext, node: Node, layout: str, build: Callable[[str], str]) -> None:
-    """Run ``build`` on an NCHW view of input 0 and write its result as the node's output."""
-    x = in_name(ctx, node, 0)
-    if layout == "nhwc":
-        x = ctx.add("Transpose", [x], perm=list(_NHWC_TO_NCHW))
-        y = build(x)
-        ctx.add("Transpose", [y], [out_name(ctx, node)], perm=list(_NCHW_TO_NHWC))
-    else:
-        build(x)
-
-
-def _onnx_pads(padding: Sequence[int]) -> list[int]:
-    # WebNN: [beginH, endH, beginW, endW]; ONNX: [beginH, beginW, endH, endW]
-    return [padding[0], padding[2], padding[1], padding[3]]
-
-
-@lowers("conv2d")
-def _conv2d(ctx: LoweringContext, node: Node) -> None:
-    a = node.attributes
-    w = in_name(ctx, node, 1)
-    layout = str(a["filter_layout"])
-    if layout != "oihw":
-        w = ctx.add("Transpose", [w], perm=[layout.index(c) for c in "oihw"])
-    inputs = [w] + ([in_name(ctx, node, 2)] if node.inputs[2] is not None else [])
-    nhwc = a["input_layout"] == "nhwc"
-
-    def build(x: str) -> str:
-        out = ctx.fresh("conv") if nhwc else out_name(ctx, node)
-        return ctx.add(
-            "Conv", [x, *inputs], [out],
-            pads=_onnx_pads(a["padding"]), strides=list(a["strides"]),
-            dilations=list(a["dilations"]), group=int(a["groups"]),
-        )
-
-    _spatial(ctx, node, str(a["input_layout"]), build)
-
-
-@lowers("averagePool2d", "maxPool2d")
-def _pool2d(ctx: LoweringContext, node: Node) -> None:
-    a = node.attributes
-    x = node.inputs[0]
-    assert x is not None
-    nhwc = a["layout"] == "nhwc"
-    spatial = x.shape[1:3] if nhwc else x.shape[2:4]
-    is_global = (
-        tuple(a["window_dimensions"]) == tuple(spatial)
-        and not any(a["padding"])
-        and tuple(a["dilations"]) == (1, 1)
-    )
-
-    def build(inp: str) -> str:
-        out = ctx.fresh("pool") if nhwc else out_name(ctx, node)
-        if is_global:
-            onnx_op = "GlobalAveragePool" if node.op_type == "averagePool2d" else "GlobalMaxPool"
-            return ctx.add(onnx_op, [inp], [out])
-        common: dict[str, Any] = {
-            "kernel_shape": list(a["window_dimensions"]),
-            "pads": _onnx_pads(a["padding"]),
-            "strides": list(a["strides"]),
-            "ceil_mode": 1 if a["rounding_type"] == "ceil" else 0,
-        }
-        if tuple(a["dilations"]) != (1, 1):
-            common["dilations"] = list(a["dilations"])
-        if node.op_type == "averagePool2d":
-            return ctx.add("AveragePool", [inp], [out], count_include_pad=0, **common)
-        return ctx.add("MaxPool", [inp], [out], **common)
-
-    _spatial(ctx, node, str(a["layout"]), build)
-
-
 # ---------------------------------------------------------------- linear algebra, normalization
 @lowers("gemm")
 def _gemm(ctx: LoweringContext, node: Node) -> None:
@@ -278,4 +203,5 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
 
 # Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
 # into LOWERINGS with @lowers when imported here, after everything they use is defined.
+import webnnc.compiler.emitters._onnx_lowering_conv_pool  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401
