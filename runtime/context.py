@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _POWER = ("default", "high-performance", "low-power")
 _DEVICES = ("auto", "cpu", "gpu", "npu")
+_TARGETS = ("onnx-cpu", "onnx-cuda", "coreml")
 
 
 class ML:
@@ -44,6 +45,7 @@ class ML:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
         cuda_graph: bool = True,
+        target: str | None = None,
     ) -> MLContext:
         """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``).
 
@@ -56,6 +58,10 @@ class ML:
             use_cache: False compiles in memory and stores nothing.
             cuda_graph: on the GPU target, capture each graph's kernels once and replay them
                 (CUDA graphs); False runs every kernel launch from the host.
+            target: force a compile target ("onnx-cpu", "onnx-cuda" or "coreml") instead of
+                choosing one from the options above. "coreml" builds a cached .mlpackage
+                anywhere; it runs on macOS only (compute units follow power_preference,
+                see ``compiler/emitters/COREML.md``).
         """
         if options:
             power_preference = options.get("powerPreference", options.get("power_preference", power_preference))
@@ -72,6 +78,7 @@ class ML:
             cache_dir=cache_dir,
             use_cache=use_cache,
             cuda_graph=cuda_graph,
+            target=target,
         )
 
     createContext = create_context  # noqa: N815 - the spec's spelling
@@ -89,7 +96,9 @@ class MLContext:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
         cuda_graph: bool = True,
+        target: str | None = None,
     ) -> None:
+        self._target_option = target
         self.power_preference = power_preference
         self.accelerated = accelerated
         self.device_type = device_type
@@ -102,6 +111,19 @@ class MLContext:
         self.cuda_graph = self.target == "onnx-cuda" and cuda_graph
 
     def _choose_target(self) -> str:
+        if self._target_option is not None:
+            if self._target_option not in _TARGETS:
+                raise TypeError(f"create_context: target must be one of {list(_TARGETS)}; found {self._target_option!r}")
+            return self._target_option
+        if self.device_type == "npu":  # the Neural Engine is reached through CoreML
+            from webnnc.runtime._coreml import macos_skip_reason
+
+            reason = macos_skip_reason()
+            if reason is None:
+                return "coreml"
+            self._fallback_reason = f"npu requested: {reason}; running on onnx-cpu"
+            logger.warning("%s", self._fallback_reason)
+            return "onnx-cpu"
         wants_gpu = self.device_type == "gpu" or (self.accelerated and self.device_type == "auto")
         if not wants_gpu:
             return "onnx-cpu"
@@ -178,6 +200,9 @@ class MLContext:
             },
             ir_graph=graph,
             cuda_graph=self.cuda_graph,
+            store=self.store(),
+            power_preference=self.power_preference,
+            device_type=self.device_type,
         )
 
     # -------------------------------------------------------------- running
@@ -257,7 +282,17 @@ def _load_graph(
     info: dict[str, Any],
     ir_graph: Any = None,
     cuda_graph: bool = False,
+    store: Any = None,
+    power_preference: str = "default",
+    device_type: str = "auto",
 ) -> MLGraph:
+    if manifest.format == "mlpackage":  # CoreML: compiled to .mlmodelc once, on macOS only
+        from webnnc.runtime._coreml import load_coreml_graph
+
+        return load_coreml_graph(
+            manifest, path=path, data=data, info=info, ir_graph=ir_graph, store=store,
+            power_preference=power_preference, device_type=device_type,
+        )
     from webnnc.runtime._session import create_session
     from webnnc.runtime.graph import MLGraph
     from webnnc.runtime.tensor import Dispatcher, HostBridge

@@ -1,0 +1,278 @@
+"""CoreML graphs: compile a stored ``.mlpackage`` to ``.mlmodelc`` once, load it, run it.
+
+Imported only when a CoreML artifact is loaded; coremltools itself is imported only on
+macOS, where it can compile and predict.
+
+# NOTE: the ``.mlmodelc`` is the expensive step (seconds for MobileNetV2), so it is done
+# once per (package, macOS version, coremltools version) and stored in the artifact cache as
+# an entry of its own (format ``mlmodelc``), keyed by the package's sha256 and those
+# versions: a macOS or coremltools upgrade recompiles, nothing else does. CoreML loads a
+# compiled model from a folder, so the stored archive is unpacked once into
+# ``<cache>/coreml/<sha256>.mlmodelc``; unpacking goes to a private temporary folder that is
+# renamed into place, so a process never sees a half-written folder, and when two processes
+# race the loser's copy is discarded (rename onto an existing folder fails).
+# NOTE: compute units come from the context: power_preference "low-power" -> CPU_AND_NE,
+# "high-performance" -> CPU_AND_GPU, otherwise ALL; device_type "cpu" -> CPU_ONLY. The choice
+# is recorded in the graph's manifest (``manifest.session["compute_units"]``) and build_info.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from webnnc.cache.manifest import Manifest
+from webnnc.runtime.errors import RuntimeLoadError, WebNNRuntimeError
+
+if TYPE_CHECKING:
+    from webnnc.cache.store import ArtifactStore
+    from webnnc.runtime.graph import MLGraph
+
+__all__ = [
+    "COMPUTE_UNITS",
+    "CoreMLSession",
+    "UnavailableCoreMLSession",
+    "compiled_key",
+    "compute_units_for",
+    "load_coreml_graph",
+    "macos_skip_reason",
+    "pack_directory",
+    "unpack_archive",
+]
+
+logger = logging.getLogger(__name__)
+
+COMPUTE_UNITS: dict[str, str] = {
+    "default": "ALL",
+    "high-performance": "CPU_AND_GPU",
+    "low-power": "CPU_AND_NE",
+}
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32}
+
+
+def compute_units_for(power_preference: str, device_type: str = "auto") -> str:
+    """The CoreML ``ComputeUnit`` name for a context's options.
+
+    >>> compute_units_for("low-power"), compute_units_for("default", "cpu")
+    ('CPU_AND_NE', 'CPU_ONLY')
+    """
+    if device_type == "cpu":
+        return "CPU_ONLY"
+    return COMPUTE_UNITS.get(power_preference, "ALL")
+
+
+def macos_skip_reason() -> str | None:
+    """Why CoreML cannot compile or run here, or None on macOS."""
+    if sys.platform != "darwin":
+        return (
+            f"CoreML compilation (.mlmodelc) and prediction need macOS; this is {platform.system()}, "
+            "so only the .mlpackage is built and cached"
+        )
+    return None
+
+
+def _macos_version() -> str:
+    return platform.mac_ver()[0] or platform.release()
+
+
+def compiled_key(package_sha256: str, macos_version: str, coremltools_version: str) -> str:
+    """Cache key of the ``.mlmodelc`` compiled from one package on one macOS/coremltools."""
+    parts = {
+        "kind": "coreml-mlmodelc",
+        "package_sha256": package_sha256,
+        "macos": macos_version,
+        "coremltools": coremltools_version,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- archives
+def pack_directory(root: Path) -> bytes:
+    """Zip every file under ``root`` with sorted names, fixed times and no compression."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def unpack_archive(data: bytes, dest: Path) -> None:
+    """Unpack a webnnc archive into ``dest``; refuse entries that would escape it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in zf.namelist():
+            target = (root / name).resolve()
+            if not target.is_relative_to(root) or name.startswith("/"):
+                raise RuntimeLoadError(f"CoreML archive entry {name!r} points outside its folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(name))
+
+
+def _materialize(data: bytes, sha256: str, root: Path) -> Path:
+    """``root/<sha256>.mlmodelc``, unpacked from ``data`` unless it is already there."""
+    final = root / f"{sha256}.mlmodelc"
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
+    try:
+        unpack_archive(data, tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():  # not a lost race: a real failure
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+# ---------------------------------------------------------------- sessions
+class UnavailableCoreMLSession:
+    """Stands in for a CoreML model where CoreML cannot run; every run says why."""
+
+    def __init__(self, reason: str, key: str) -> None:
+        self.reason = reason
+        self.key = key
+
+    def run(self, names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[Any]:
+        raise WebNNRuntimeError(
+            f"cannot run this CoreML graph: {self.reason}. Its .mlpackage is cached under key "
+            f"{self.key[:16]}…; run it on macOS, or build for onnx-cpu here"
+        )
+
+
+class CoreMLSession:
+    """A loaded CoreML model behind the ``run(names, feeds)`` call MLGraph makes.
+
+    Translates WebNN names to the model's (sanitized) names, reshapes rank-0 operands,
+    and returns outputs in the graph's declared data types.
+    """
+
+    def __init__(self, model: Any, manifest: Manifest) -> None:
+        self._model = model
+        io_names = manifest.extra.get("coreml_io", {})
+        self._inputs: dict[str, str] = dict(io_names.get("inputs", {}))
+        self._outputs: dict[str, str] = dict(io_names.get("outputs", {}))
+        self._specs = {s.name: s for s in manifest.outputs}
+        self._scalars = set(io_names.get("scalars", []))
+
+    def run(self, names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        cfeeds = {
+            self._inputs.get(n, n): (np.reshape(x, (1,)) if n in self._scalars else x) for n, x in feeds.items()
+        }
+        result = self._model.predict(cfeeds)
+        out = []
+        for n in names if names is not None else list(self._specs):
+            spec = self._specs[n]
+            y = np.asarray(result[self._outputs.get(n, n)])
+            y = y.astype(_NUMPY[spec.data_type], copy=False).reshape(spec.shape)
+            out.append(y)
+        return out
+
+
+def _compile_and_store(
+    ct: Any, package: bytes, manifest: Manifest, ckey: str, store: ArtifactStore | None
+) -> tuple[bytes, float]:
+    """Compile the package with coremltools; store the packed .mlmodelc under ``ckey``."""
+    with tempfile.TemporaryDirectory(prefix="webnnc-coreml-") as tmp:
+        pkg = Path(tmp) / "model.mlpackage"
+        unpack_archive(package, pkg)
+        t0 = time.perf_counter()
+        compiled = ct.utils.compile_model(str(pkg), destination_path=str(Path(tmp) / "model.mlmodelc"))
+        compile_ms = round((time.perf_counter() - t0) * 1e3, 3)
+        blob = pack_directory(Path(compiled))
+    if store is not None:
+        entry = Manifest(
+            key=ckey,
+            target=manifest.target,
+            format="mlmodelc",
+            artifact_sha256=hashlib.sha256(blob).hexdigest(),
+            artifact_size=len(blob),
+            inputs=manifest.inputs,
+            outputs=manifest.outputs,
+            created=time.time(),
+            key_parts={"package_sha256": manifest.artifact_sha256, "macos": _macos_version(),
+                       "coremltools": str(ct.__version__)},
+            libraries={"coremltools": str(ct.__version__)},
+            timings_ms={"compile_mlmodelc": compile_ms},
+            extra={"package_key": manifest.key},
+        )
+        try:
+            store.put(entry, blob)
+        except Exception as e:  # a full or read-only cache must not stop the run
+            logger.warning("could not cache the compiled CoreML model (%s)", e)
+    return blob, compile_ms
+
+
+def load_coreml_graph(
+    manifest: Manifest,
+    *,
+    path: str | None,
+    data: bytes | None,
+    info: dict[str, Any],
+    ir_graph: Any = None,
+    store: ArtifactStore | None = None,
+    power_preference: str = "default",
+    device_type: str = "auto",
+) -> MLGraph:
+    """An MLGraph for a stored ``.mlpackage``: compiled (once) and loaded on macOS.
+
+    Elsewhere the graph is returned with a session that explains, on every run, that CoreML
+    needs macOS (building for the coreml target still fills the cache with the package).
+    """
+    from webnnc.runtime.graph import MLGraph
+
+    t0 = time.perf_counter()
+    units = compute_units_for(power_preference, device_type)
+    session_info: dict[str, Any] = {"backend": "coreml", "compute_units": units, "format": manifest.format}
+    reason = macos_skip_reason()
+    session: Any
+    if reason is not None:
+        logger.info("CoreML graph %s…: %s", manifest.key[:12], reason)
+        session_info.update(compiled=False, skipped=reason)
+        session = UnavailableCoreMLSession(reason, manifest.key)
+    else:
+        import coremltools as ct
+
+        package = data if data is not None else Path(path or "").read_bytes()
+        ckey = compiled_key(manifest.artifact_sha256, _macos_version(), str(ct.__version__))
+        hit = store.get(ckey) if store is not None else None
+        if hit is not None:
+            blob, sha = hit.read_bytes(), hit.manifest.artifact_sha256
+            session_info["mlmodelc"] = "cache-hit"
+        else:
+            blob, compile_ms = _compile_and_store(ct, package, manifest, ckey, store)
+            sha = hashlib.sha256(blob).hexdigest()
+            session_info.update(mlmodelc="compiled", compile_ms=compile_ms)
+        root = store.directory / "coreml" if store is not None else Path(tempfile.mkdtemp(prefix="webnnc-mlmodelc-"))
+        folder = _materialize(blob, sha, root)
+        model = ct.models.CompiledMLModel(str(folder), compute_units=getattr(ct.ComputeUnit, units))
+        session = CoreMLSession(model, manifest)
+        session_info.update(compiled=True, mlmodelc_key=ckey, mlmodelc_path=str(folder),
+                            macos=_macos_version(), coremltools=str(ct.__version__))
+    info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
+    info["session"] = session_info
+    recorded = dataclasses.replace(manifest, session={**manifest.session, **session_info})
+    return MLGraph(recorded, session, build_info=info, ir_graph=ir_graph)
