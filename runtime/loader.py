@@ -48,4 +48,5 @@ def load(
         data=None,
         info={"source": "loaded", "key": key, "timings_ms": {"lookup": round(lookup_ms, 3)}},
         cuda_graph=target == "onnx-cuda",
+        store=store,  # CoreML keeps its compiled .mlmodelc there
     )
