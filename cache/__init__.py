@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache.errors import BypassCache, CacheCorruptionError, CacheError
-from webnnc.cache.key import CacheKey
+from webnnc.cache.key import LAYOUT_VERSION, CacheKey, key_digest
 from webnnc.cache.manifest import IOSpec, Manifest
 
 if TYPE_CHECKING:
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 __all__ = [
     # keys and manifests
     "CacheKey",
+    "LAYOUT_VERSION",
+    "key_digest",
     "IOSpec",
     "Manifest",
     # store

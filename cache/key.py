@@ -6,7 +6,25 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["CacheKey"]
+__all__ = ["LAYOUT_VERSION", "CacheKey", "key_digest"]
+
+# The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
+# compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
+# then removes the entries nothing can use any more.
+LAYOUT_VERSION = 2
+
+
+def key_digest(parts: dict[str, str]) -> str:
+    """Hex sha256 of the canonical JSON of a key's parts (what :meth:`CacheKey.digest` hashes).
+
+    Manifests carry their key's parts, so any reader can re-derive the key from them and
+    refuse a manifest filed under a key it does not belong to.
+
+    >>> key_digest({"graph": "g", "target": "onnx-cpu"})[:16]
+    'f4e66968a92b6cb8'
+    """
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -18,6 +36,7 @@ class CacheKey:
         target: e.g. ``"onnx-cpu"``.
         options: compile options as sorted ``(name, value)`` string pairs.
         format_version: the compiler's artifact format version (bump to invalidate all).
+        layout_version: the cache's on-disk layout version (:data:`LAYOUT_VERSION`).
         libraries: versions of the libraries that shape the artifact.
         machine: facts that make the artifact machine-specific (CPU features, GPU arch);
             empty for portable artifacts.
@@ -29,6 +48,7 @@ class CacheKey:
     format_version: int = 1
     libraries: tuple[tuple[str, str], ...] = ()
     machine: tuple[tuple[str, str], ...] = field(default=())
+    layout_version: int = LAYOUT_VERSION
 
     def parts(self) -> dict[str, str]:
         """The key's parts as a flat, sorted string dict (stored in manifests)."""
@@ -36,6 +56,7 @@ class CacheKey:
             "graph": self.graph_digest,
             "target": self.target,
             "format_version": str(self.format_version),
+            "layout_version": str(self.layout_version),
         }
         out.update({f"option.{k}": v for k, v in self.options})
         out.update({f"library.{k}": v for k, v in self.libraries})
@@ -44,8 +65,7 @@ class CacheKey:
 
     def digest(self) -> str:
         """Hex sha256 of the canonical JSON of :meth:`parts`."""
-        text = json.dumps(self.parts(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return key_digest(self.parts())
 
     def debug_lines(self, other: CacheKey | None = None) -> list[str]:
         """One line per part; with ``other``, only the parts that differ (explains a miss)."""

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
-from webnnc.cache.machine import cpu_features, library_version
+from webnnc.cache.machine import cpu_features, gpu_features, library_version
 from webnnc.compiler._version import FORMAT_VERSION, __version__
 from webnnc.compiler.ir import Graph, structural_digest, verify
 from webnnc.compiler.options import CompileOptions
 
 if TYPE_CHECKING:
-    from webnnc.cache.store import ArtifactStore
+    from webnnc.cache.locks import BuildLock
+    from webnnc.cache.store import ArtifactStore, CachedArtifact
     from webnnc.compiler.passes import PassRecord
 
 __all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph"]
@@ -64,7 +65,10 @@ def _libraries(options: CompileOptions) -> tuple[tuple[str, str], ...]:
 def cache_key(graph: Graph, options: CompileOptions) -> CacheKey:
     """The cache key of compiling ``graph`` with ``options`` on this machine."""
     machine: tuple[tuple[str, str], ...] = ()
-    if options.machine_specific:
+    if options.target == "onnx-cuda":
+        # kernels, fusions and cuDNN choices differ by GPU architecture and CUDA/cuDNN version
+        machine = (("gpu", gpu_features()),)
+    elif options.machine_specific:
         machine = (("cpu", cpu_features()),)
     return CacheKey(
         graph_digest=structural_digest(graph),
@@ -115,18 +119,66 @@ def compile_graph(
     digest = key.digest()
     timings["key"] = _ms(t0)
 
-    # 2. lookup
+    # 2. lookup; on a miss, take the key's cross-process build lock and look again, so that
+    #    N processes building one graph compile it once (see cache/CACHE.md, "Concurrency")
+    lock: BuildLock | None = None
     if store is not None:
         t0 = time.perf_counter()
-        try:
-            hit = store.get(digest)
-        except Exception as e:  # an unreadable cache must not stop a build
-            logger.warning("cache lookup failed (%s); compiling without the cache", e)
-            hit, store = None, None
+        hit, lock, store = _lookup(store, digest, name, timings)
         timings["lookup"] = _ms(t0)
         if hit is not None:
             logger.info("cache hit %s… for %s", digest[:12], options.target)
-            return CompileResult(hit.manifest, BuildInfo("cache-hit", digest, timings), path=hit.path)
+            # the verified bytes, not the path: what runs is exactly what was hashed
+            return CompileResult(hit.manifest, BuildInfo("cache-hit", digest, timings), data=hit.data)
+    try:
+        return _compile_and_store(graph, options, key, timings, store=store, name=name, verify_ir=verify_ir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lookup(
+    store: ArtifactStore, digest: str, name: str | None, timings: dict[str, float]
+) -> tuple[CachedArtifact | None, BuildLock | None, ArtifactStore | None]:
+    """(hit, None, store) or, on a miss, (None, the held build lock or None, store or None)."""
+    from webnnc.cache.locks import LockTimeout
+
+    lock: BuildLock | None = None
+    try:
+        hit = store.get(digest, name=name)
+        if hit is not None:
+            return hit, None, store
+        t0 = time.perf_counter()
+        lock = store.build_lock(digest)
+        try:
+            lock.acquire()
+        except LockTimeout as e:
+            logger.warning("%s; compiling without it", e)
+            return None, None, store
+        timings["lock_wait"] = _ms(t0)
+        hit = store.get(digest, name=name)  # built by the previous holder while we waited
+        if hit is not None:
+            lock.release()
+            return hit, None, store
+        return None, lock, store
+    except Exception as e:  # an unreadable cache must not stop a build
+        if lock is not None:
+            lock.release()
+        logger.warning("cache lookup failed (%s); compiling without the cache", e)
+        return None, None, None
+
+
+def _compile_and_store(
+    graph: Graph,
+    options: CompileOptions,
+    key: CacheKey,
+    timings: dict[str, float],
+    *,
+    store: ArtifactStore | None,
+    name: str | None,
+    verify_ir: bool,
+) -> CompileResult:
+    digest = key.digest()
 
     # 3. optimize the IR
     records: list[PassRecord] = []
@@ -162,16 +214,17 @@ def compile_graph(
         extra=extra,
     )
 
-    # 6. store
+    # 6. store (None: the store could not write and has said so once; run from memory)
     if store is not None:
         t0 = time.perf_counter()
         try:
             stored = store.put(manifest, data)
         except Exception as e:
             logger.warning("could not store the artifact in the cache (%s); running from memory", e)
-        else:
+            stored = None
+        if stored is not None:
             timings["store"] = _ms(t0)
-            return CompileResult(stored.manifest, BuildInfo("compiled", digest, timings, records), path=stored.path)
+            return CompileResult(stored.manifest, BuildInfo("compiled", digest, timings, records), data=data)
     return CompileResult(manifest, BuildInfo("compiled-uncached", digest, timings, records), data=data)
 
 
@@ -187,8 +240,19 @@ def _emit(graph: Graph, options: CompileOptions, timings: dict[str, float]) -> t
         from webnnc.compiler.emitters.ort_optimizer import optimize
 
         t0 = time.perf_counter()
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if options.target == "onnx-cuda" else None
-        opt = optimize(art.data, level=options.optimization_level, providers=providers)
+        providers, level, save_format = None, options.optimization_level, "ORT"
+        if options.target == "onnx-cuda":
+            import onnxruntime
+
+            # Optimized for the CUDA provider and saved as ONNX (the ORT format is meant for
+            # CPU-side minimal builds). Without a CUDA provider here, only the portable
+            # "basic" rewrites apply: "all" would add CPU-only layouts to a GPU artifact.
+            if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            elif level in ("extended", "all"):
+                level = "basic"
+            save_format = "ONNX"
+        opt = optimize(art.data, level=level, providers=providers, save_format=save_format)
         timings["backend_optimize"] = _ms(t0)
         return opt.data, opt.format, {**art.info, **opt.info}
     t0 = time.perf_counter()

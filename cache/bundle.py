@@ -1,0 +1,264 @@
+"""Deployment bundles: one file carrying compiled artifacts and their manifests.
+
+A build machine runs ``webnnc cache export models.webnnc NAME...``; a machine that installs
+only the runtime runs ``webnnc cache import models.webnnc`` (or ``python -m webnnc.cache
+import``), or loads straight from the file with ``webnnc.runtime.load(name,
+bundle="models.webnnc")``. Stdlib only (plus the store, for export and import).
+
+Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
+
+    webnnc-bundle.json          {"bundle_version": 1, "entries": [{"key", "sha256"}, ...]}
+    entries/<key>.json          each entry's manifest
+    objects/<sha256>            each artifact, named by its own sha256
+
+# NOTE: a bundle is untrusted input. It is never extracted to disk by tarfile (no paths from
+# the archive are used), members are read only as bytes, any member that is not a regular
+# file with one of the names above rejects the whole bundle, and every manifest is checked
+# against its key (the key parts must hash to it) and every artifact against the manifest's
+# size and sha256 before anything is imported or loaded. Nothing is unpickled or executed:
+# manifests are JSON, artifacts are bytes handed to ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from webnnc.cache.errors import CacheCorruptionError, CacheError
+from webnnc.cache.manifest import Manifest
+
+if TYPE_CHECKING:
+    from webnnc.cache.store import ArtifactStore
+
+__all__ = ["BUNDLE_VERSION", "BundleError", "BundleReader", "export_bundle", "import_bundle"]
+
+BUNDLE_VERSION = 1
+_INDEX = "webnnc-bundle.json"
+_MEMBER = re.compile(r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64}))")
+_CHUNK = 1 << 20
+
+
+class BundleError(CacheError):
+    """A bundle is malformed, tampered with, or does not hold what was asked for."""
+
+
+def _check(manifest: Manifest, key: str) -> None:
+    from webnnc.cache.key import key_digest
+
+    if manifest.key != key or key_digest(manifest.key_parts) != key:
+        raise CacheCorruptionError("the manifest does not belong to its key (key parts do not hash to it)")
+    if manifest.key_parts.get("target") != manifest.target:
+        raise CacheCorruptionError("the manifest's target differs from its key's")
+
+
+class BundleReader:
+    """A verified view of a bundle file: its manifests, and each artifact's verified bytes.
+
+    Opening checks the structure and every manifest; artifacts are hashed when read (and all
+    of them by :meth:`verify_all`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._tar = tarfile.open(self.path, "r:*")  # noqa: SIM115 - closed by close()
+        except (OSError, tarfile.TarError) as e:
+            raise BundleError(f"{self.path}: not a readable webnnc bundle ({e})") from None
+        try:
+            self.manifests: dict[str, Manifest] = {}
+            self._objects: dict[str, tarfile.TarInfo] = {}
+            self._load()
+        except BaseException:
+            self._tar.close()
+            raise
+
+    def _fail(self, what: str) -> BundleError:
+        return BundleError(f"{self.path}: rejected: {what}")
+
+    def _read(self, info: tarfile.TarInfo) -> bytes:
+        f = self._tar.extractfile(info)
+        if f is None:
+            raise self._fail(f"member {info.name!r} is not a regular file")
+        with f:
+            return f.read()
+
+    def _load(self) -> None:
+        members: dict[str, tarfile.TarInfo | None] = {}
+        for info in self._tar.getmembers():
+            if not info.isreg():
+                raise self._fail(f"member {info.name!r} is not a regular file (links and folders are refused)")
+            if info.name != _INDEX and not _MEMBER.fullmatch(info.name):
+                raise self._fail(f"unexpected member {info.name!r}")
+            if info.name in members:
+                raise self._fail(f"member {info.name!r} appears twice")
+            members[info.name] = info
+        if _INDEX not in members:
+            raise self._fail(f"no {_INDEX} (not a webnnc bundle)")
+        try:
+            index_member = members.pop(_INDEX)
+            assert index_member is not None
+            index = json.loads(self._read(index_member))
+            if index.get("bundle_version") != BUNDLE_VERSION:
+                raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
+            listed = [(str(e["key"]), str(e["sha256"])) for e in index["entries"]]
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise self._fail(f"malformed {_INDEX}: {e}") from None
+        for key, sha in listed:
+            entry = members.pop(f"entries/{key}.json", None)
+            if entry is None:
+                raise self._fail(f"the manifest of listed key {key[:12]}… is missing")
+            try:
+                manifest = Manifest.from_json(self._read(entry))
+                _check(manifest, key)
+            except CacheCorruptionError as e:
+                raise self._fail(f"entries/{key}.json: {e}") from None
+            if manifest.artifact_sha256 != sha:
+                raise self._fail(f"entries/{key}.json: artifact hash differs from the bundle index")
+            obj = members.get(f"objects/{sha}") or self._objects.get(sha)
+            if obj is None:
+                raise self._fail(f"the artifact {sha[:12]}… of key {key[:12]}… is missing")
+            members.pop(f"objects/{sha}", None)
+            self._objects[sha] = obj
+            self.manifests[key] = manifest
+        if members:
+            raise self._fail(f"members not listed in the index: {sorted(members)[:3]}")
+
+    def artifact(self, key: str) -> bytes:
+        """The artifact of ``key``, verified against its manifest.
+
+        Raises:
+            BundleError: unknown key, or the bytes fail verification (tampered).
+        """
+        manifest = self.manifests.get(key)
+        if manifest is None:
+            raise BundleError(f"{self.path}: holds no entry {key[:12]}…")
+        data = self._read(self._objects[manifest.artifact_sha256])
+        if len(data) != manifest.artifact_size or hashlib.sha256(data).hexdigest() != manifest.artifact_sha256:
+            raise self._fail(f"objects/{manifest.artifact_sha256}: bytes do not match the manifest (tampered)")
+        return data
+
+    def verify_all(self) -> None:
+        """Hash every artifact (streaming); raise BundleError on the first bad one."""
+        for sha, info in self._objects.items():
+            f = self._tar.extractfile(info)
+            if f is None:
+                raise self._fail(f"member {info.name!r} is not a regular file")
+            h = hashlib.sha256()
+            with f:
+                while chunk := f.read(_CHUNK):
+                    h.update(chunk)
+            if h.hexdigest() != sha:
+                raise self._fail(f"objects/{sha}: bytes do not match their name and manifest (tampered)")
+
+    def find(self, name: str, target: str | None = None) -> list[Manifest]:
+        """Manifests named ``name`` (for ``target``, or any), newest first."""
+        found = [m for m in self.manifests.values() if m.name == name and target in (None, m.target)]
+        return sorted(found, key=lambda m: m.created, reverse=True)
+
+    def close(self) -> None:
+        self._tar.close()
+
+    def __enter__(self) -> BundleReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(mtime)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def export_bundle(
+    store: ArtifactStore,
+    path: str | os.PathLike[str],
+    names: Iterable[str] = (),
+    *,
+    target: str | None = None,
+) -> list[Manifest]:
+    """Write the verified entries named ``names`` (all entries when empty) to a bundle file.
+
+    The file appears atomically (written beside it, then renamed).
+
+    Raises:
+        BundleError: a requested name has no (intact) entry, or nothing is left to export.
+    """
+    wanted = list(names)
+    if wanted:
+        manifests: list[Manifest] = []
+        for name in wanted:
+            found = store.find(name, target)
+            if not found:
+                raise BundleError(f"no entry named {name!r}{f' for {target}' if target else ''} in {store.directory}")
+            manifests.extend(found)
+    else:
+        manifests = [m for m in store.manifests() if target in (None, m.target)]
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    exported: list[Manifest] = []
+    seen: set[str] = set()
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            entries: list[dict[str, Any]] = []
+            blobs: list[tuple[str, bytes, float]] = []
+            for m in manifests:
+                if m.key in seen:
+                    continue
+                seen.add(m.key)
+                hit = store.get(m.key)  # verified; a corrupt entry is dropped, not exported
+                if hit is None:
+                    continue
+                entries.append({"key": m.key, "sha256": m.artifact_sha256, "name": m.name, "target": m.target})
+                blobs.append((f"entries/{m.key}.json", hit.manifest.to_json().encode(), m.created))
+                if not any(b[0] == f"objects/{m.artifact_sha256}" for b in blobs):
+                    blobs.append((f"objects/{m.artifact_sha256}", hit.data, m.created))
+                exported.append(hit.manifest)
+            if not exported:
+                raise BundleError(f"nothing to export from {store.directory}")
+            index = {"bundle_version": BUNDLE_VERSION, "created": time.time(), "entries": entries}
+            _add(tar, _INDEX, json.dumps(index, indent=1, sort_keys=True).encode(), time.time())
+            for name, data, mtime in blobs:
+                _add(tar, name, data, mtime)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return exported
+
+
+def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[list[Manifest], list[Manifest]]:
+    """Verify a whole bundle, then store its entries. Returns ``(imported, already present)``.
+
+    Nothing is imported unless every manifest and artifact in the bundle verifies.
+
+    Raises:
+        BundleError: the bundle is malformed or tampered with.
+        CacheError: the store cannot be written.
+    """
+    imported: list[Manifest] = []
+    present: list[Manifest] = []
+    with BundleReader(path) as bundle:
+        bundle.verify_all()
+        for key, manifest in bundle.manifests.items():
+            if store.get(key) is not None:
+                present.append(manifest)
+                continue
+            if store.put(manifest, bundle.artifact(key)) is None:
+                raise CacheError(f"cannot import into {store.directory}: {store.problem or 'not writable'}")
+            imported.append(manifest)
+    return imported, present
