@@ -56,16 +56,17 @@ def ort_session_like(graph: Any, path: str, fmt: str) -> tuple[Any, str]:
 
 def measure_pairs(
     context: Any, graph: Any, session: Any, feeds: dict[str, Any], *, max_pairs: int,
-    min_pairs: int, budget_s: float, warmup: int, pair_ms: float = 2.0,
+    min_pairs: int, budget_s: float, warmup: int, pair_ms: float = 8.0,
 ) -> tuple[list[float], list[float], list[float]]:
     """Interleaved timings: (webnnc call ms, ORT call ms, per-pair ratios).
 
-    A pair is ``k`` A-B-B-A groups (A = webnnc, B = ORT) and its ratio is the A time over
-    the B time summed inside it. The mirrored order cancels the position effect (the second
-    of two back-to-back calls runs with warmer caches), and ``k`` is chosen so each side of
-    a pair lasts about ``pair_ms``: single sub-millisecond calls on a shared machine are
-    bimodal (a preempted call takes several times longer), which makes one-call ratios
-    swing between 0.1 and 10.
+    A pair is four blocks A-B-B-A (A = ``k`` webnnc calls, B = ``k`` ORT calls) and its
+    ratio is the median A call over the median B call inside it. Blocks rather than single
+    alternating calls, because each session has its own intra-op thread pool whose workers
+    spin for a while after a run: on a 2-core machine the session that ran last steals the
+    core the next one needs, so single alternating calls are slowed by each other in random
+    ways. The mirrored order cancels the position effect, ``k`` is chosen so a block lasts
+    about ``pair_ms / 2``, and the median inside a pair ignores a preempted call or two.
     """
     names = list(graph.output_names)
     compute = context.compute
@@ -78,44 +79,54 @@ def measure_pairs(
         run(names, feeds)
         warm_ms.append((clock() - t0) / 2e6)
     call_ms = median(warm_ms)
-    groups = max(1, min(16, round(pair_ms / 2 / max(call_ms, 1e-3))))
+    block = max(2, min(32, round(pair_ms / 2 / max(call_ms, 1e-3))))
     ours: list[float] = []
     theirs: list[float] = []
     ratios: list[float] = []
     deadline = time.monotonic() + budget_s
     while len(ratios) < max_pairs and (len(ratios) < min_pairs or time.monotonic() < deadline):
-        a_ns = b_ns = 0
-        for _ in range(groups):
-            t0 = clock()
-            compute(graph, feeds)
-            t1 = clock()
-            run(names, feeds)
-            t2 = clock()
-            run(names, feeds)
-            t3 = clock()
-            compute(graph, feeds)
-            t4 = clock()
-            ours += [(t1 - t0) / 1e6, (t4 - t3) / 1e6]
-            theirs += [(t2 - t1) / 1e6, (t3 - t2) / 1e6]
-            a_ns += (t1 - t0) + (t4 - t3)
-            b_ns += t3 - t1
-        ratios.append(a_ns / b_ns)
+        a_ns: list[int] = []
+        b_ns: list[int] = []
+        for is_ours in (True, False, False, True):
+            target = a_ns if is_ours else b_ns
+            for _ in range(block):
+                t0 = clock()
+                if is_ours:
+                    compute(graph, feeds)
+                else:
+                    run(names, feeds)
+                target.append(clock() - t0)
+        ours += [t / 1e6 for t in a_ns]
+        theirs += [t / 1e6 for t in b_ns]
+        ratios.append(median(a_ns) / median(b_ns))
     return ours, theirs, ratios
 
 
+def artifact_path(context: Any, manifest: Any, scratch: Path) -> str:
+    """The file of the artifact webnnc stored for ``manifest`` (its bytes, verified)."""
+    store = context.store()
+    hit = store.get(manifest.key) if store is not None else None
+    if hit is None:
+        raise SystemExit(f"the artifact {manifest.key[:16]} is not in the cache; cannot compare")
+    path = getattr(hit, "path", None)
+    if isinstance(path, str) and Path(path).is_file():
+        return path
+    data = hit.read_bytes() if hasattr(hit, "read_bytes") else hit.data
+    out = scratch / f"{manifest.key[:16]}.{manifest.format}"
+    out.write_bytes(data)
+    return str(out)
+
+
 def bench_workload(
-    name: str, fn: Any, context: Any, *, quick: bool
+    name: str, fn: Any, context: Any, scratch: Path, *, quick: bool
 ) -> dict[str, Any]:
     import numpy as np
 
     builder = context.create_graph_builder()
     graph = builder.build(fn(builder), name=f"bench-overhead-{name}")
     manifest = graph.manifest
-    store = context.store()
-    hit = store.get(manifest.key) if store is not None else None
-    if hit is None:
-        raise SystemExit(f"{name}: the artifact is not in the cache ({manifest.key}); cannot compare")
-    session, how = ort_session_like(graph, hit.path, manifest.format)
+    path = artifact_path(context, manifest, scratch)
+    session, how = ort_session_like(graph, path, manifest.format)
     x = np.random.default_rng(0).standard_normal([1, 3, 224, 224]).astype(np.float32)
     feeds = {"input": x}
     ours_out = context.compute(graph, feeds)
@@ -141,14 +152,14 @@ def bench_workload(
         "ratio": median(ratios),
         "ratio_p90": p90(ratios),
         "ratio_of_medians": median(ours) / median(theirs),
-        "calls_per_pair": len(ours) // max(1, len(ratios)),
+        "calls_per_pair": len(ours) // max(1, len(ratios)),  # webnnc calls (2 blocks) per pair
         "overhead_us": median(diffs_us),  # median per-call difference (A1-B1, A2-B2 ...)
     }
 
 
 def render(rows: list[dict[str, Any]], argv: list[str]) -> list[str]:
     table = markdown_table(
-        ["workload", "pairs x calls each", "webnnc compute() median / p90 ms", "ORT run() median / p90 ms",
+        ["workload", "pairs x calls per side", "webnnc compute() median / p90 ms", "ORT run() median / p90 ms",
          "ratio: median of pairs", "ratio p90", "ratio of medians", "overhead per call", f"<= {ACCEPT_RATIO}x"],
         [
             [
@@ -173,8 +184,10 @@ def render(rows: list[dict[str, Any]], argv: list[str]) -> list[str]:
         "",
         *table,
         "",
-        "A pair is k A-B-B-A groups (A = webnnc `compute()`, B = ORT `run()`), k chosen so each "
-        "side of a pair lasts about 2 ms; its ratio is A's summed time over B's. Call medians "
+        "A pair is four blocks A-B-B-A of k calls each (A = webnnc `compute()`, B = ORT `run()`), "
+        "k chosen so a block lasts about 4 ms (2 to 32 calls); its ratio is A's median call "
+        "over B's. Blocks, not single alternating calls: each session's intra-op worker threads "
+        "spin after a run and steal the other session's core on a 2-core machine. Call medians "
         "and p90 are over single calls.",
         "",
         "Session: " + "; ".join(sorted({f"{r['workload']}: {r['format']} artifact, {r['how']}" for r in rows})),
@@ -206,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="webnnc-bench-") as cache_dir:
-        context = webnnc.ML().create_context(cache_dir=cache_dir)
+        context = webnnc.ML().create_context(cache_dir=Path(cache_dir) / "cache")
+        scratch = Path(cache_dir) / "artifacts"
+        scratch.mkdir()
         for name in names:
-            r = bench_workload(name, WORKLOADS[name], context, quick=args.quick)
+            r = bench_workload(name, WORKLOADS[name], context, scratch, quick=args.quick)
             rows.append(r)
             print(
                 f"{name}: webnnc compute {r['ours_median']:.4f} ms (p90 {r['ours_p90']:.4f}), "

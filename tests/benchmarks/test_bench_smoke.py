@@ -1,0 +1,66 @@
+"""Smoke tests of the benchmark scripts: a --quick run on W1 writes reports with numbers.
+
+They check that the scripts run against the current code and produce well-formed reports,
+not the speed itself (timings are not asserted: the CI machine is shared).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import webnnc_cli
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def _row(markdown: str, first_cell: str) -> list[str]:
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no table row starting with {first_cell!r} in:\n{markdown}")
+
+
+def test_overhead_quick_writes_w1_ratio(tmp_path: Path) -> None:
+    # through the CLI, which finds the checkout's benchmarks/ folder from cwd
+    out = _run([*webnnc_cli(), "bench", "overhead", "--quick", "--workloads", "w1",
+                "--results-dir", str(tmp_path)], cwd=BENCH.parent)
+    assert "w1: webnnc compute" in out
+    report = (tmp_path / "overhead.md").read_text()
+    cells = _row(report, "W1")
+    ours_median = float(cells[2].split("/")[0])
+    ort_median = float(cells[3].split("/")[0])
+    ratio = float(cells[4])
+    assert ours_median > 0 and ort_median > 0
+    assert 0.05 < ratio < 20, f"implausible ratio {ratio} (the same artifact on both sides)"
+    assert "CPU:" in report and "onnxruntime" in report
+
+
+def test_run_all_quick_writes_table_chart_and_raw_samples(tmp_path: Path) -> None:
+    _run([sys.executable, str(BENCH / "run_all.py"), "--quick", "--workloads", "w1", "--no-pywebnn",
+          "--results-dir", str(tmp_path)], cwd=tmp_path)
+    report = (tmp_path / "latest.md").read_text()
+    for label in ("webnnc, cache miss (compile)", "webnnc, cache hit (build)", "webnnc, runtime.load()",
+                  "ORT, naive export, default options", "ORT, naive export, best options"):
+        assert f"| W1 | {label} |" in report
+    hit = next(c for c in report.splitlines() if c.startswith("| W1 | webnnc, cache hit (build) |"))
+    cold = float(hit.split("|")[3])
+    assert cold > 0
+    assert "pywebnn skipped (--no-pywebnn)" in report
+    assert re.search(r"\| W1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", report), "ratio table row missing"
+    assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    raw = json.loads((tmp_path / "latest.json").read_text())
+    hits = raw["samples"]["w1"]["webnnc-hit"]
+    assert hits and hits[0]["source"] == "cache-hit" and hits[0]["warm_ms"]
+    assert raw["samples"]["w1"]["webnnc-miss"][0]["source"] == "compiled"
+    assert raw["samples"]["w1"]["webnnc-load"][0]["source"] == "loaded"
