@@ -1,0 +1,325 @@
+"""ONNX neural-network operators -> WebNN: convolution, pooling, normalization, Gemm/MatMul, softmax."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from webnnc.compiler.frontend import MLOperand
+from webnnc.compiler.importers._onnx_core import (
+    ImportContext,
+    OnnxNode,
+    Tensor,
+    Unsupported,
+    normalize_axis,
+    onnx_op,
+    prod,
+)
+
+__all__: list[str] = []
+
+
+def _spatial_pads(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int],
+                  strides: Sequence[int], dilations: Sequence[int]) -> list[int]:
+    """WebNN padding [top, bottom, left, right] from ONNX pads / auto_pad (static shapes)."""
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    n = len(kernel)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = [0] * (2 * n)
+        for i in range(n):
+            size = math.ceil(in_hw[i] / strides[i])
+            total = max((size - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in_hw[i], 0)
+            small, big = total // 2, total - total // 2
+            pads[i], pads[i + n] = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
+    elif auto_pad == "VALID":
+        pads = [0] * (2 * n)
+    elif auto_pad in ("NOTSET", ""):
+        pads = list(node.attr("pads", [0] * (2 * n)))
+    else:
+        raise Unsupported(f"auto_pad={auto_pad!r} is not an ONNX value")
+    if any(p < 0 for p in pads):
+        raise Unsupported(f"negative pads {pads}: WebNN padding is non-negative")
+    out: list[int] = []
+    for i in range(n):
+        out += [int(pads[i]), int(pads[i + n])]
+    return out
+
+
+def _as_2d(ctx: ImportContext, node: OnnxNode, x: MLOperand) -> tuple[MLOperand, bool]:
+    """A 1-D spatial input [N, C, L] becomes [N, C, L, 1]; 2-D passes through."""
+    if x.rank == 4:
+        return x, False
+    if x.rank == 3:
+        return ctx.reshape(x, [*x.shape, 1]), True
+    raise Unsupported(f"{x.rank - 2}-D spatial input: WebNN has 2-D convolution and pooling only")
+
+
+def _extend(values: Sequence[int] | None, default: int, was_1d: bool) -> list[int] | None:
+    if values is None:
+        return None
+    v = [int(a) for a in values]
+    return [*v, default] if was_1d else v
+
+
+@onnx_op("Conv", webnn=["conv2d", "reshape"], note="1-D convolutions run as 2-D ones")
+def _conv(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
+    assert w is not None
+    x4, was_1d = _as_2d(ctx, node, x)
+    w_shape = ctx.shape(w)
+    if was_1d:
+        w = ctx.reshape(w, [*w_shape, 1]) if isinstance(w, MLOperand) else np.asarray(w)[..., None]
+    kernel = ctx.shape(w)[2:]
+    strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
+    dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
+    node1 = node
+    if was_1d and "pads" in node.attrs:
+        p = node.attrs["pads"]
+        node1 = OnnxNode(node.name, node.op_type, node.opset, node.inputs,
+                         {**node.attrs, "pads": [p[0], 0, p[1], 0]}, node.num_outputs)
+    padding = _spatial_pads(node1, x4.shape[2:], kernel, strides, dilations)
+    bias = node.input(2)
+    y = ctx.call(
+        "conv2d", x4, ctx.operand(w), padding=padding, strides=strides, dilations=dilations,
+        groups=int(node.attr("group", 1)), bias=None if bias is None else ctx.operand(bias),
+    )
+    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+
+
+@onnx_op("ConvTranspose", webnn=["convTranspose2d"])
+def _conv_transpose(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
+    assert w is not None
+    if x.rank != 4:
+        raise Unsupported(f"{x.rank - 2}-D ConvTranspose: WebNN has convTranspose2d only")
+    if node.attr("output_shape") is not None:
+        raise Unsupported("output_shape is not mapped (give pads / output_padding instead)")
+    kernel = ctx.shape(w)[2:]
+    strides = list(node.attr("strides", [1, 1]))
+    dilations = list(node.attr("dilations", [1, 1]))
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        raise Unsupported(f"auto_pad={auto_pad} for ConvTranspose is not mapped")
+    padding = _spatial_pads(node, x.shape[2:], kernel, strides, dilations)
+    bias = node.input(2)
+    return [ctx.call(
+        "convTranspose2d", x, ctx.operand(w), padding=padding, strides=strides,
+        dilations=dilations, groups=int(node.attr("group", 1)),
+        output_padding=list(node.attr("output_padding", [0, 0])), filter_layout="iohw",
+        bias=None if bias is None else ctx.operand(bias),
+    )]
+
+
+def _pool_common(node: OnnxNode, x4: MLOperand, was_1d: bool) -> dict[str, object]:
+    kernel = _extend(node.attr("kernel_shape"), 1, was_1d)
+    if kernel is None:
+        raise Unsupported("kernel_shape is required")
+    strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
+    dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
+    node1 = node
+    if was_1d and "pads" in node.attrs:
+        p = node.attrs["pads"]
+        node1 = OnnxNode(node.name, node.op_type, node.opset, node.inputs,
+                         {**node.attrs, "pads": [p[0], 0, p[1], 0]}, node.num_outputs)
+    padding = _spatial_pads(node1, x4.shape[2:], kernel, strides, dilations)
+    rounding = "ceil" if node.attr("ceil_mode", 0) else "floor"
+    opts: dict[str, object] = {"window_dimensions": kernel, "padding": padding, "strides": strides,
+                               "rounding_type": rounding}
+    if dilations != [1, 1]:
+        opts["dilations"] = dilations
+    return opts
+
+
+@onnx_op("MaxPool", webnn=["maxPool2d"])
+def _max_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.only_first_output("the Indices output")
+    node.reject_attr("storage_order", 0, "only row-major indices exist in WebNN")
+    x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
+    y = ctx.call("maxPool2d", x4, **_pool_common(node, x4, was_1d))
+    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+
+
+@onnx_op("AveragePool", webnn=["averagePool2d", "mul"],
+         note="count_include_pad=1 rescales by a constant valid-count map")
+def _avg_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
+    opts = _pool_common(node, x4, was_1d)
+    y = ctx.call("averagePool2d", x4, **opts)
+    padding = list(opts["padding"])  # type: ignore[call-overload]
+    if node.attr("count_include_pad", 0) and any(padding):
+        if node.attr("ceil_mode", 0):
+            raise Unsupported("count_include_pad=1 together with ceil_mode=1 is not mapped")
+        ratio = _valid_fraction(x4.shape[2:], list(opts["window_dimensions"]),  # type: ignore[call-overload]
+                                padding, list(opts["strides"]), y.shape[2:])  # type: ignore[call-overload]
+        y = ctx.call("mul", y, ctx.operand(ratio.astype(x4._dt().numpy_dtype)))
+    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+
+
+def _valid_fraction(in_hw: Sequence[int], k: Sequence[int], pads: Sequence[int],
+                    strides: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
+    """valid elements / window size per output position: turns an exclude-pad mean into an include-pad one."""
+    axes = []
+    for d in range(2):
+        starts = np.arange(out_hw[d]) * strides[d] - pads[2 * d]
+        lo, hi = np.maximum(starts, 0), np.minimum(starts + k[d], in_hw[d])
+        axes.append((hi - lo).astype(np.float64))
+    return (np.outer(axes[0], axes[1]) / (k[0] * k[1])).reshape(1, 1, out_hw[0], out_hw[1])
+
+
+@onnx_op("GlobalAveragePool", "GlobalMaxPool", webnn=["averagePool2d", "maxPool2d"])
+def _global_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
+    op = "averagePool2d" if node.op_type == "GlobalAveragePool" else "maxPool2d"
+    y = ctx.call(op, x4, window_dimensions=list(x4.shape[2:]))
+    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+
+
+@onnx_op("LpPool", "GlobalLpPool", webnn=["l2Pool2d"], note="p=2 only")
+def _lp_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    if int(node.attr("p", 2)) != 2:
+        raise Unsupported(f"p={node.attr('p')}: WebNN has L2 pooling only")
+    x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
+    if node.op_type == "GlobalLpPool":
+        y = ctx.call("l2Pool2d", x4, window_dimensions=list(x4.shape[2:]))
+    else:
+        y = ctx.call("l2Pool2d", x4, **_pool_common(node, x4, was_1d))
+    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+
+
+@onnx_op("BatchNormalization", webnn=["batchNormalization"])
+def _batch_norm(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.reject_attr("training_mode", 0, "WebNN batchNormalization is inference-only")
+    node.only_first_output("running mean / variance outputs (training)")
+    if node.opset < 9:
+        node.reject_attr("spatial", 1, "per-activation (spatial=0) statistics are not mapped")
+    x, scale, bias, mean, var = (node.input(i) for i in range(5))
+    xo = ctx.operand(x)  # type: ignore[arg-type]
+    return [ctx.call(
+        "batchNormalization", xo, ctx.operand(mean), ctx.operand(var),  # type: ignore[arg-type]
+        scale=ctx.operand(scale), bias=ctx.operand(bias),  # type: ignore[arg-type]
+        axis=1, epsilon=float(node.attr("epsilon", 1e-5)),
+    )]
+
+
+def _normalize_composed(ctx: ImportContext, x: MLOperand, axes: list[int], eps: float,
+                        scale: MLOperand | None, bias: MLOperand | None) -> MLOperand:
+    """(x - mean) / sqrt(var + eps) * scale + bias over ``axes`` (the spec's own formula)."""
+    mean = ctx.call("reduceMean", x, axes=axes, keep_dimensions=True)
+    centered = ctx.call("sub", x, mean)
+    var = ctx.call("reduceMean", ctx.call("mul", centered, centered), axes=axes, keep_dimensions=True)
+    y = ctx.call("div", centered, ctx.call("sqrt", ctx.call("add", var, ctx.scalar(eps, x))))
+    if scale is not None:
+        y = ctx.call("mul", y, scale)
+    if bias is not None:
+        y = ctx.call("add", y, bias)
+    return y
+
+
+@onnx_op("InstanceNormalization", webnn=["instanceNormalization"],
+         note="composed from reduceMean/sub/mul/div/sqrt when the builder lacks it")
+def _instance_norm(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    scale, bias = ctx.operand(node.inputs[1]), ctx.operand(node.inputs[2])  # type: ignore[arg-type]
+    eps = float(node.attr("epsilon", 1e-5))
+    if x.rank == 4 and ctx.has("instanceNormalization"):
+        return [ctx.call("instanceNormalization", x, scale=scale, bias=bias, epsilon=eps)]
+    per_channel = [1, x.shape[1]] + [1] * (x.rank - 2)
+    return [_normalize_composed(ctx, x, list(range(2, x.rank)), eps,
+                                ctx.reshape(scale, per_channel), ctx.reshape(bias, per_channel))]
+
+
+@onnx_op("LayerNormalization", webnn=["layerNormalization"],
+         note="composed from reduceMean/sub/mul/div/sqrt when the builder lacks it")
+def _layer_norm(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.only_first_output("the Mean / InvStdDev outputs")
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    axis = normalize_axis(node.attr("axis", -1), x.rank)
+    axes = list(range(axis, x.rank))
+    eps = float(node.attr("epsilon", 1e-5))
+    scale_t, bias_t = node.input(1), node.input(2)
+    norm_shape = list(x.shape[axis:])
+    scale = None if scale_t is None else ctx.reshape(ctx.operand(scale_t), norm_shape)
+    bias = None if bias_t is None else ctx.reshape(ctx.operand(bias_t), norm_shape)
+    if ctx.has("layerNormalization"):
+        return [ctx.call("layerNormalization", x, scale=scale, bias=bias, axes=axes, epsilon=eps)]
+    return [_normalize_composed(ctx, x, axes, eps, scale, bias)]
+
+
+@onnx_op("LRN", webnn=["reshape", "mul", "conv2d", "add", "pow", "div"],
+         note="channel-window sum as a conv2d with a ones filter")
+def _lrn(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    if x.rank != 4:
+        raise Unsupported(f"rank-{x.rank} LRN input: only NCHW is mapped")
+    size = int(node.attr("size"))
+    alpha, beta, bias = (float(node.attr(k, d)) for k, d in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0)))
+    n, c, h, w = x.shape
+    sq = ctx.reshape(ctx.call("mul", x, x), [n, 1, c, h * w])
+    ones = np.ones([1, 1, size, 1], dtype=x._dt().numpy_dtype)
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    window_sum = ctx.call("conv2d", sq, ctx.operand(ones), padding=[before, after, 0, 0])
+    window_sum = ctx.reshape(window_sum, [n, c, h, w])
+    base = ctx.call("add", ctx.call("mul", window_sum, ctx.scalar(alpha / size, x)), ctx.scalar(bias, x))
+    return [ctx.call("div", x, ctx.call("pow", base, ctx.scalar(beta, x)))]
+
+
+@onnx_op("Gemm", webnn=["gemm"])
+def _gemm(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    a, b = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
+    c = node.input(2)
+    return [ctx.call(
+        "gemm", a, ctx.operand(b), None if c is None else ctx.operand(c),  # type: ignore[arg-type]
+        alpha=float(node.attr("alpha", 1.0)), beta=float(node.attr("beta", 1.0)),
+        a_transpose=bool(node.attr("transA", 0)), b_transpose=bool(node.attr("transB", 0)),
+    )]
+
+
+@onnx_op("MatMul", webnn=["matmul", "reshape"], note="1-D operands are reshaped as numpy does")
+def _matmul(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    a, b = ctx.operand(node.inputs[0]), ctx.operand(node.inputs[1])  # type: ignore[arg-type]
+    a_vec, b_vec = a.rank == 1, b.rank == 1
+    if a_vec:
+        a = ctx.reshape(a, [1, a.shape[0]])
+    if b_vec:
+        b = ctx.reshape(b, [b.shape[0], 1])
+    y = ctx.call("matmul", a, b)
+    if a_vec or b_vec:
+        shape = list(y.shape)
+        if a_vec:
+            del shape[-2]
+        if b_vec:
+            del shape[-1]
+        y = ctx.reshape(y, shape) if shape else ctx.reshape(y, [])
+    return [y]
+
+
+def _softmax_axis(ctx: ImportContext, node: OnnxNode, x: MLOperand) -> tuple[MLOperand, int, bool]:
+    """Opset < 13 softmax flattens to 2-D at ``axis``; later opsets use the axis directly."""
+    if node.opset >= 13:
+        return x, normalize_axis(node.attr("axis", -1), x.rank), False
+    axis = normalize_axis(node.attr("axis", 1), x.rank)
+    if axis == x.rank - 1:
+        return x, axis, False
+    flat = ctx.reshape(x, [prod(x.shape[:axis]), prod(x.shape[axis:])])
+    return flat, 1, True
+
+
+@onnx_op("Softmax", webnn=["softmax"])
+def _softmax(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    y_in, axis, flattened = _softmax_axis(ctx, node, x)
+    y = ctx.call("softmax", y_in, axis)
+    return [ctx.reshape(y, x.shape) if flattened else y]
+
+
+@onnx_op("LogSoftmax", webnn=["reduceMax", "sub", "exp", "reduceSum", "log"],
+         note="x - max - log(sum(exp(x - max)))")
+def _log_softmax(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    y_in, axis, flattened = _softmax_axis(ctx, node, x)
+    shifted = ctx.call("sub", y_in, ctx.call("reduceMax", y_in, axes=[axis], keep_dimensions=True))
+    total = ctx.call("reduceSum", ctx.call("exp", shifted), axes=[axis], keep_dimensions=True)
+    y = ctx.call("sub", shifted, ctx.call("log", total))
+    return [ctx.reshape(y, x.shape) if flattened else y]

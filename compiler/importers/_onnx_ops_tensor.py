@@ -1,0 +1,380 @@
+"""ONNX shape and data-movement operators, and reductions -> WebNN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from webnnc.compiler.frontend import MLOperand
+from webnnc.compiler.importers._onnx_core import (
+    ImportContext,
+    OnnxNode,
+    Tensor,
+    Unsupported,
+    normalize_axis,
+    onnx_op,
+    prod,
+)
+
+__all__: list[str] = []
+
+_INT_MAX = 2**62
+
+
+def _x(ctx: ImportContext, node: OnnxNode) -> MLOperand:
+    return ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+
+
+@onnx_op("Reshape", webnn=["reshape"], note="0 copies a dimension, -1 is inferred")
+def _reshape(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    spec = node.ints(1, "shape") or []
+    allowzero = bool(node.attr("allowzero", 0))
+    shape = [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(spec)]
+    if shape.count(-1) > 1:
+        raise Unsupported(f"shape {spec} has more than one -1")
+    if -1 in shape:
+        known = prod([d for d in shape if d != -1])
+        shape[shape.index(-1)] = prod(x.shape) // known if known else 0
+    if any(d <= 0 for d in shape):
+        raise Unsupported(f"shape {spec} has zero-sized dimensions; WebNN dimensions are >= 1")
+    return [ctx.reshape(x, shape)]
+
+
+@onnx_op("Flatten", webnn=["reshape"])
+def _flatten(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    axis = int(node.attr("axis", 1))
+    axis = axis + x.rank if axis < 0 else axis
+    return [ctx.reshape(x, [prod(x.shape[:axis]), prod(x.shape[axis:])])]
+
+
+def _axes(node: OnnxNode, input_index: int, what: str = "axes") -> list[int] | None:
+    """Axes from the attribute (older opsets) or the input (newer ones)."""
+    if "axes" in node.attrs:
+        return [int(a) for a in node.attrs["axes"]]
+    return node.ints(input_index, what)
+
+
+@onnx_op("Squeeze", webnn=["reshape"])
+def _squeeze(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    axes = _axes(node, 1)
+    if axes is None:
+        keep = [d for d in x.shape if d != 1]
+    else:
+        drop = {normalize_axis(a, x.rank) for a in axes}
+        if any(x.shape[a] != 1 for a in drop):
+            raise Unsupported(f"squeezing axes {sorted(drop)} of shape {x.shape}: not all are 1")
+        keep = [d for i, d in enumerate(x.shape) if i not in drop]
+    return [ctx.reshape(x, keep)]
+
+
+@onnx_op("Unsqueeze", webnn=["reshape"])
+def _unsqueeze(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = node.inputs[0]
+    assert x is not None
+    shape = ctx.shape(x)
+    axes = _axes(node, 1) or []
+    rank = len(shape) + len(axes)
+    out = list(shape)
+    for a in sorted(normalize_axis(a, rank) for a in axes):
+        out.insert(a, 1)
+    return [ctx.reshape(x, out)]
+
+
+@onnx_op("Transpose", webnn=["transpose"])
+def _transpose(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    perm = node.attr("perm")
+    return [ctx.call("transpose", x, permutation=None if perm is None else [int(p) for p in perm])]
+
+
+@onnx_op("Concat", webnn=["concat"])
+def _concat(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    items = [ctx.operand(t) for t in node.inputs if t is not None]
+    axis = normalize_axis(node.attr("axis"), items[0].rank)
+    return [ctx.call("concat", items, axis)]
+
+
+@onnx_op("Split", webnn=["split", "slice"])
+def _split(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    axis = normalize_axis(node.attr("axis", 0), x.rank)
+    sizes = node.attr("split")
+    if sizes is None:
+        sizes = node.ints(1, "split")
+    if sizes is None:
+        n = int(node.attr("num_outputs", node.num_outputs))
+        size = x.shape[axis]
+        chunk = -(-size // n)
+        sizes = [chunk] * (size // chunk) + ([size % chunk] if size % chunk else [])
+    sizes = [int(s) for s in sizes]
+    if ctx.has("split"):
+        return list(ctx.call("split", x, sizes, axis=axis))
+    outs: list[Tensor | None] = []
+    start = 0
+    for s in sizes:
+        starts = [0] * x.rank
+        lens = list(x.shape)
+        starts[axis], lens[axis] = start, s
+        outs.append(ctx.call("slice", x, starts, lens))
+        start += s
+    return outs
+
+
+@onnx_op("Slice", webnn=["slice", "reverse"], note="negative steps reverse the axis first")
+def _slice(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    if node.opset < 10:
+        starts, ends = list(node.attr("starts")), list(node.attr("ends"))
+        axes = list(node.attr("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = node.ints(1, "starts") or [], node.ints(2, "ends") or []
+        axes = node.ints(3, "axes") or list(range(len(starts)))
+        steps = node.ints(4, "steps") or [1] * len(starts)
+    begin = [0] * x.rank
+    size = list(x.shape)
+    stride = [1] * x.rank
+    reverse_axes: list[int] = []
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
+        a = normalize_axis(a, x.rank)
+        d = x.shape[a]
+        if st == 0:
+            raise Unsupported("a slice step of 0 is invalid")
+        if st > 0:
+            s = min(max(s + d if s < 0 else s, 0), d)
+            e = min(max(e + d if e < 0 else e, 0), d)
+            begin[a], size[a], stride[a] = s, max(-(-(e - s) // st), 0), st
+        else:
+            s = min(max(s + d if s < 0 else s, -1), d - 1)
+            e = min(max(e + d if e < 0 else e, -1), d - 1)
+            reverse_axes.append(a)
+            # in reversed coordinates index i is d - 1 - i and the step is positive
+            rs, re_ = d - 1 - s, d - 1 - e
+            begin[a], size[a], stride[a] = rs, max(-(-(re_ - rs) // -st), 0), -st
+        if size[a] == 0:
+            raise Unsupported(f"the slice along axis {a} is empty; WebNN dimensions are >= 1")
+    if reverse_axes:
+        x = ctx.call("reverse", x, axes=reverse_axes)
+    if begin == [0] * x.rank and size == list(x.shape):
+        return [x if reverse_axes else ctx.call("identity", x) if ctx.has("identity") else x]
+    strides = None if stride == [1] * x.rank else stride
+    return [ctx.call("slice", x, begin, size, strides=strides)]
+
+
+@onnx_op("Gather", webnn=["gather"])
+def _gather(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x, idx = node.inputs[0], node.inputs[1]
+    assert x is not None and idx is not None
+    axis = normalize_axis(node.attr("axis", 0), len(ctx.shape(x)))
+    if not isinstance(idx, MLOperand):
+        idx = np.where(idx < 0, idx + ctx.shape(x)[axis], idx).astype(np.int64)
+    return [ctx.call("gather", ctx.operand(x), ctx.operand(idx), axis=axis)]
+
+
+@onnx_op("GatherElements", webnn=["gatherElements"])
+def _gather_elements(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    axis = normalize_axis(node.attr("axis", 0), x.rank)
+    return [ctx.call("gatherElements", x, ctx.operand(node.inputs[1]), axis=axis)]  # type: ignore[arg-type]
+
+
+@onnx_op("GatherND", webnn=["gatherND"])
+def _gather_nd(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.reject_attr("batch_dims", 0, "WebNN gatherND has no batch dimensions")
+    return [ctx.call("gatherND", _x(ctx, node), ctx.operand(node.inputs[1]))]  # type: ignore[arg-type]
+
+
+@onnx_op("ScatterElements", webnn=["scatterElements"])
+def _scatter_elements(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.reject_attr("reduction", "none", "WebNN scatterElements only replaces")
+    x = _x(ctx, node)
+    axis = normalize_axis(node.attr("axis", 0), x.rank)
+    idx, upd = ctx.operand(node.inputs[1]), ctx.operand(node.inputs[2])  # type: ignore[arg-type]
+    return [ctx.call("scatterElements", x, idx, upd, axis=axis)]
+
+
+@onnx_op("ScatterND", webnn=["scatterND"])
+def _scatter_nd(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.reject_attr("reduction", "none", "WebNN scatterND only replaces")
+    idx, upd = ctx.operand(node.inputs[1]), ctx.operand(node.inputs[2])  # type: ignore[arg-type]
+    return [ctx.call("scatterND", _x(ctx, node), idx, upd)]
+
+
+@onnx_op("Expand", webnn=["expand"])
+def _expand(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    target = node.ints(1, "shape") or []
+    shape = list(np.broadcast_shapes(tuple(x.shape), tuple(target)))
+    if shape == list(x.shape):
+        return [x]
+    return [ctx.call("expand", x, shape)]
+
+
+@onnx_op("Tile", webnn=["tile"])
+def _tile(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    return [ctx.call("tile", _x(ctx, node), node.ints(1, "repeats"))]
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflection", "edge": "edge"}
+
+
+@onnx_op("Pad", webnn=["pad"])
+def _pad(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    mode = node.attr("mode", "constant")
+    if mode not in _PAD_MODES:
+        raise Unsupported(f"mode={mode!r}: WebNN pad has constant, reflection and edge")
+    if node.opset < 11:
+        pads, value = list(node.attr("pads")), float(node.attr("value", 0.0))
+        axes = list(range(x.rank))
+    else:
+        pads = node.ints(1, "pads") or []
+        cv = node.const(2, "constant_value")
+        value = 0.0 if cv is None else float(np.asarray(cv).reshape(()))
+        axes = [normalize_axis(a, x.rank) for a in (node.ints(3, "axes") or range(len(pads) // 2))]
+    begin, end = [0] * x.rank, [0] * x.rank
+    n = len(axes)
+    for i, a in enumerate(axes):
+        begin[a], end[a] = int(pads[i]), int(pads[i + n])
+    if any(p < 0 for p in begin + end):
+        raise Unsupported(f"negative pads {pads}: WebNN pad only grows tensors")
+    return [ctx.call("pad", x, begin, end, mode=_PAD_MODES[mode], value=value)]
+
+
+def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[float] | None,
+              sizes: list[int] | None) -> MLOperand:
+    mode = node.attr("mode", "nearest")
+    if x.rank != 4:
+        raise Unsupported(f"rank-{x.rank} input: WebNN resample2d is 4-D")
+    if scales is not None and [float(s) for s in scales[:2]] != [1.0, 1.0]:
+        raise Unsupported(f"scales {scales} resize batch/channels; WebNN resamples H and W only")
+    if sizes is not None and list(sizes[:2]) != list(x.shape[:2]):
+        raise Unsupported(f"sizes {sizes} resize batch/channels; WebNN resamples H and W only")
+    coord = node.attr("coordinate_transformation_mode", "half_pixel" if node.opset >= 11 else "asymmetric")
+    if mode == "linear":
+        if coord not in ("half_pixel", "pytorch_half_pixel") or (
+            coord == "pytorch_half_pixel" and min((sizes or [2, 2, 2, 2])[2:]) == 1
+        ):
+            raise Unsupported(f"linear with coordinate_transformation_mode={coord!r}: WebNN linear is half_pixel")
+        webnn_mode = "linear"
+    elif mode == "nearest":
+        nearest = node.attr("nearest_mode", "round_prefer_floor")
+        if node.opset < 11:
+            nearest = "floor"
+        ok_asym = coord == "asymmetric" and nearest == "floor"
+        ok_half = coord == "half_pixel" and nearest == "round_prefer_ceil"
+        integer_up = scales is not None and all(float(s).is_integer() for s in scales[2:])
+        if not (ok_asym or ok_half or (integer_up and coord in ("asymmetric", "half_pixel"))):
+            raise Unsupported(
+                f"nearest with coordinate_transformation_mode={coord!r}, nearest_mode={nearest!r} "
+                "is not WebNN's nearest-neighbor"
+            )
+        webnn_mode = "nearest-neighbor"
+    else:
+        raise Unsupported(f"mode={mode!r}: WebNN resample2d has nearest-neighbor and linear")
+    if sizes is not None:
+        return ctx.call("resample2d", x, mode=webnn_mode, sizes=[int(s) for s in sizes[2:]], axes=[2, 3])  # type: ignore[no-any-return]
+    assert scales is not None
+    return ctx.call("resample2d", x, mode=webnn_mode, scales=[float(s) for s in scales[2:]], axes=[2, 3])  # type: ignore[no-any-return]
+
+
+@onnx_op("Resize", webnn=["resample2d"], note="4-D, H/W only; nearest (asymmetric+floor) or linear (half_pixel)")
+def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    node.reject_attr("antialias", 0, "WebNN resample2d does not antialias")
+    node.reject_attr("exclude_outside", 0, "WebNN resample2d has no exclude_outside")
+    if node.attr("axes") is not None:
+        raise Unsupported("the axes attribute is not mapped")
+    if node.opset < 11:
+        scales_arr = node.const(1, "scales")
+        sizes_arr = None
+    else:
+        scales_arr = node.const(2, "scales")
+        sizes_arr = node.const(3, "sizes")
+    scales = None if scales_arr is None or scales_arr.size == 0 else [float(s) for s in scales_arr]
+    sizes = None if sizes_arr is None or sizes_arr.size == 0 else [int(s) for s in sizes_arr]
+    return [_resample(ctx, node, x, scales, sizes)]
+
+
+@onnx_op("Upsample", webnn=["resample2d"])
+def _upsample(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    scales = node.attr("scales")
+    if scales is None:
+        scales = [float(s) for s in node.const(1, "scales")]  # type: ignore[union-attr]
+    return [_resample(ctx, node, x, list(scales), None)]
+
+
+@onnx_op("DepthToSpace", "SpaceToDepth", webnn=["reshape", "transpose"])
+def _depth_space(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    bs = int(node.attr("blocksize"))
+    n, c, h, w = x.shape
+    if node.op_type == "SpaceToDepth":
+        t = ctx.reshape(x, [n, c, h // bs, bs, w // bs, bs])
+        t = ctx.call("transpose", t, permutation=[0, 3, 5, 1, 2, 4])
+        return [ctx.reshape(t, [n, c * bs * bs, h // bs, w // bs])]
+    if node.attr("mode", "DCR") == "DCR":
+        t = ctx.reshape(x, [n, bs, bs, c // (bs * bs), h, w])
+        t = ctx.call("transpose", t, permutation=[0, 3, 4, 1, 5, 2])
+    else:
+        t = ctx.reshape(x, [n, c // (bs * bs), bs, bs, h, w])
+        t = ctx.call("transpose", t, permutation=[0, 1, 4, 2, 5, 3])
+    return [ctx.reshape(t, [n, c // (bs * bs), h * bs, w * bs])]
+
+
+_REDUCE = {
+    "ReduceMean": "reduceMean", "ReduceSum": "reduceSum", "ReduceMax": "reduceMax",
+    "ReduceMin": "reduceMin", "ReduceProd": "reduceProduct", "ReduceL1": "reduceL1",
+    "ReduceL2": "reduceL2", "ReduceLogSum": "reduceLogSum", "ReduceLogSumExp": "reduceLogSumExp",
+    "ReduceSumSquare": "reduceSumSquare",
+}
+
+
+def _reduce_converter(webnn: str) -> Any:
+    def convert(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+        x = _x(ctx, node)
+        axes = _axes(node, 1)
+        keep = bool(node.attr("keepdims", 1))
+        if not axes:
+            if node.attr("noop_with_empty_axes", 0):
+                return [x]
+            axes = list(range(x.rank))
+        axes = sorted({normalize_axis(a, x.rank) for a in axes})
+        if webnn == "reduceMean" and not ctx.has(webnn):
+            raise Unsupported("the webnnc builder has no reduceMean")
+        return [ctx.call(webnn, x, axes=axes, keep_dimensions=keep)]
+
+    return convert
+
+
+for _onnx, _webnn in _REDUCE.items():
+    onnx_op(_onnx, webnn=[_webnn])(_reduce_converter(_webnn))
+
+
+@onnx_op("ArgMax", "ArgMin", webnn=["argMax", "argMin"])
+def _arg(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    node.reject_attr("select_last_index", 0, "WebNN returns the first index of ties")
+    x = _x(ctx, node)
+    axis = normalize_axis(node.attr("axis", 0), x.rank)
+    op = "argMax" if node.op_type == "ArgMax" else "argMin"
+    return [ctx.call(op, x, axis, keep_dimensions=bool(node.attr("keepdims", 1)), output_data_type="int64")]
+
+
+@onnx_op("CumSum", webnn=["cumulativeSum"])
+def _cumsum(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    axis = normalize_axis((node.ints(1, "axis") or [0])[0], x.rank)
+    return [ctx.call("cumulativeSum", x, axis, exclusive=bool(node.attr("exclusive", 0)),
+                     reversed=bool(node.attr("reverse", 0)))]
+
+
+@onnx_op("Trilu", webnn=["triangular"])
+def _trilu(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    k = node.ints(1, "k")
+    return [ctx.call("triangular", _x(ctx, node), upper=bool(node.attr("upper", 1)),
+                     diagonal=0 if not k else k[0])]

@@ -1,0 +1,390 @@
+"""Import an ONNX model (opsets 7 to 21) into a WebNN graph through ``MLGraphBuilder``.
+
+Stages, in order:
+
+1. load and check the model (``onnx.checker``), read the default-domain opset;
+2. pin every graph input to a concrete shape (from the model, or ``input_shapes``) and
+   refuse, listing them all, when a dimension is still symbolic;
+3. run ONNX's shape inference (``onnx.shape_inference``) so ``Shape``-driven subgraphs see
+   static shapes;
+4. walk the nodes in order: a node whose inputs are all constants is folded with ONNX's own
+   reference evaluator (numpy); ``Shape``/``Size`` of an operand fold from its static shape;
+   every other node goes through its converter in the op table;
+5. report every unsupported node at once (:class:`UnsupportedOnnxOperatorsError`).
+
+# NOTE: onnx is imported inside the functions that need it (only emitters import it at
+# module level), so importing webnnc.compiler stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+# Register the converters (their modules fill CONVERTERS on import).
+import webnnc.compiler.importers._onnx_ops_elementwise
+import webnnc.compiler.importers._onnx_ops_nn
+import webnnc.compiler.importers._onnx_ops_tensor  # noqa: F401
+from webnnc.compiler.errors import ValidationError
+from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.importers._onnx_core import (
+    _OPS_WITH_NO_RUNTIME_FORM,
+    CONVERTERS,
+    UNSUPPORTED_ONNX_OPS,
+    ImportContext,
+    OnnxImportError,
+    OnnxNode,
+    Tensor,
+    Unsupported,
+    UnsupportedOnnxOperatorsError,
+    UnsupportedProblem,
+)
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["MIN_OPSET", "MAX_OPSET", "import_onnx", "parse_input_shapes"]
+
+logger = logging.getLogger(__name__)
+
+MIN_OPSET = 7
+MAX_OPSET = 21
+# Folding a node yields at most this many elements (larger results stay run-time ops).
+MAX_FOLDED_ELEMENTS = 1 << 24
+# Never folded: their value must not be frozen at import time.
+_NON_DETERMINISTIC = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+)
+_ONNX_TO_NUMPY: dict[int, str] = {
+    1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
+    10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 4: "uint16", 5: "int16",
+}
+_WEBNN_INPUT_TYPES = {"float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"}
+
+
+def parse_input_shapes(items: Sequence[str] | None) -> dict[str, list[int]]:
+    """Parse ``name=1,3,224,224`` strings (the CLI's ``--input-shape``).
+
+    >>> parse_input_shapes(["x=1,3,8,8", "ids=1,16"])
+    {'x': [1, 3, 8, 8], 'ids': [1, 16]}
+    """
+    shapes: dict[str, list[int]] = {}
+    for item in items or ():
+        name, sep, dims = item.rpartition("=")
+        try:
+            parsed = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+        except ValueError:
+            parsed = []
+        if not sep or not name or not parsed or any(d < 1 for d in parsed):
+            raise OnnxImportError(
+                f"--input-shape {item!r}: expected NAME=D1,D2,... with positive integers, "
+                "e.g. input=1,3,224,224"
+            )
+        shapes[name] = parsed
+    return shapes
+
+
+def _load(model: Any) -> tuple[onnx.ModelProto, str]:
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model, model.graph.name or "model"
+    if isinstance(model, bytes | bytearray):
+        return onnx.load_from_string(bytes(model)), "model"
+    path = Path(model)
+    if not path.is_file():
+        raise OnnxImportError(f"ONNX model {str(path)!r} does not exist")
+    try:
+        return onnx.load(str(path)), str(path)
+    except Exception as e:
+        raise OnnxImportError(f"{path}: not a readable ONNX model: {e}") from None
+
+
+def _opset(model: onnx.ModelProto, where: str) -> int:
+    versions = {imp.domain: imp.version for imp in model.opset_import}
+    if "" not in versions and "ai.onnx" not in versions:
+        raise OnnxImportError(f"{where}: the model imports no default-domain (ai.onnx) opset")
+    version = int(versions.get("", versions.get("ai.onnx", 0)))
+    if version < MIN_OPSET:
+        raise OnnxImportError(
+            f"{where}: opset {version} is older than {MIN_OPSET}; upgrade it first with "
+            f"onnx.version_converter.convert_version(model, {MIN_OPSET})"
+        )
+    if version > MAX_OPSET:
+        logger.warning("%s: opset %d is newer than %d; importing with opset-%d semantics",
+                       where, version, MAX_OPSET, MAX_OPSET)
+    return version
+
+
+def _pin_input_shapes(
+    model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]], where: str
+) -> onnx.ModelProto:
+    """Copy of ``model`` whose real inputs have concrete dims; raise listing any symbolic ones."""
+    import onnx
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    initializers = {t.name for t in model.graph.initializer}
+    real_inputs = [i for i in model.graph.input if i.name not in initializers]
+    known = {i.name for i in real_inputs}
+    unknown = sorted(set(shapes) - known)
+    if unknown:
+        raise OnnxImportError(
+            f"{where}: --input-shape names {unknown} are not graph inputs; inputs are {sorted(known)}"
+        )
+    missing: list[str] = []
+    for inp in real_inputs:
+        tt = inp.type.tensor_type
+        if inp.name in shapes:
+            dims = list(shapes[inp.name])
+            if tt.HasField("shape") and len(tt.shape.dim) not in (0, len(dims)):
+                raise OnnxImportError(
+                    f"{where}: input {inp.name!r} has rank {len(tt.shape.dim)}; --input-shape "
+                    f"gives {len(dims)} dimensions {dims}"
+                )
+            tt.shape.Clear()
+            for d in dims:
+                tt.shape.dim.add().dim_value = int(d)
+            continue
+        if not tt.HasField("shape"):
+            missing.append(f"{inp.name} (unknown rank)")
+            continue
+        dims_text = [d.dim_param if d.dim_param else (str(d.dim_value) if d.dim_value > 0 else "?")
+                     for d in tt.shape.dim]
+        if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in tt.shape.dim):
+            missing.append(f"{inp.name} [{', '.join(dims_text)}]")
+    if missing:
+        example = real_inputs[0].name if real_inputs else "input"
+        raise OnnxImportError(
+            f"{where}: WebNN needs static shapes, and these inputs have dynamic dimensions: "
+            f"{'; '.join(missing)}. Give concrete shapes, e.g. "
+            f"--input-shape {example}=1,3,224,224 (API: input_shapes={{'{example}': [1, 3, 224, 224]}})"
+        )
+    return model
+
+
+def _decode_attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    import onnx
+    from onnx import numpy_helper
+
+    attrs: dict[str, Any] = {}
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.TENSOR:
+            attrs[a.name] = numpy_helper.to_array(a.t)
+        elif a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
+            attrs[a.name] = a  # control flow; never mapped
+        else:
+            value = onnx.helper.get_attribute_value(a)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode("utf-8", "replace") for v in value]
+            attrs[a.name] = value
+    return attrs
+
+
+class _Folder:
+    """Evaluates all-constant nodes with onnx's reference implementation (numpy)."""
+
+    def __init__(self, model: onnx.ModelProto) -> None:
+        self._opsets = {imp.domain or "": imp.version for imp in model.opset_import}
+
+    def __call__(self, node: onnx.NodeProto, inputs: list[np.ndarray | None]) -> list[np.ndarray] | None:
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        names = [f"in{i}" if n else "" for i, n in enumerate(node.input)]
+        feeds = {n: v for n, v in zip(names, inputs, strict=True) if n}
+        outs = [f"out{i}" for i in range(len(node.output))]
+        clone = onnx.NodeProto()
+        clone.CopyFrom(node)
+        del clone.input[:]
+        clone.input.extend(names)
+        del clone.output[:]
+        clone.output.extend(outs)
+        g = onnx.helper.make_graph(
+            [clone], "fold",
+            [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in feeds],
+            [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in outs],
+        )
+        m = onnx.helper.make_model(
+            g, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in self._opsets.items()]
+        )
+        try:
+            results = ReferenceEvaluator(m).run(None, feeds)
+        except Exception as e:  # the node is then converted instead of folded
+            logger.debug("could not fold %s %r: %s", node.op_type, node.name, e)
+            return None
+        return [np.asarray(r) for r in results]
+
+
+def _fold_shape_op(node: OnnxNode) -> list[np.ndarray] | None:
+    """Shape / Size of an operand, known statically."""
+    x = node.input(0)
+    if not isinstance(x, MLOperand):
+        return None
+    if node.op_type == "Size":
+        return [np.array(int(np.prod(x.shape)), dtype=np.int64)]
+    dims = list(x.shape)
+    start, end = node.attr("start", 0), node.attr("end", None)
+    return [np.array(dims[start:end], dtype=np.int64)]
+
+
+def import_onnx(
+    path_or_model: Any,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    builder: MLGraphBuilder | None = None,
+) -> Any:
+    """Import an ONNX model into a WebNN graph.
+
+    Args:
+        path_or_model: a file path, serialized bytes, or an ``onnx.ModelProto``.
+        input_shapes: concrete shapes for inputs with dynamic dimensions
+            (``{"input": [1, 3, 224, 224]}``); they override the model's shapes.
+        builder: add the model to this builder and return its outputs
+            (``{name: MLOperand}``) without building; by default a fresh builder is used and
+            the built IR :class:`~webnnc.compiler.ir.Graph` is returned.
+
+    Returns:
+        The output operands (when ``builder`` is given) or the built graph.
+
+    Raises:
+        OnnxImportError: unreadable model, unsupported opset, or dynamic input shapes.
+        UnsupportedOnnxOperatorsError: some nodes (listed, all at once) have no WebNN form.
+    """
+    import onnx
+
+    model, where = _load(path_or_model)
+    opset = _opset(model, where)
+    model = _pin_input_shapes(model, input_shapes or {}, where)
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        raise OnnxImportError(f"{where}: the ONNX checker rejects the model: {e}") from None
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as e:  # inference is an aid; the builder re-derives every shape
+        logger.warning("%s: ONNX shape inference failed (%s); continuing without it", where, e)
+
+    own_builder = builder is None
+    b = builder if builder is not None else MLGraphBuilder()
+    outputs = _convert_graph(model, b, opset, where)
+    if not own_builder:
+        return outputs
+    return b.build(outputs, name=Path(where).stem if where != "model" else None)
+
+
+def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where: str) -> dict[str, MLOperand]:
+    from onnx import numpy_helper
+
+    graph = model.graph
+    ctx = ImportContext(b)
+    values: dict[str, Tensor] = {}
+    for init in graph.initializer:
+        values[init.name] = numpy_helper.to_array(init)
+    for inp in graph.input:
+        if inp.name in values:
+            continue
+        elem = inp.type.tensor_type.elem_type
+        dtype = _ONNX_TO_NUMPY.get(elem)
+        if dtype not in _WEBNN_INPUT_TYPES:
+            raise OnnxImportError(
+                f"{where}: input {inp.name!r} has ONNX element type "
+                f"{dtype or elem}; WebNN inputs are one of {sorted(_WEBNN_INPUT_TYPES)}"
+            )
+        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        values[inp.name] = b.input(inp.name, dims, dtype)
+
+    used: dict[str, int] = {}
+    for node in graph.node:
+        for n in node.input:
+            used[n] = used.get(n, 0) + 1
+    for out in graph.output:
+        used[out.name] = used.get(out.name, 0) + 1
+
+    folder = _Folder(model)
+    problems: list[UnsupportedProblem] = []
+    poisoned: set[str] = set()
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        if node.domain not in ("", "ai.onnx"):
+            problems.append(UnsupportedProblem(label, f"{node.domain}.{node.op_type}", opset,
+                                               f"custom domain {node.domain!r} has no WebNN mapping"))
+            poisoned.update(node.output)
+            continue
+        if any(n in poisoned for n in node.input if n):
+            poisoned.update(node.output)
+            if node.op_type not in CONVERTERS and node.op_type not in _OPS_WITH_NO_RUNTIME_FORM:
+                problems.append(UnsupportedProblem(label, node.op_type, opset, _no_mapping(node.op_type)))
+            continue
+        missing = [n for n in node.input if n and n not in values]
+        if missing:
+            raise OnnxImportError(f"{where}: node {label!r} reads {missing}, which nothing produces")
+        inputs: list[Tensor | None] = [values[n] if n else None for n in node.input]
+        view = OnnxNode(
+            label, node.op_type, opset, inputs, _decode_attributes(node), len(node.output),
+            frozenset(i for i, n in enumerate(node.output) if n and used.get(n)),
+        )
+        results = _fold_or_convert(ctx, folder, node, view)
+        if isinstance(results, str):
+            problems.append(UnsupportedProblem(label, node.op_type, opset, results))
+            poisoned.update(node.output)
+            continue
+        for i, name in enumerate(node.output):
+            if not name:
+                continue
+            r = results[i] if i < len(results) else None
+            if r is None:
+                if used.get(name):
+                    problems.append(UnsupportedProblem(
+                        label, node.op_type, opset, f"output {i} ({name!r}) has no WebNN equivalent"))
+                    poisoned.add(name)
+                continue
+            values[name] = r
+    if problems:
+        raise UnsupportedOnnxOperatorsError(problems, where)
+
+    outputs: dict[str, MLOperand] = {}
+    for out in graph.output:
+        v = values[out.name]
+        if not isinstance(v, MLOperand) or out.name in {i.name for i in graph.input}:
+            if not ctx.has("identity"):
+                raise OnnxImportError(
+                    f"{where}: output {out.name!r} is a constant or a graph input; WebNN graph outputs "
+                    "must be computed (and this builder has no identity operator)"
+                )
+            v = ctx.call("identity", ctx.operand(v))
+        outputs[out.name] = v
+    return outputs
+
+
+def _no_mapping(op_type: str) -> str:
+    return UNSUPPORTED_ONNX_OPS.get(op_type, "no WebNN mapping for this ONNX operator")
+
+
+def _fold_or_convert(
+    ctx: ImportContext, folder: _Folder, node: onnx.NodeProto, view: OnnxNode
+) -> list[Tensor | None] | str:
+    """The node's results, or the reason it cannot be imported."""
+    if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
+        folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs])
+        if folded is not None and sum(f.size for f in folded) <= MAX_FOLDED_ELEMENTS:
+            return list(folded)
+    if node.op_type in ("Shape", "Size"):
+        shape_result = _fold_shape_op(view)
+        if shape_result is not None:
+            return list(shape_result)
+    converter = CONVERTERS.get(node.op_type)
+    if converter is None:
+        if node.op_type in _OPS_WITH_NO_RUNTIME_FORM:
+            return "its inputs are computed at run time; WebNN needs it folded to a constant"
+        return _no_mapping(node.op_type)
+    try:
+        return converter.convert(ctx, view)
+    except Unsupported as e:
+        return str(e)
+    except ValidationError as e:  # the builder rejected what the converter asked for
+        return f"WebNN rejects the mapped operation: {e}"
