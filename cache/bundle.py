@@ -221,7 +221,7 @@ def export_bundle(
                 if m.key in seen:
                     continue
                 seen.add(m.key)
-                hit = store.get(m.key)  # verified; a corrupt entry is dropped, not exported
+                hit = store.get(m.key, use=False)  # verified; a corrupt entry is dropped, not exported
                 if hit is None:
                     continue
                 entries.append({"key": m.key, "sha256": m.artifact_sha256, "name": m.name, "target": m.target})
@@ -255,7 +255,7 @@ def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[l
     with BundleReader(path) as bundle:
         bundle.verify_all()
         for key, manifest in bundle.manifests.items():
-            if store.get(key) is not None:
+            if store.get(key, use=False) is not None:
                 present.append(manifest)
                 continue
             if store.put(manifest, bundle.artifact(key)) is None:

@@ -249,12 +249,13 @@ class ArtifactStore:
             )
 
     # ------------------------------------------------------------------ read
-    def get(self, key: str, *, name: str | None = None) -> CachedArtifact | None:
+    def get(self, key: str, *, name: str | None = None, use: bool = True) -> CachedArtifact | None:
         """The verified artifact stored under ``key``, or None.
 
         A corrupt, truncated, missing or foreign entry is logged (one warning), dropped and
         reported as a miss; it is never returned. ``name`` registers the key under that model
         name (so ``runtime.load(name)`` finds an artifact that was a hit under a new name).
+        ``use=False`` (admin reads: export, import) counts no hit and leaves the LRU order.
         """
         entry = self._entry_path(key)
         try:
@@ -285,7 +286,7 @@ class ArtifactStore:
         except OSError as e:
             logger.debug("cannot read the artifact of %s… (%s); treating it as a miss", key[:12], e)
             return None
-        if self.writable:
+        if self.writable and use:
             self._touch(entry)
             self._index.record_hit(key)
             if name and key not in self._index.keys_for_name(manifest.target, name):

@@ -1,0 +1,245 @@
+"""The cache administration commands: ``webnnc cache ...`` and ``python -m webnnc.cache ...``.
+
+They live here, not in the compiler, so that a machine with only the runtime installed can
+list, verify and import bundles (``python -m webnnc.cache import models.webnnc``). The
+``webnnc`` CLI registers the same parsers (``compiler/_cli_cache.py``) and adds what only
+the compiler knows (its FORMAT_VERSION, for ``gc``).
+
+Exit codes: 0 OK, 1 a user error or a problem found (``verify`` found bad entries), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from webnnc.cache.errors import CacheError
+
+if TYPE_CHECKING:
+    from webnnc.cache.store import ArtifactStore, EntryInfo
+
+__all__ = ["add_commands", "main"]
+
+
+def add_commands(sub: Any, *, format_version: int | None = None) -> None:
+    """Add the cache subcommands to an argparse subparsers object."""
+    ls = sub.add_parser("ls", help="list entries: name, target, size, age, hits")
+    ls.add_argument("--target", help="only this target")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=run_ls)
+
+    info = sub.add_parser("info", help="show one entry: manifest, key parts, library versions")
+    info.add_argument("key_or_name", metavar="KEY|NAME", help="a key (or a prefix of 8+ hex digits) or a model name")
+    info.add_argument("--target", help="with a name: only this target")
+    info.add_argument("--json", action="store_true", help="print the manifest(s) as JSON")
+    info.set_defaults(func=run_info)
+
+    verify = sub.add_parser("verify", help="re-hash every entry; report and drop bad ones (exit 1 if any)")
+    verify.set_defaults(func=run_verify)
+
+    gc = sub.add_parser(
+        "gc",
+        help="remove entries no current version can use, unreferenced files, and evict to the size limit",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    gc.add_argument(
+        "--keep-other-versions",
+        action="store_true",
+        help="keep entries built with other library versions (e.g. for another environment sharing the cache)",
+    )
+    gc.set_defaults(func=run_gc, format_version=format_version)
+
+    clear = sub.add_parser("clear", help="remove every entry")
+    clear.set_defaults(func=run_clear)
+
+    export = sub.add_parser("export", help="write entries (all, or NAME...) to a single-file bundle")
+    export.add_argument("path", metavar="PATH", help="bundle file to write (e.g. models.webnnc)")
+    export.add_argument("names", metavar="NAME", nargs="*", help="model names (default: every entry)")
+    export.add_argument("--target", help="only this target")
+    export.set_defaults(func=run_export)
+
+    imp = sub.add_parser("import", help="verify a bundle, then add its entries to the cache")
+    imp.add_argument("path", metavar="PATH", help="bundle file (from `webnnc cache export`)")
+    imp.set_defaults(func=run_import)
+
+
+def _store(args: argparse.Namespace) -> ArtifactStore:
+    from webnnc.cache.store import ArtifactStore
+
+    return ArtifactStore(getattr(args, "cache_dir", None))
+
+
+def _age(seconds: float) -> str:
+    """
+    >>> _age(30), _age(90), _age(7200), _age(3 * 86400)
+    ('30s', '2m', '2h', '3d')
+    """
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _size(n: float) -> str:
+    """
+    >>> _size(512), _size(2048), _size(5 * 2**20), _size(3 * 2**30)
+    ('512 B', '2.0 KiB', '5.0 MiB', '3.0 GiB')
+    """
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        rows: list[EntryInfo] = sorted(
+            (e for e in store.entries() if args.target in (None, e.manifest.target)),
+            key=lambda e: (e.manifest.name or "", e.manifest.target, -e.manifest.created),
+        )
+        now = time.time()
+        if args.json:
+            print(json.dumps([
+                {
+                    "name": e.manifest.name, "target": e.manifest.target, "format": e.manifest.format,
+                    "size": e.size, "created": e.manifest.created, "last_used": e.last_used,
+                    "hits": e.hits, "key": e.manifest.key,
+                }
+                for e in rows
+            ], indent=1))
+            return 0
+        stats = store.stats()
+        mode = "" if store.writable else f", READ-ONLY ({store.problem})"
+        print(
+            f"cache: {store.directory} ({len(rows)} entries, {_size(int(str(stats['bytes'])))} "
+            f"of {_size(store.size_limit)}{mode})"
+        )
+        if not rows:
+            return 0
+        print(f"{'NAME':<24} {'TARGET':<10} {'FORMAT':<7} {'SIZE':>10} {'AGE':>5} {'USED':>5} {'HITS':>5}  KEY")
+        for e in rows:
+            m = e.manifest
+            print(
+                f"{(m.name or '-'):<24} {m.target:<10} {m.format:<7} {_size(e.size):>10} "
+                f"{_age(now - m.created):>5} {_age(now - e.last_used):>5} {e.hits:>5}  {m.key[:16]}"
+            )
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    q: str = args.key_or_name
+    with _store(args) as store:
+        if len(q) >= 8 and all(c in "0123456789abcdef" for c in q):
+            keys = [k for k in store if k.startswith(q)]
+        else:
+            keys = [m.key for m in store.find(q, args.target)]
+        if not keys:
+            raise CacheError(f"no entry with key or name {q!r} in {store.directory}; see `webnnc cache ls`")
+        manifests = [m for m in (store.manifest(k) for k in keys) if m is not None]
+        if args.json:
+            print(json.dumps([json.loads(m.to_json()) for m in manifests], indent=1, sort_keys=True))
+            return 0
+        for m in manifests:
+            print(f"key        {m.key}")
+            print(f"name       {m.name or '-'}")
+            print(f"target     {m.target}  format {m.format}")
+            print(f"artifact   {_size(m.artifact_size)}  sha256 {m.artifact_sha256}")
+            print(f"created    {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(m.created))}")
+            print(f"hits       {store.hits(m.key)}")
+            print("inputs     " + ", ".join(f"{s.name}: {s.data_type}{list(s.shape)}" for s in m.inputs))
+            print("outputs    " + ", ".join(f"{s.name}: {s.data_type}{list(s.shape)}" for s in m.outputs))
+            print("key parts")
+            for k, v in m.key_parts.items():
+                print(f"  {k} = {v}")
+            if m.timings_ms:
+                print("timings    " + ", ".join(f"{k} {v:.1f} ms" for k, v in m.timings_ms.items()))
+            print()
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        total = sum(1 for _ in store)
+        bad = store.verify()
+        for key, problem in bad:
+            print(f"BAD  {key[:16]}  {problem} (dropped)")
+        print(f"verified {total} entries: {total - len(bad)} good, {len(bad)} bad")
+    return 1 if bad else 0
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    from webnnc.cache.compat import unusable_reason
+
+    fv: int | None = getattr(args, "format_version", None)
+
+    def unusable(m: Any) -> str | None:
+        if args.keep_other_versions:
+            reason = unusable_reason(m, format_version=fv)
+            return reason if reason and "installed" not in reason and "CPU" not in reason else None
+        return unusable_reason(m, format_version=fv)
+
+    with _store(args) as store:
+        report = store.gc(unusable, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        for key, reason in report.entries:
+            print(f"{verb} {key[:16]}: {reason}")
+        print(
+            f"gc: {verb} {len(report.entries)} unusable entries, {report.orphan_objects} unreferenced "
+            f"artifacts, {report.tmp_files} temp files, {report.lock_files} idle lock files; "
+            f"evicted {len(report.evicted)}; {_size(report.freed_bytes)} freed"
+        )
+    return 0
+
+
+def run_clear(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        n = store.clear()
+        print(f"cleared {n} entries from {store.directory}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from webnnc.cache.bundle import export_bundle
+
+    with _store(args) as store:
+        exported = export_bundle(store, args.path, args.names, target=args.target)
+    total = sum(m.artifact_size for m in exported)
+    print(f"exported {len(exported)} entries ({_size(total)}) to {args.path}")
+    for m in exported:
+        print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from webnnc.cache.bundle import import_bundle
+
+    with _store(args) as store:
+        imported, present = import_bundle(store, args.path)
+        print(
+            f"imported {len(imported)} entries from {args.path} into {store.directory} "
+            f"({len(present)} already present)"
+        )
+        for m in imported:
+            print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webnnc.cache COMMAND``: the cache commands without the compiler."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m webnnc.cache", description="Manage the webnnc artifact cache.")
+    parser.add_argument("--cache-dir", help="cache folder (default: $WEBNNC_CACHE_DIR or ~/.cache/webnnc)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_commands(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (CacheError, OSError, ValueError) as e:
+        print(f"webnnc cache {args.command}: error: {e}", file=sys.stderr)
+        return 1
