@@ -322,6 +322,10 @@ class ArtifactStore:
                 if f.endswith(".json") and _HEX64.fullmatch(key):
                     yield key
 
+    def __iter__(self) -> Iterator[str]:
+        """Iterating a store yields its keys, as iterating a mapping does."""
+        return self.keys()
+
     def manifests(self) -> Iterator[Manifest]:
         """Every readable manifest (unverified; unreadable ones are skipped)."""
         for key in self.keys():
