@@ -72,7 +72,8 @@ class LoweringContext:
 
     def const(self, array: np.ndarray[Any, Any], hint: str = "c") -> str:
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        # ascontiguousarray would turn a 0-d array into shape [1]
+        self.initializers.append(numpy_helper.from_array(np.asarray(array).copy(order="C"), name))
         return name
 
     def int64s(self, values: Sequence[int], hint: str = "shape") -> str:
@@ -159,37 +160,6 @@ def _reduce_mean(ctx: LoweringContext, node: Node) -> None:
     )
 
 
-@lowers("batchNormalization")
-def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
-    x, mean, var, scale, bias = node.inputs
-    assert x is not None and mean is not None and var is not None
-    axis = int(node.attributes["axis"])
-    eps = float(node.attributes["epsilon"])
-    dt = x.data_type
-    c = x.shape[axis]
-    if axis == 1 and x.rank >= 2:
-        s = ctx.name(scale) if scale is not None else ctx.const(np.ones(c, dt.numpy_dtype), "scale")
-        b = ctx.name(bias) if bias is not None else ctx.const(np.zeros(c, dt.numpy_dtype), "bias")
-        ctx.add("BatchNormalization", [ctx.name(x), s, b, ctx.name(mean), ctx.name(var)], [out_name(ctx, node)], epsilon=eps)
-        return
-    # General axis: broadcast the 1-D parameters along `axis` and compute element-wise.
-    bshape = [1] * x.rank
-    bshape[axis] = c
-    shape = ctx.int64s(bshape)
-
-    def param(v: Value) -> str:
-        return ctx.add("Reshape", [ctx.name(v), shape])
-
-    centered = ctx.add("Sub", [ctx.name(x), param(mean)])
-    denom = ctx.add("Sqrt", [ctx.add("Add", [param(var), ctx.scalar(eps, dt, "eps")])])
-    y = ctx.add("Div", [centered, denom])
-    if scale is not None:
-        y = ctx.add("Mul", [y, param(scale)])
-    if bias is not None:
-        y = ctx.add("Add", [y, param(bias)])
-    ctx.add("Identity", [y], [out_name(ctx, node)])
-
-
 def lower_node(ctx: LoweringContext, node: Node) -> None:
     try:
         fn = LOWERINGS[node.op_type]
@@ -204,4 +174,5 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
 # Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
 # into LOWERINGS with @lowers when imported here, after everything they use is defined.
 import webnnc.compiler.emitters._onnx_lowering_conv_pool  # noqa: E402
+import webnnc.compiler.emitters._onnx_lowering_normalization  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401

@@ -11,6 +11,7 @@ from webnnc.compiler.frontend._validation import (
     check_data_type,
     check_rank,
 )
+from webnnc.compiler.frontend.ops._options import number, parse_options
 from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
@@ -23,9 +24,9 @@ __all__ = ["LinalgOps"]
 
 
 def _flag(op: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
+    if not isinstance(value, bool | int) or value not in (0, 1):
         raise WebNNTypeError(f"{op}: {name} must be a bool; found {value!r}")
-    return value
+    return bool(value)
 
 
 OPS: dict[str, str] = {
@@ -50,10 +51,11 @@ class LinalgOps(_Base):
     ) -> MLOperand:
         """``alpha * A' @ B' + beta * C`` for 2-D A and B (spec ``gemm``)."""
         op = "gemm"
-        a_transpose = _flag(op, "a_transpose", kwargs.pop("aTranspose", a_transpose))
-        b_transpose = _flag(op, "b_transpose", kwargs.pop("bTranspose", b_transpose))
-        if kwargs:
-            raise WebNNTypeError(f"{op}: unknown options {sorted(kwargs)}")
+        opts = parse_options(op, kwargs, ("a_transpose", "b_transpose"))
+        a_transpose = _flag(op, "a_transpose", opts.get("a_transpose", a_transpose))
+        b_transpose = _flag(op, "b_transpose", opts.get("b_transpose", b_transpose))
+        alpha = number(op, "alpha", alpha)
+        beta = number(op, "beta", beta)
         va = self._value(op, "a", a)
         vb = self._value(op, "b", b)
         check_rank(op, "a", va.shape, 2)
@@ -78,9 +80,11 @@ class LinalgOps(_Base):
         attrs = {"alpha": float(alpha), "beta": float(beta), "a_transpose": a_transpose, "b_transpose": b_transpose}
         return self._add1(op, [va, vb, vc], OperandDescriptor(va.data_type, (m, n)), attrs)
 
-    def matmul(self, a: MLOperand, b: MLOperand) -> MLOperand:
-        """Batched matrix product of ``[..., M, K]`` and ``[..., K, N]`` with broadcast batch dims."""
+    def matmul(self, a: MLOperand, b: MLOperand, **options: Any) -> MLOperand:
+        """Batched matrix product of ``[..., M, K]`` and ``[..., K, N]`` with broadcast batch
+        dims. Both ranks must be >= 2 (the spec dropped numpy's 1-D promotion)."""
         op = "matmul"
+        parse_options(op, options, ())
         va = self._value(op, "a", a)
         vb = self._value(op, "b", b)
         check_rank(op, "a", va.shape, at_least=2)

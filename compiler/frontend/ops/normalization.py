@@ -1,4 +1,4 @@
-"""softmax, reduceMean, batchNormalization."""
+"""softmax, reduceMean, and the normalizations: batch, instance and layer."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from webnnc.compiler.frontend._validation import (
     check_axes,
     check_axis,
     check_data_type,
+    check_rank,
 )
+from webnnc.compiler.frontend.ops._options import choice, number, parse_options
 from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
     from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
+    from webnnc.compiler.ir import Value
 else:
     _Base = object
 
@@ -26,11 +29,13 @@ OPS: dict[str, str] = {
     "softmax": "softmax",
     "reduceMean": "reduce_mean",
     "batchNormalization": "batch_normalization",
+    "instanceNormalization": "instance_normalization",
+    "layerNormalization": "layer_normalization",
 }
 
 
 class NormalizationOps(_Base):
-    """softmax, reduce_mean, batch_normalization."""
+    """softmax, reduce_mean, batch_normalization, instance_normalization, layer_normalization."""
 
     def softmax(self, input: MLOperand, axis: int | None = None) -> MLOperand:
         """Softmax along ``axis`` (default: the last axis, as pywebnn does)."""
@@ -69,28 +74,77 @@ class NormalizationOps(_Base):
         variance: MLOperand,
         scale: MLOperand | None = None,
         bias: MLOperand | None = None,
-        axis: int = 1,
-        epsilon: float = 1e-5,
+        axis: int | None = None,
+        epsilon: float | None = None,
+        **options: Any,
     ) -> MLOperand:
-        """``scale * (input - mean) / sqrt(variance + epsilon) + bias`` along ``axis``."""
+        """``scale * (input - mean) / sqrt(variance + epsilon) + bias`` along ``axis``
+        (default 1, epsilon 1e-5); mean, variance, scale and bias are 1-D."""
         op = "batchNormalization"
+        given = {"scale": scale, "bias": bias, "axis": axis, "epsilon": epsilon, **options}
+        opts = parse_options(op, given, ("scale", "bias", "axis", "epsilon"))
         x = self._value(op, "input", input)
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
-        axis = check_axis(op, axis, x.rank)
+        if x.rank == 0:
+            raise ValidationError(f"{op}: input must have rank >= 1; found a scalar")
+        axis = check_axis(op, opts.get("axis", 1), x.rank)
         size = x.shape[axis]
-        operands = [x]
-        for name, operand in (("mean", mean), ("variance", variance), ("scale", scale), ("bias", bias)):
-            if operand is None:
-                operands.append(None)  # type: ignore[arg-type]
-                continue
-            v = self._value(op, name, operand)
-            if v.data_type != x.data_type:
-                raise WebNNTypeError(
-                    f"{op}: {name} data type ({v.data_type.value}) must match input ({x.data_type.value})"
-                )
-            if v.shape != (size,):
-                raise ValidationError(
-                    f"{op}: {name} must have shape [{size}] (input dimension {axis}); found {list(v.shape)}"
-                )
-            operands.append(v)
-        return self._add1(op, operands, x.descriptor, {"axis": axis, "epsilon": float(epsilon)})
+        operands: list[Value | None] = [x]
+        for name, operand in (
+            ("mean", mean), ("variance", variance), ("scale", opts.get("scale")), ("bias", opts.get("bias"))
+        ):
+            operands.append(self._norm_param(op, name, operand, x, (size,), f"input dimension {axis}"))
+        eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
+        return self._add1(op, operands, x.descriptor, {"axis": axis, "epsilon": eps})
+
+    def instance_normalization(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Normalize each channel of each batch item over its spatial extent. Options:
+        ``scale``, ``bias`` (1-D, one per channel), ``epsilon`` (1e-5), ``layout``
+        ("nchw" or "nhwc")."""
+        op = "instanceNormalization"
+        opts = parse_options(op, options, ("scale", "bias", "epsilon", "layout"))
+        x = self._value(op, "input", input)
+        check_data_type(op, "input", x.data_type, FLOAT_TYPES)
+        check_rank(op, "input", x.shape, 4)
+        layout = choice(op, "layout", opts.get("layout", "nchw"), ("nchw", "nhwc"))
+        channels = x.shape[1] if layout == "nchw" else x.shape[3]
+        params = [
+            self._norm_param(op, name, opts.get(name), x, (channels,), "the input channels")
+            for name in ("scale", "bias")
+        ]
+        eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
+        return self._add1(op, [x, *params], x.descriptor, {"epsilon": eps, "layout": layout})
+
+    def layer_normalization(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Normalize over ``axes`` (default: every axis but the first). Options: ``scale``
+        and ``bias`` shaped like the input's ``axes`` dimensions (in ``axes`` order),
+        ``epsilon`` (1e-5)."""
+        op = "layerNormalization"
+        opts = parse_options(op, options, ("scale", "bias", "axes", "epsilon"))
+        x = self._value(op, "input", input)
+        check_data_type(op, "input", x.data_type, FLOAT_TYPES)
+        default_axes = list(range(1, x.rank))
+        axes = check_axes(op, opts.get("axes", default_axes), x.rank)
+        pshape = tuple(x.shape[a] for a in axes)
+        params = [
+            self._norm_param(op, name, opts.get(name), x, pshape, f"the input's axes {list(axes)}")
+            for name in ("scale", "bias")
+        ]
+        eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
+        return self._add1(op, [x, *params], x.descriptor, {"axes": axes, "epsilon": eps})
+
+    def _norm_param(
+        self, op: str, name: str, operand: Any, x: Value, shape: tuple[int, ...], what: str
+    ) -> Value | None:
+        if operand is None:
+            return None
+        v = self._value(op, name, operand)
+        if v.data_type != x.data_type:
+            raise WebNNTypeError(
+                f"{op}: {name} data type ({v.data_type.value}) must match input ({x.data_type.value})"
+            )
+        if v.shape != shape:
+            raise ValidationError(
+                f"{op}: {name} must have shape {list(shape)} ({what}); found {list(v.shape)}"
+            )
+        return v
