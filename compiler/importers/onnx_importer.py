@@ -136,6 +136,7 @@ def _pin_input_shapes(
             f"{where}: --input-shape names {unknown} are not graph inputs; inputs are {sorted(known)}"
         )
     missing: list[str] = []
+    examples: list[str] = []
     for inp in real_inputs:
         tt = inp.type.tensor_type
         if inp.name in shapes:
@@ -156,12 +157,14 @@ def _pin_input_shapes(
                      for d in tt.shape.dim]
         if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in tt.shape.dim):
             missing.append(f"{inp.name} [{', '.join(dims_text)}]")
+            sizes = [str(d.dim_value) if d.dim_value > 0 else "1" for d in tt.shape.dim]
+            examples.append(f"--input-shape {inp.name}={','.join(sizes)}")
     if missing:
-        example = real_inputs[0].name if real_inputs else "input"
         raise OnnxImportError(
             f"{where}: WebNN needs static shapes, and these inputs have dynamic dimensions: "
-            f"{'; '.join(missing)}. Give concrete shapes, e.g. "
-            f"--input-shape {example}=1,3,224,224 (API: input_shapes={{'{example}': [1, 3, 224, 224]}})"
+            f"{'; '.join(missing)}. Give concrete shapes on the command line, e.g. "
+            f"{' '.join(examples)} (with the sizes you will run), or input_shapes={{name: shape}} "
+            "in the API"
         )
     return model
 
