@@ -19,10 +19,14 @@ def register(sub: Any) -> None:
             "MLGraphBuilder and returns a dict of output name -> MLOperand."
         ),
     )
-    p.add_argument("source", help="MODULE:FUNCTION or FILE.py:FUNCTION")
+    p.add_argument("source", help="MODULE:FUNCTION, FILE.py:FUNCTION, MODEL.onnx or GRAPH.webnn")
     p.add_argument("--target", default="onnx-cpu", help="comma-separated targets (default onnx-cpu)")
     p.add_argument("--name", help="register the model under this name (default: the function name)")
     p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
+    p.add_argument(
+        "--input-shape", action="append", metavar="NAME=D1,D2,...",
+        help="static shape for an ONNX input with dynamic dimensions (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from webnnc.cache.store import ArtifactStore
     from webnnc.compiler.driver import compile_graph
     from webnnc.compiler.frontend import MLGraphBuilder
+    from webnnc.compiler.importers import parse_input_shapes
     from webnnc.compiler.options import CompileOptions
     from webnnc.compiler.sources import resolve_source
 
-    source = resolve_source(args.source)
+    source = resolve_source(args.source, input_shapes=parse_input_shapes(args.input_shape))
     name = args.name or source.name
     store = ArtifactStore(args.cache_dir)
     for target in [t.strip() for t in args.target.split(",") if t.strip()]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,10 @@ def _python_source(spec: str) -> Source:
     return Source(spec, func_name, fn)
 
 
-def resolve_source(spec: str) -> Source:
-    """Turn a SOURCE string into a :class:`Source`."""
+def resolve_source(spec: str, *, input_shapes: Mapping[str, Sequence[int]] | None = None) -> Source:
+    """Turn a SOURCE string into a :class:`Source` (``.onnx`` / ``.webnn`` files are imported)."""
+    if spec.endswith((".onnx", ".webnn")):
+        from webnnc.compiler.importers._sources import file_source
+
+        return file_source(spec, input_shapes)
     return _python_source(spec)
