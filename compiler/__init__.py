@@ -13,6 +13,7 @@ from webnnc.compiler.errors import (
     WebNNTypeError,
 )
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.importers import import_onnx
 from webnnc.compiler.ir import DataType, Graph, OperandDescriptor
 from webnnc.compiler.options import TARGETS, CompileOptions
 
@@ -20,6 +21,8 @@ __all__ = [
     # building
     "MLGraphBuilder",
     "MLOperand",
+    # importing
+    "import_onnx",
     # IR
     "DataType",
     "Graph",
