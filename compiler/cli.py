@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "webnnc.compiler._cli_compile",
     "webnnc.compiler._cli_demo",
     "webnnc.compiler._cli_cache",
+    "webnnc.compiler._cli_warm",
     "webnnc.compiler._cli_bench",
 )
 
