@@ -1,0 +1,241 @@
+"""``webnnc warm FILE|SOURCE...``: compile many models for many targets into the cache, in parallel.
+
+A warm-up FILE (TOML or JSON) lists sources and targets::
+
+    targets = ["onnx-cpu"]      # default targets of every model
+    jobs = 2                    # worker processes (default: the CPU count)
+
+    [[models]]
+    source = "webnnc.compiler.workloads:w1_simple"   # MODULE:FUNCTION, FILE.py:FUNCTION,
+    name = "w1"                                       # or a .onnx / .webnn file
+    targets = ["onnx-cpu"]                            # optional, per model
+    input_shapes = { input = [1, 3, 224, 224] }       # optional, for .onnx with free dims
+
+``models`` may also be a plain list of source strings. Relative file paths are relative to
+the warm-up file. Each (model, target) pair is compiled in a worker process; what is
+already cached is reported as ``cached`` (a verified hit) and not compiled again. One
+failure does not stop the others; the exit code is 1 if any failed.
+
+# NOTE: Ctrl-C. Workers share the terminal's process group, so they get SIGINT too and stop
+# wherever they are; the store publishes by atomic rename, so an interrupted compilation
+# leaves no visible entry (at most a temp file that ``webnnc cache gc`` removes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+import tomllib
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from webnnc.compiler.cli import UserError
+
+__all__ = ["WarmItem", "load_plan", "register"]
+
+
+@dataclass(frozen=True)
+class WarmItem:
+    """One (source, target) pair to compile."""
+
+    source: str
+    target: str
+    name: str | None = None
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "warm",
+        help="compile many models x targets into the cache, in parallel",
+        description=(
+            "Compile every model of a warm-up FILE (TOML or JSON; see cache/CACHE.md) or every "
+            "SOURCE given, for every target, in parallel worker processes. Cached entries are "
+            "skipped; failures are reported per item; exit code 1 if any failed."
+        ),
+    )
+    p.add_argument("items", nargs="+", metavar="FILE|SOURCE", help="warm-up files (.toml/.json) or sources")
+    p.add_argument("--target", help="comma-separated targets (overrides the file's defaults)")
+    p.add_argument("-j", "--jobs", type=int, help="worker processes (default: file's jobs, else CPU count)")
+    p.set_defaults(func=run)
+
+
+def _is_path_source(spec: str) -> bool:
+    return spec.endswith((".onnx", ".webnn")) or ".py:" in spec
+
+
+def _relative(spec: str, base: Path) -> str:
+    if not _is_path_source(spec):
+        return spec
+    path_part, sep, func = spec.rpartition(":") if ".py:" in spec else (spec, "", "")
+    p = Path(path_part)
+    if not p.is_absolute():
+        p = base / p
+    return f"{p}{sep}{func}"
+
+
+def _as_targets(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(",") if t.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        raise UserError(f"{where}: 'targets' must be a non-empty list of target names; found {value!r}")
+    return list(value)
+
+
+def load_plan(path: Path, default_targets: list[str] | None) -> tuple[list[WarmItem], int | None]:
+    """Read a warm-up file into items (one per model x target) and its ``jobs`` setting."""
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"cannot read warm-up file {path}: {e.strerror}") from None
+    try:
+        doc = tomllib.loads(text.decode()) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        raise UserError(f"{path}: not valid {kind}: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), list):
+        raise UserError(f"{path}: expected a top-level 'models' list (see `webnnc warm --help`)")
+    file_targets = _as_targets(doc["targets"], str(path)) if "targets" in doc else ["onnx-cpu"]
+    jobs = doc.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise UserError(f"{path}: 'jobs' must be a positive integer; found {jobs!r}")
+    items: list[WarmItem] = []
+    for i, entry in enumerate(doc["models"]):
+        where = f"{path}: models[{i}]"
+        if isinstance(entry, str):
+            entry = {"source": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
+            raise UserError(f"{where}: expected a source string or a table with 'source'; found {entry!r}")
+        unknown = set(entry) - {"source", "name", "targets", "input_shapes"}
+        if unknown:
+            raise UserError(f"{where}: unknown keys {sorted(unknown)}")
+        name = entry.get("name")
+        if name is not None and not isinstance(name, str):
+            raise UserError(f"{where}: 'name' must be a string; found {name!r}")
+        shapes_obj = entry.get("input_shapes", {})
+        if not isinstance(shapes_obj, dict) or not all(
+            isinstance(v, list) and all(isinstance(d, int) for d in v) for v in shapes_obj.values()
+        ):
+            raise UserError(f"{where}: 'input_shapes' must map input names to lists of integers")
+        shapes = tuple(sorted((str(k), tuple(v)) for k, v in shapes_obj.items()))
+        targets = default_targets or (
+            _as_targets(entry["targets"], where) if "targets" in entry else file_targets
+        )
+        source = _relative(entry["source"], path.parent)
+        items.extend(WarmItem(source, t, name, shapes) for t in targets)
+    return items, jobs
+
+
+def warm_one(item: WarmItem, cache_dir: str | None) -> dict[str, Any]:
+    """Build and compile one item (runs in a worker process). Never raises for a bad item."""
+    t0 = time.perf_counter()
+    name = item.name
+    try:
+        from webnnc.cache.store import ArtifactStore
+        from webnnc.compiler.driver import compile_graph
+        from webnnc.compiler.frontend import MLGraphBuilder
+        from webnnc.compiler.options import CompileOptions
+        from webnnc.compiler.sources import resolve_source
+
+        options = CompileOptions(target=item.target)
+        if item.input_shapes:
+            source = resolve_source(item.source, input_shapes=dict(item.input_shapes))  # type: ignore[call-arg]
+        else:
+            source = resolve_source(item.source)
+        name = item.name or source.name
+        builder = MLGraphBuilder()
+        graph = builder.build(source.build(builder), name=name)
+        with ArtifactStore(cache_dir) as store:
+            result = compile_graph(graph, options, store=store, name=name)
+        status = {"cache-hit": "cached", "compiled": "compiled"}.get(result.info.source, "not stored")
+        return {"status": status, "name": name, "key": result.info.key, "ms": (time.perf_counter() - t0) * 1e3}
+    except Exception as e:  # report per item; the rest go on
+        return {
+            "status": "failed",
+            "name": name or item.source,
+            "error": f"{type(e).__name__}: {e}".splitlines()[0][:300],
+            "ms": (time.perf_counter() - t0) * 1e3,
+        }
+
+
+def _collect(args: argparse.Namespace) -> tuple[list[WarmItem], int | None]:
+    cli_targets = _as_targets(args.target, "--target") if args.target else None
+    items: list[WarmItem] = []
+    jobs: int | None = None
+    for arg in args.items:
+        if arg.endswith((".toml", ".json")):
+            file_items, file_jobs = load_plan(Path(arg), cli_targets)
+            items.extend(file_items)
+            jobs = jobs or file_jobs
+        else:
+            items.extend(WarmItem(arg, t) for t in (cli_targets or ["onnx-cpu"]))
+    return items, jobs
+
+
+def run(args: argparse.Namespace) -> int:
+    items, file_jobs = _collect(args)
+    if not items:
+        raise UserError("nothing to warm: the warm-up file lists no models")
+    jobs = max(1, min(args.jobs or file_jobs or os.cpu_count() or 1, len(items)))
+    width = len(str(len(items)))
+    print(f"warming {len(items)} item(s) with {jobs} worker process(es)", flush=True)
+    t_start = time.perf_counter()
+    results: list[tuple[WarmItem, dict[str, Any]]] = []
+
+    def report(item: WarmItem, res: dict[str, Any]) -> None:
+        results.append((item, res))
+        detail = res.get("error") or res.get("key", "")[:16]
+        print(
+            f"[{len(results):>{width}}/{len(items)}] {res['name']:<24} {item.target:<10} "
+            f"{res['status']:<10} {res['ms']:>9.1f} ms  {detail}",
+            flush=True,
+        )
+
+    cache_dir = args.cache_dir
+    try:
+        if jobs == 1:
+            for item in items:
+                report(item, warm_one(item, cache_dir))
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process holding locks/threads
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                pending: dict[Future[dict[str, Any]], WarmItem] = {
+                    pool.submit(warm_one, item, cache_dir): item for item in items
+                }
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        item = pending.pop(fut)
+                        try:
+                            res = fut.result()
+                        except Exception as e:  # the worker process itself died
+                            res = {"status": "failed", "name": item.name or item.source,
+                                   "error": f"worker died: {type(e).__name__}: {e}", "ms": 0.0}
+                        report(item, res)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted after {len(results)}/{len(items)} items; finished entries are stored, "
+            "unfinished ones left nothing behind",
+            file=sys.stderr,
+        )
+        return 130
+    counts: dict[str, int] = {}
+    for _, res in results:
+        counts[res["status"]] = counts.get(res["status"], 0) + 1
+    total_s = time.perf_counter() - t_start
+    print()
+    print(f"{'NAME':<24} {'TARGET':<10} {'RESULT':<10} {'TIME':>10}")
+    for item, res in sorted(results, key=lambda r: (r[1]["name"], r[0].target)):
+        print(f"{res['name']:<24} {item.target:<10} {res['status']:<10} {res['ms']:>7.0f} ms")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"warm: {summary} ({len(items)} items in {total_s:.1f} s)")
+    failed = [r for r in results if r[1]["status"] == "failed"]
+    for item, res in failed:
+        print(f"FAILED {res['name']} [{item.target}]: {res['error']}", file=sys.stderr)
+    return 1 if failed else 0
