@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import onnxruntime as ort
@@ -56,12 +57,21 @@ def gpu_description() -> dict[str, str]:
     return info
 
 
-def cuda_provider_options(*, cuda_graph: bool = False, device_id: int = 0) -> dict[str, Any]:
-    """Provider options for the CUDA execution provider (see the module note)."""
-    return {
+def cuda_provider_options(
+    *, cuda_graph: bool = False, device_id: int = 0, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Provider options for the CUDA execution provider (see the module note).
+
+    ``overrides`` (from ``create_context(cuda_provider_options=...)``) win over the defaults,
+    e.g. ``{"cudnn_conv_algo_search": "EXHAUSTIVE"}`` for servers that can afford a slow first
+    run, or ``{"use_tf32": "1"}`` where float32 results may carry TF32 rounding.
+    """
+    options: dict[str, Any] = {
         "device_id": str(device_id),
         "use_tf32": "0",
         "cudnn_conv_algo_search": "HEURISTIC",
         "do_copy_in_default_stream": "1",
         "enable_cuda_graph": "1" if cuda_graph else "0",
     }
+    options.update({str(k): str(v) for k, v in (overrides or {}).items()})
+    return options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import onnxruntime as ort
@@ -29,6 +30,7 @@ def create_session(
     data: bytes | None = None,
     intra_op_threads: int | None = None,
     cuda_graph: bool = False,
+    cuda_options: Mapping[str, Any] | None = None,
 ) -> tuple[ort.InferenceSession, dict[str, Any]]:
     """Create the one session a compiled graph uses for its whole life.
 
@@ -46,7 +48,8 @@ def create_session(
     if target == "onnx-cuda":
         from webnnc.runtime._cuda import CUDA_PROVIDER, cuda_provider_options
 
-        providers = [(CUDA_PROVIDER, cuda_provider_options(cuda_graph=cuda_graph)), "CPUExecutionProvider"]
+        options = cuda_provider_options(cuda_graph=cuda_graph, overrides=cuda_options)
+        providers = [(CUDA_PROVIDER, options), "CPUExecutionProvider"]
     source: Any = path if path is not None else data
     if source is None:
         raise ValueError("create_session needs a path or bytes")

@@ -45,6 +45,7 @@ class ML:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
         cuda_graph: bool = True,
+        cuda_provider_options: Mapping[str, Any] | None = None,
         target: str | None = None,
     ) -> MLContext:
         """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``).
@@ -58,6 +59,9 @@ class ML:
             use_cache: False compiles in memory and stores nothing.
             cuda_graph: on the GPU target, capture each graph's kernels once and replay them
                 (CUDA graphs); False runs every kernel launch from the host.
+            cuda_provider_options: ONNX Runtime CUDA provider options that override
+                webnnc's defaults (see ``webnnc.runtime._cuda``), e.g.
+                ``{"cudnn_conv_algo_search": "EXHAUSTIVE"}``.
             target: force a compile target ("onnx-cpu", "onnx-cuda" or "coreml") instead of
                 choosing one from the options above. "coreml" builds a cached .mlpackage
                 anywhere; it runs on macOS only (compute units follow power_preference,
@@ -78,6 +82,7 @@ class ML:
             cache_dir=cache_dir,
             use_cache=use_cache,
             cuda_graph=cuda_graph,
+            cuda_provider_options=cuda_provider_options,
             target=target,
         )
 
@@ -96,6 +101,7 @@ class MLContext:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
         cuda_graph: bool = True,
+        cuda_provider_options: Mapping[str, Any] | None = None,
         target: str | None = None,
     ) -> None:
         self._target_option = target
@@ -109,6 +115,7 @@ class MLContext:
         self.target = self._choose_target()
         # CUDA graphs replay a captured run: on for the GPU target (WebNN shapes are static)
         self.cuda_graph = self.target == "onnx-cuda" and cuda_graph
+        self.cuda_provider_options = dict(cuda_provider_options or {})
 
     def _choose_target(self) -> str:
         if self._target_option is not None:
@@ -153,6 +160,8 @@ class MLContext:
 
             info["gpu"] = gpu_description()
             info["cuda_graph"] = self.cuda_graph
+            if self.cuda_provider_options:
+                info["cuda_provider_options"] = dict(self.cuda_provider_options)
         return info
 
     def store(self) -> ArtifactStore | None:
@@ -200,6 +209,7 @@ class MLContext:
             },
             ir_graph=graph,
             cuda_graph=self.cuda_graph,
+            cuda_options=self.cuda_provider_options,
             store=self.store(),
             power_preference=self.power_preference,
             device_type=self.device_type,
@@ -282,6 +292,7 @@ def _load_graph(
     info: dict[str, Any],
     ir_graph: Any = None,
     cuda_graph: bool = False,
+    cuda_options: Mapping[str, Any] | None = None,
     store: Any = None,
     power_preference: str = "default",
     device_type: str = "auto",
@@ -302,14 +313,17 @@ def _load_graph(
     cuda_graph = cuda_graph and on_gpu
     try:
         session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
+            cuda_options=cuda_options,
         )
     except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
         if not cuda_graph:
             raise
         logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
         cuda_graph = False
-        session, session_info = create_session(target=manifest.target, fmt=manifest.format, path=path, data=data)
+        session, session_info = create_session(
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options
+        )
         session_info["cuda_graph_error"] = str(e)
     info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
     info["session"] = session_info
