@@ -64,6 +64,19 @@ def _best_ort_options(ort: Any) -> Any:
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB.
+
+    On Linux ``getrusage``'s ru_maxrss survives fork + exec, so a child started by a big
+    parent reports at least the parent's peak; the kernel's per-address-space high-water
+    mark (``VmHWM``), which exec resets, is the child's own. Elsewhere: ru_maxrss.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     rss = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes there, KiB here
 
