@@ -175,4 +175,5 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
 # into LOWERINGS with @lowers when imported here, after everything they use is defined.
 import webnnc.compiler.emitters._onnx_lowering_conv_pool  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_normalization  # noqa: E402
+import webnnc.compiler.emitters._onnx_lowering_recurrent  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401

@@ -14,6 +14,7 @@ from webnnc.compiler.frontend.ops import (
     gather_scatter,
     linalg,
     normalization,
+    recurrent,
     tensor,
 )
 from webnnc.compiler.frontend.ops.conv_pool import ConvPoolOps
@@ -21,6 +22,7 @@ from webnnc.compiler.frontend.ops.elementwise import ElementwiseOps
 from webnnc.compiler.frontend.ops.gather_scatter import GatherScatterOps
 from webnnc.compiler.frontend.ops.linalg import LinalgOps
 from webnnc.compiler.frontend.ops.normalization import NormalizationOps
+from webnnc.compiler.frontend.ops.recurrent import RecurrentOps
 from webnnc.compiler.frontend.ops.tensor import TensorOps
 
 __all__ = ["ALL_OP_MIXINS", "ALL_OP_MODULES"]
@@ -32,6 +34,7 @@ ALL_OP_MIXINS: tuple[type, ...] = (
     LinalgOps,
     NormalizationOps,
     GatherScatterOps,
+    RecurrentOps,
 )
 
 ALL_OP_MODULES: tuple[ModuleType, ...] = (
@@ -41,4 +44,5 @@ ALL_OP_MODULES: tuple[ModuleType, ...] = (
     linalg,
     normalization,
     gather_scatter,
+    recurrent,
 )
