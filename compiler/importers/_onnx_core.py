@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -135,9 +135,12 @@ _OPS_WITH_NO_RUNTIME_FORM: frozenset[str] = frozenset(
 
 
 def onnx_op(
-    *names: str, webnn: Sequence[str], note: str = ""
+    *names: str, webnn: Sequence[str] | Mapping[str, Sequence[str]], note: str = ""
 ) -> Callable[[Callable[[ImportContext, OnnxNode], list[Tensor | None]]], Callable[..., Any]]:
-    """Register a converter for one or more ONNX operator types."""
+    """Register a converter for one or more ONNX operator types.
+
+    ``webnn`` lists the WebNN operators emitted, or maps each ONNX name to its own list.
+    """
 
     def register(
         fn: Callable[[ImportContext, OnnxNode], list[Tensor | None]],
@@ -145,7 +148,8 @@ def onnx_op(
         for name in names:
             if name in CONVERTERS:
                 raise RuntimeError(f"ONNX op {name!r} registered twice")
-            CONVERTERS[name] = Converter(name, tuple(webnn), fn, note)
+            ops = webnn[name] if isinstance(webnn, Mapping) else webnn
+            CONVERTERS[name] = Converter(name, tuple(ops), fn, note)
         return fn
 
     return register

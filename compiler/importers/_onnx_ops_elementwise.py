@@ -70,7 +70,8 @@ def _pow(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [ctx.call("pow", base, ctx.operand(y, like=base))]
 
 
-@onnx_op("Sum", "Max", "Min", "Mean", webnn=["add", "max", "min", "div"],
+@onnx_op("Sum", "Max", "Min", "Mean",
+         webnn={"Sum": ["add"], "Max": ["max"], "Min": ["min"], "Mean": ["add", "div"]},
          note="variadic: a chain of binary ops (Mean: sum, then div by the count)")
 def _variadic(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     op = {"Sum": "add", "Mean": "add", "Max": "max", "Min": "min"}[node.op_type]
@@ -212,7 +213,9 @@ def _mish(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [ctx.call("mul", x, ctx.call("tanh", ctx.call("softplus", x)))]
 
 
-@onnx_op("QuantizeLinear", "DequantizeLinear", webnn=["quantizeLinear", "dequantizeLinear", "reshape"],
+@onnx_op("QuantizeLinear", "DequantizeLinear",
+         webnn={"QuantizeLinear": ["quantizeLinear", "reshape"],
+                "DequantizeLinear": ["dequantizeLinear", "reshape"]},
          note="per-axis scales are reshaped to broadcast; blocked quantization unsupported")
 def _quant(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x, scale, zero = node.input(0), node.input(1), node.input(2)

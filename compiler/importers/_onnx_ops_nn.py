@@ -168,7 +168,8 @@ def _valid_fraction(in_hw: Sequence[int], k: Sequence[int], pads: Sequence[int],
     return (np.outer(axes[0], axes[1]) / (k[0] * k[1])).reshape(1, 1, out_hw[0], out_hw[1])
 
 
-@onnx_op("GlobalAveragePool", "GlobalMaxPool", webnn=["averagePool2d", "maxPool2d"])
+@onnx_op("GlobalAveragePool", "GlobalMaxPool",
+         webnn={"GlobalAveragePool": ["averagePool2d"], "GlobalMaxPool": ["maxPool2d"]})
 def _global_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
     op = "averagePool2d" if node.op_type == "GlobalAveragePool" else "maxPool2d"

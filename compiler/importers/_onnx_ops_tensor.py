@@ -309,7 +309,8 @@ def _upsample(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [_resample(ctx, node, x, list(scales), None)]
 
 
-@onnx_op("DepthToSpace", "SpaceToDepth", webnn=["reshape", "transpose"])
+@onnx_op("DepthToSpace", "SpaceToDepth", webnn=["reshape", "transpose"],
+         note="exact reshape-transpose-reshape (DCR and CRD modes)")
 def _depth_space(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     bs = int(node.attr("blocksize"))
@@ -356,7 +357,7 @@ for _onnx, _webnn in _REDUCE.items():
     onnx_op(_onnx, webnn=[_webnn])(_reduce_converter(_webnn))
 
 
-@onnx_op("ArgMax", "ArgMin", webnn=["argMax", "argMin"])
+@onnx_op("ArgMax", "ArgMin", webnn={"ArgMax": ["argMax"], "ArgMin": ["argMin"]})
 def _arg(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     node.reject_attr("select_last_index", 0, "WebNN returns the first index of ties")
     x = _x(ctx, node)
