@@ -216,6 +216,33 @@ def paired_ratio(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> 
     return median(ratios)
 
 
+def _breakdown_rows(workload: str, by_system: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
+    rows = []
+    for system, label in (("webnnc-miss", "build, cache miss"), ("webnnc-hit", "build, cache hit"),
+                          ("webnnc-load", "runtime.load()")):
+        runs = by_system.get(system) or []
+        if not runs:
+            continue
+
+        def part(key: str, runs: list[dict[str, Any]] = runs) -> float:
+            return median([float(r.get("build_timings_ms", {}).get(key, 0.0)) for r in runs])
+
+        compile_ms = part("build_total") - part("key") - part("lookup")  # 0 on a hit
+        other = median([
+            r["load_ms"] - r.get("build_timings_ms", {}).get("build_total", 0.0)
+            - r.get("build_timings_ms", {}).get("session", 0.0)
+            - (r.get("build_timings_ms", {}).get("lookup", 0.0) if system == "webnnc-load" else 0.0)
+            for r in runs
+        ])
+        lookup = f"{fmt_ms(part('lookup'))}" + (f" (+ compile {fmt_ms(compile_ms)})" if system == "webnnc-miss" else "")
+        rows.append([
+            workload.upper(), label, fmt_ms(median([r["import_ms"] for r in runs])), fmt_ms(other),
+            fmt_ms(part("key")) if system != "webnnc-load" else "-", lookup, fmt_ms(part("session")),
+            fmt_ms(median([r["first_ms"] for r in runs])), fmt_ms(median([r["cold_ms"] for r in runs])),
+        ])
+    return rows
+
+
 def render(data: dict[str, Any], notes: list[str], argv: list[str]) -> tuple[list[str], list[str]]:
     """The report's lines, and the two tables alone (for the README)."""
     samples = data["samples"]
@@ -249,6 +276,12 @@ def render(data: dict[str, Any], notes: list[str], argv: list[str]) -> tuple[lis
     ratio_header += [f"cold load(): webnnc / {p}" for p in peers]
     ratio_table = markdown_table(ratio_header, ratio_rows)
 
+    breakdown = markdown_table(
+        ["workload", "webnnc path", "import", "other: compiler / ORT import, graph construction",
+         "cache key", "lookup + verify", "session", "first run", "cold total"],
+        [row for w, by in samples.items() for row in _breakdown_rows(w, by)],
+    )
+
     lines = [
         "# webnnc vs ONNX Runtime vs pywebnn",
         "",
@@ -267,6 +300,10 @@ def render(data: dict[str, Any], notes: list[str], argv: list[str]) -> tuple[lis
         "Ratios (median over repeats of per-repeat ratios):",
         "",
         *ratio_table,
+        "",
+        "Where webnnc's cold start goes (ms, medians over repeats; from `MLGraph.build_info`):",
+        "",
+        *breakdown,
         "",
         "ORT best options: ORT_ENABLE_ALL, sequential execution, intra-op threads = usable cores, "
         "inter-op threads 1, denormals as zero. pywebnn returns float64 outputs (webnnc and ORT "
@@ -306,11 +343,13 @@ def chart(data: dict[str, Any], path: Path) -> None:
                 continue
             values = [summarize(samples[w][s])[key] for w in workloads]
             xs = [j + (i - (len(systems) - 1) / 2) * width for j in range(len(workloads))]
-            ax.bar(xs, values, width, label=LABELS[s])
+            bars = ax.bar(xs, values, width, label=LABELS[s], color=f"C{i}")
+            ax.bar_label(bars, labels=[fmt_ms(v) for v in values], fontsize=6, rotation=90, padding=2)
         ax.set_xticks(range(len(workloads)), [w.upper() for w in workloads])
         ax.set_title(title)
         if key != "rss":
             ax.set_yscale("log")
+        ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("webnnc vs ONNX Runtime vs pywebnn (lower is better)")
