@@ -147,19 +147,20 @@ def _slice(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         if st > 0:
             s = min(max(s + d if s < 0 else s, 0), d)
             e = min(max(e + d if e < 0 else e, 0), d)
-            begin[a], size[a], stride[a] = s, max(-(-(e - s) // st), 0), st
+            begin[a], size[a], stride[a] = s, max(e - s, 0), st
         else:
             s = min(max(s + d if s < 0 else s, -1), d - 1)
             e = min(max(e + d if e < 0 else e, -1), d - 1)
             reverse_axes.append(a)
             # in reversed coordinates index i is d - 1 - i and the step is positive
             rs, re_ = d - 1 - s, d - 1 - e
-            begin[a], size[a], stride[a] = rs, max(-(-(re_ - rs) // -st), 0), -st
+            begin[a], size[a], stride[a] = rs, max(re_ - rs, 0), -st
         if size[a] == 0:
             raise Unsupported(f"the slice along axis {a} is empty; WebNN dimensions are >= 1")
     if reverse_axes:
         x = ctx.call("reverse", x, axes=reverse_axes)
-    if begin == [0] * x.rank and size == list(x.shape):
+    # WebNN slice: ``sizes`` is the extent of the window; strides then pick every k-th element
+    if begin == [0] * x.rank and size == list(x.shape) and stride == [1] * x.rank:
         return [x if reverse_axes else ctx.call("identity", x) if ctx.has("identity") else x]
     strides = None if stride == [1] * x.rank else stride
     return [ctx.call("slice", x, begin, size, strides=strides)]

@@ -353,7 +353,7 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
     outputs: dict[str, MLOperand] = {}
     for out in graph.output:
         v = values[out.name]
-        if not isinstance(v, MLOperand) or out.name in {i.name for i in graph.input}:
+        if not isinstance(v, MLOperand) or v.value.producer is None:
             if not ctx.has("identity"):
                 raise OnnxImportError(
                     f"{where}: output {out.name!r} is a constant or a graph input; WebNN graph outputs "
