@@ -89,7 +89,9 @@ class Index:
     def _open(self) -> diskcache.Cache | None:
         if self._cache is not None or self._disabled:
             return self._cache
-        if not self.writable and not (self.directory / "cache.db").exists():
+        if not self.writable:
+            # SQLite in WAL mode must write even to read (the -shm file); on a read-only
+            # folder the index is simply not used and names are found by scanning manifests.
             self._disabled = True
             return None
         try:
