@@ -128,8 +128,8 @@ class PassManager(PassBase):
                     if self.verify_each:
                         verify(result.graph)
                 except CompilerError as e:
-                    if isinstance(e, PassError):
-                        raise
+                    if isinstance(e, PassError) and isinstance(p, PassManager):
+                        raise  # already names the failing pass inside the nested manager
                     raise PassError(f"pass {p.name} failed (after {ran or 'no passes'}): {e}") from e
                 except Exception as e:
                     raise PassError(f"pass {p.name} crashed (after {ran or 'no passes'}): {e!r}") from e

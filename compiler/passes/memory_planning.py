@@ -196,7 +196,7 @@ class PlanMemoryPass(InPlacePass):
     def ensures(self, graph: Graph) -> None:
         plan = graph.meta.get("memory_plan")
         if not isinstance(plan, MemoryPlan):
-            raise PassError("PlanMemoryPass: the graph has no memory plan after planning")
+            raise PassError(f"{self.name}: the graph has no memory plan after planning")
         problems = check_plan(plan)
         if problems:
-            raise PassError("PlanMemoryPass: overlapping live buffers:\n  " + "\n  ".join(problems))
+            raise PassError(f"{self.name}: overlapping live buffers:\n  " + "\n  ".join(problems))

@@ -39,6 +39,9 @@ def _check(graph: Graph, node: Node) -> Match | str:
     lo, hi = (k, math.inf) if node.op_type == "max" else (-math.inf, k)
     inner = x.producer
     other = "min" if node.op_type == "max" else "max"
+    user = only_use(graph, node.outputs[0])
+    if user is not None and user.op_type == other and not isinstance(_bound(user), str):
+        return f"left for the enclosing {other}, which matches both"
     if inner is not None and inner.op_type == other and only_use(graph, x) is node:
         inner_found = _bound(inner)
         if not isinstance(inner_found, str):

@@ -1,0 +1,107 @@
+"""Shared checks for pass tests: build a graph twice, transform one, compare the two under ORT.
+
+Every pass is checked three ways (STYLE.md §10):
+
+1. structure: the op list (or IR text) after the pass;
+2. numerics: ONNX Runtime on the original versus the transformed graph, seeded inputs,
+   tolerances from :data:`TOLERANCES`;
+3. validity: ``ir.verify`` after the pass (``PassManager(verify_each=True)``) and
+   ``onnx.checker`` on the emitted model (the emitter runs it).
+
+ORT loads both models with graph optimizations disabled, so what is compared is webnnc's
+transformation, not ONNX Runtime's.
+
+Tolerances (``rtol``, ``atol``) per data type, transformed vs original, both under ORT:
+
+- float32: 1e-5, 1e-6. Removing no-ops and merging duplicates is exact; folding computes in
+  numpy (possibly another summation order: a few ulps); folding a batch normalization into
+  a convolution rescales the weights (rounded once from float64): a few ulps per product.
+- float16: 1e-3, 1e-3 (ulp at 1.0 is ~1e-3; one rounding step of difference).
+- integers: exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from webnnc.compiler.frontend import MLGraphBuilder
+from webnnc.compiler.ir import Graph, verify
+from webnnc.compiler.passes import PassBase, PassManager
+
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "float32": (1e-5, 1e-6),
+    "float16": (1e-3, 1e-3),
+}
+
+Make = Callable[[MLGraphBuilder], Mapping[str, Any]]
+
+
+def build(make: Make) -> Graph:
+    b = MLGraphBuilder()
+    graph: Graph = b.build(dict(make(b)))
+    return graph
+
+
+def ops(graph: Graph) -> list[str]:
+    return [n.op_type for n in graph.nodes]
+
+
+def run_ort(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Emit ``graph`` as ONNX (``onnx.checker`` runs) and run it once in ONNX Runtime."""
+    import onnxruntime as ort
+
+    from webnnc.compiler.emitters import get_emitter
+
+    data = get_emitter("onnx").emit(graph, {"check": True}).data
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 3
+    session = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    names = sorted(graph.outputs)
+    return dict(zip(names, session.run(names, dict(feeds)), strict=True))
+
+
+def random_feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for v in graph.inputs:
+        dt = v.data_type.numpy_dtype
+        if dt.kind == "f":
+            feeds[v.name or ""] = rng.standard_normal(v.shape).astype(dt)
+        else:
+            feeds[v.name or ""] = rng.integers(-20, 20, v.shape).astype(dt)
+    return feeds
+
+
+def assert_close(got: np.ndarray, expected: np.ndarray, what: str) -> None:
+    assert got.dtype == expected.dtype, f"{what}: dtype {got.dtype} != {expected.dtype}"
+    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
+    if got.dtype.kind != "f":
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+        return
+    rtol, atol = TOLERANCES[str(got.dtype)]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def check_pass(
+    make: Make,
+    *passes: PassBase,
+    feeds: Mapping[str, np.ndarray] | None = None,
+    steps: int = 1,
+) -> Graph:
+    """Apply ``passes`` (verifying after each) to one build of ``make``; check numerics
+    against another, untouched build under ORT; return the transformed graph."""
+    original = build(make)
+    transformed = build(make)
+    pm = PassManager(list(passes), steps=steps, verify_each=True)
+    transformed = pm(transformed).graph
+    verify(transformed)
+    feeds = dict(feeds) if feeds is not None else random_feeds(original)
+    expected = run_ort(original, feeds)
+    got = run_ort(transformed, feeds)
+    for name in expected:
+        assert_close(got[name], expected[name], f"output {name!r}")
+    return transformed

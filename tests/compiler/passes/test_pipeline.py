@@ -1,0 +1,80 @@
+"""The default pipeline on W1-W3, and the pass manager's reporting and error wrapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.compiler.passes._helpers import build, check_pass, run_ort
+from webnnc.compiler.errors import PassError
+from webnnc.compiler.ir import Graph
+from webnnc.compiler.passes import (
+    DeadCodeEliminationPass,
+    InPlacePass,
+    PassManager,
+    PassResult,
+    SimplifyAlgebraPass,
+    default_pipeline,
+)
+from webnnc.compiler.workloads import w1_simple, w2_complex, w3_mobilenet_v2
+
+
+@pytest.mark.parametrize(
+    ("make", "before", "after"),
+    [(w1_simple, 20, 20), (w2_complex, 201, 102), (w3_mobilenet_v2, 153, 101)],
+    ids=["w1", "w2", "w3"],
+)
+def test_workloads_keep_their_numerics(make: Any, before: int, after: int) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal([1, 3, 224, 224]).astype(np.float32)
+    if make is w2_complex:  # finite everywhere: 0.25 is a fixed point of x -> (2x)^2
+        x = np.where(rng.random(x.shape) < 0.5, 0.25, rng.uniform(-1, 0.2, x.shape)).astype(np.float32)
+    assert len(build(make)) == before
+    pm = default_pipeline(verify_each=True)
+    g = check_pass(make, pm, feeds={"input": x})
+    assert len(g) == after
+    assert g.meta["memory_plan"].peak_live_bytes > 0
+    modified = [r.name for r in pm.records if r.modified]
+    assert bool(modified) == (before != after), modified
+
+
+def test_w2_overflow_matches_the_unoptimized_graph() -> None:
+    x = np.random.default_rng(4).standard_normal([1, 3, 224, 224]).astype(np.float32)
+    optimized = default_pipeline()(build(w2_complex)).graph
+    got, expected = run_ort(optimized, {"input": x}), run_ort(build(w2_complex), {"input": x})
+    np.testing.assert_array_equal(got["output"], expected["output"])  # +inf everywhere
+
+
+def test_records_report_each_pass() -> None:
+    pm = default_pipeline()
+    pm(build(w2_complex))
+    names = [r.name for r in pm.records]
+    assert names[:5] == [
+        "FoldConstantsPass", "CommonSubexpressionEliminationPass", "SimplifyAlgebraPass",
+        "FuseOperatorsPass", "DeadCodeEliminationPass",
+    ]
+    assert names[-1] == "PlanMemoryPass"
+    simplify = next(r for r in pm.records if r.name == "SimplifyAlgebraPass")
+    assert (simplify.nodes_before, simplify.nodes_after) == (201, 102)
+    assert simplify.details["rules"] == {"noop_activation": 99}
+
+
+class _Breaks(InPlacePass):
+    def call(self, graph: Graph) -> PassResult:
+        graph.set_nodes(reversed(graph.nodes))  # no longer topologically ordered
+        return PassResult(graph, True)
+
+
+def test_pass_error_names_the_pass_and_its_predecessors() -> None:
+    pm = PassManager([DeadCodeEliminationPass(), SimplifyAlgebraPass(), _Breaks()], verify_each=True)
+    with pytest.raises(PassError, match=r"_Breaks.*DeadCodeEliminationPass.*SimplifyAlgebraPass"):
+        pm(build(w1_simple))
+
+
+def test_nested_managers_report_the_inner_pass() -> None:
+    inner = PassManager([_Breaks()], verify_each=True)
+    with pytest.raises(PassError, match=r"pass _Breaks failed") as info:
+        PassManager([DeadCodeEliminationPass(), inner])(build(w1_simple))
+    assert "PassManager failed" not in str(info.value)
