@@ -105,29 +105,13 @@ def out_name(ctx: LoweringContext, node: Node, i: int = 0) -> str:
 
 
 # ---------------------------------------------------------------- element-wise
-_SIMPLE = {
-    "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min",
-    "pow": "Pow", "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp",
-    "abs": "Abs", "neg": "Neg", "sqrt": "Sqrt", "matmul": "MatMul",
-}
+# (the element-wise families live in _onnx_lowering_elementwise / _reduction / _quantization)
+_SIMPLE = {"matmul": "MatMul"}
 
 
 @lowers(*_SIMPLE)
 def _simple(ctx: LoweringContext, node: Node) -> None:
     ctx.add(_SIMPLE[node.op_type], [in_name(ctx, node, i) for i in range(len(node.inputs))], [out_name(ctx, node)])
-
-
-@lowers("clamp")
-def _clamp(ctx: LoweringContext, node: Node) -> None:
-    x = node.inputs[0]
-    assert x is not None
-    dt = x.data_type
-    lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
-    if dt.is_integer:
-        info = np.iinfo(dt.numpy_dtype)
-        lo = float(max(lo, info.min))
-        hi = float(min(hi, info.max))
-    ctx.add("Clip", [ctx.name(x), ctx.scalar(lo, dt, "min"), ctx.scalar(hi, dt, "max")], [out_name(ctx, node)])
 
 
 # ---------------------------------------------------------------- linear algebra, normalization
@@ -140,23 +124,6 @@ def _gemm(ctx: LoweringContext, node: Node) -> None:
     ctx.add(
         "Gemm", inputs, [out_name(ctx, node)], alpha=float(a["alpha"]), beta=float(a["beta"]),
         transA=int(bool(a["a_transpose"])), transB=int(bool(a["b_transpose"])),
-    )
-
-
-@lowers("softmax")
-def _softmax(ctx: LoweringContext, node: Node) -> None:
-    ctx.add("Softmax", [in_name(ctx, node, 0)], [out_name(ctx, node)], axis=int(node.attributes["axis"]))
-
-
-@lowers("reduceMean")
-def _reduce_mean(ctx: LoweringContext, node: Node) -> None:
-    axes = list(node.attributes["axes"])
-    if not axes:
-        ctx.add("Identity", [in_name(ctx, node, 0)], [out_name(ctx, node)])
-        return
-    ctx.add(
-        "ReduceMean", [in_name(ctx, node, 0), ctx.int64s(axes, "axes")], [out_name(ctx, node)],
-        keepdims=int(bool(node.attributes["keep_dimensions"])),
     )
 
 
@@ -174,6 +141,9 @@ def lower_node(ctx: LoweringContext, node: Node) -> None:
 # Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
 # into LOWERINGS with @lowers when imported here, after everything they use is defined.
 import webnnc.compiler.emitters._onnx_lowering_conv_pool  # noqa: E402
+import webnnc.compiler.emitters._onnx_lowering_elementwise  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_normalization  # noqa: E402
+import webnnc.compiler.emitters._onnx_lowering_quantization  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_recurrent  # noqa: E402
+import webnnc.compiler.emitters._onnx_lowering_reduction  # noqa: E402
 import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401

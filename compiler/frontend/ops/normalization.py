@@ -1,4 +1,5 @@
-"""softmax, reduceMean, and the normalizations: batch, instance and layer."""
+"""The normalizations: batch, instance and layer (softmax and reduceMean: activation.py,
+reduction.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from webnnc.compiler.frontend._validation import (
     check_rank,
 )
 from webnnc.compiler.frontend.ops._options import choice, number, parse_options
-from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -26,8 +26,6 @@ __all__ = ["NormalizationOps"]
 
 
 OPS: dict[str, str] = {
-    "softmax": "softmax",
-    "reduceMean": "reduce_mean",
     "batchNormalization": "batch_normalization",
     "instanceNormalization": "instance_normalization",
     "layerNormalization": "layer_normalization",
@@ -35,37 +33,7 @@ OPS: dict[str, str] = {
 
 
 class NormalizationOps(_Base):
-    """softmax, reduce_mean, batch_normalization, instance_normalization, layer_normalization."""
-
-    def softmax(self, input: MLOperand, axis: int | None = None) -> MLOperand:
-        """Softmax along ``axis`` (default: the last axis, as pywebnn does)."""
-        op = "softmax"
-        x = self._value(op, "input", input)
-        check_data_type(op, "input", x.data_type, FLOAT_TYPES)
-        if x.rank == 0:
-            raise ValidationError(f"{op}: input must have rank >= 1; found a scalar")
-        axis = check_axis(op, x.rank - 1 if axis is None else axis, x.rank)
-        return self._add1(op, [x], x.descriptor, {"axis": axis})
-
-    def reduce_mean(
-        self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **kwargs: Any
-    ) -> MLOperand:
-        """Mean over ``axes`` (default: all); ``keep_dimensions`` keeps them as size 1."""
-        op = "reduceMean"
-        keep_dimensions = kwargs.pop("keepDimensions", keep_dimensions)
-        if kwargs:
-            raise WebNNTypeError(f"{op}: unknown options {sorted(kwargs)}")
-        x = self._value(op, "input", input)
-        check_data_type(op, "input", x.data_type, FLOAT_TYPES)
-        if not isinstance(keep_dimensions, bool):
-            raise WebNNTypeError(f"{op}: keep_dimensions must be a bool; found {keep_dimensions!r}")
-        ax = tuple(range(x.rank)) if axes is None else check_axes(op, axes, x.rank)
-        if keep_dimensions:
-            shape = tuple(1 if d in ax else s for d, s in enumerate(x.shape))
-        else:
-            shape = tuple(s for d, s in enumerate(x.shape) if d not in ax)
-        attrs = {"axes": tuple(sorted(ax)), "keep_dimensions": keep_dimensions}
-        return self._add1(op, [x], OperandDescriptor(x.data_type, shape), attrs)
+    """batch_normalization, instance_normalization, layer_normalization."""
 
     def batch_normalization(
         self,

@@ -1,0 +1,198 @@
+"""ONNX lowerings of the element-wise operators: arithmetic, comparisons, logical operators,
+where, clamp, unary math, cast, and activations.
+
+Where ONNX Runtime's CPU provider lacks a kernel for a data type the support table promises
+(``webnnc.compiler.frontend._support``), the lowering computes in a type it has, exactly:
+uint64 selects through a bit-preserving int64 view, integer relu / prelu through max /
+where. Comparisons and logical operators produce ONNX booleans, cast to WebNN's uint8.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from webnnc.compiler.emitters._onnx_lowering import (
+    ONNX_TYPES,
+    LoweringContext,
+    in_name,
+    lowers,
+    out_name,
+)
+from webnnc.compiler.ir import DataType, Node, Value
+
+__all__: list[str] = []
+
+_BOOL = onnx.TensorProto.BOOL
+_UINT8 = onnx.TensorProto.UINT8
+
+
+def _input(node: Node, i: int = 0) -> Value:
+    v = node.inputs[i]
+    assert v is not None, f"{node.op_type}: input {i} is required"
+    return v
+
+
+def _cast(ctx: LoweringContext, name: str, to: DataType | int, out: str | None = None) -> str:
+    onnx_to = ONNX_TYPES[to] if isinstance(to, DataType) else to
+    return ctx.add("Cast", [name], [out] if out else None, to=onnx_to)
+
+
+# ---------------------------------------------------------------- arithmetic
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow"}
+
+
+@lowers(*_BINARY)
+def _binary(ctx: LoweringContext, node: Node) -> None:
+    ctx.add(_BINARY[node.op_type], [in_name(ctx, node, 0), in_name(ctx, node, 1)], [out_name(ctx, node)])
+
+
+# ---------------------------------------------------------------- comparisons, logical
+_COMPARE = {
+    "equal": "Equal",
+    "greater": "Greater",
+    "greaterOrEqual": "GreaterOrEqual",
+    "lesser": "Less",
+    "lesserOrEqual": "LessOrEqual",
+}
+
+
+@lowers(*_COMPARE, "notEqual")
+def _compare(ctx: LoweringContext, node: Node) -> None:
+    a, b = in_name(ctx, node, 0), in_name(ctx, node, 1)
+    if node.op_type == "notEqual":
+        result = ctx.add("Not", [ctx.add("Equal", [a, b])])
+    else:
+        result = ctx.add(_COMPARE[node.op_type], [a, b])
+    _cast(ctx, result, _UINT8, out_name(ctx, node))
+
+
+_LOGICAL = {"logicalAnd": "And", "logicalOr": "Or", "logicalXor": "Xor"}
+
+
+@lowers(*_LOGICAL)
+def _logical(ctx: LoweringContext, node: Node) -> None:
+    a = _cast(ctx, in_name(ctx, node, 0), _BOOL)
+    b = _cast(ctx, in_name(ctx, node, 1), _BOOL)
+    _cast(ctx, ctx.add(_LOGICAL[node.op_type], [a, b]), _UINT8, out_name(ctx, node))
+
+
+@lowers("logicalNot")
+def _logical_not(ctx: LoweringContext, node: Node) -> None:
+    a = _cast(ctx, in_name(ctx, node, 0), _BOOL)
+    _cast(ctx, ctx.add("Not", [a]), _UINT8, out_name(ctx, node))
+
+
+@lowers("where")
+def _where(ctx: LoweringContext, node: Node) -> None:
+    cond = _cast(ctx, in_name(ctx, node, 0), _BOOL)
+    t, f = in_name(ctx, node, 1), in_name(ctx, node, 2)
+    if node.outputs[0].data_type == DataType.UINT64:  # no uint64 Where kernel: select int64 bits
+        t, f = _cast(ctx, t, DataType.INT64), _cast(ctx, f, DataType.INT64)
+        _cast(ctx, ctx.add("Where", [cond, t, f]), DataType.UINT64, out_name(ctx, node))
+        return
+    ctx.add("Where", [cond, t, f], [out_name(ctx, node)])
+
+
+@lowers("clamp")
+def _clamp(ctx: LoweringContext, node: Node) -> None:
+    dt = _input(node).data_type
+    lo, hi = node.attributes["min_value"], node.attributes["max_value"]
+    # Bounds were cast to the input's type by the builder (integers exactly, as Python ints).
+    lo_name = ctx.const(np.asarray(lo, dtype=dt.numpy_dtype), "min")
+    hi_name = ctx.const(np.asarray(hi, dtype=dt.numpy_dtype), "max")
+    ctx.add("Clip", [in_name(ctx, node, 0), lo_name, hi_name], [out_name(ctx, node)])
+
+
+# ---------------------------------------------------------------- unary
+_UNARY = {
+    "abs": "Abs",
+    "ceil": "Ceil",
+    "cos": "Cos",
+    "erf": "Erf",
+    "exp": "Exp",
+    "floor": "Floor",
+    "log": "Log",
+    "neg": "Neg",
+    "reciprocal": "Reciprocal",
+    "sin": "Sin",
+    "sqrt": "Sqrt",
+    "tan": "Tan",
+    "sign": "Sign",
+    "roundEven": "Round",  # ONNX Round rounds half to even
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "gelu": "Gelu",
+    "hardSwish": "HardSwish",
+    "softplus": "Softplus",
+    "softsign": "Softsign",
+}
+
+
+@lowers(*_UNARY)
+def _unary(ctx: LoweringContext, node: Node) -> None:
+    ctx.add(_UNARY[node.op_type], [in_name(ctx, node, 0)], [out_name(ctx, node)])
+
+
+@lowers("isNaN", "isInfinite")
+def _is_special(ctx: LoweringContext, node: Node) -> None:
+    onnx_op = "IsNaN" if node.op_type == "isNaN" else "IsInf"
+    _cast(ctx, ctx.add(onnx_op, [in_name(ctx, node, 0)]), _UINT8, out_name(ctx, node))
+
+
+@lowers("cast")
+def _cast_op(ctx: LoweringContext, node: Node) -> None:
+    _cast(ctx, in_name(ctx, node, 0), node.outputs[0].data_type, out_name(ctx, node))
+
+
+# ---------------------------------------------------------------- activations
+_NATIVE_RELU = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32, DataType.INT8})
+
+
+@lowers("relu")
+def _relu(ctx: LoweringContext, node: Node) -> None:
+    dt = _input(node).data_type
+    if dt in _NATIVE_RELU:
+        ctx.add("Relu", [in_name(ctx, node, 0)], [out_name(ctx, node)])
+    else:  # int64 has no Relu kernel
+        ctx.add("Max", [in_name(ctx, node, 0), ctx.scalar(0, dt, "zero")], [out_name(ctx, node)])
+
+
+@lowers("elu", "leakyRelu")
+def _alpha_activation(ctx: LoweringContext, node: Node) -> None:
+    onnx_op = "Elu" if node.op_type == "elu" else "LeakyRelu"
+    ctx.add(onnx_op, [in_name(ctx, node, 0)], [out_name(ctx, node)], alpha=float(node.attributes["alpha"]))
+
+
+@lowers("hardSigmoid")
+def _hard_sigmoid(ctx: LoweringContext, node: Node) -> None:
+    a = node.attributes
+    ctx.add(
+        "HardSigmoid", [in_name(ctx, node, 0)], [out_name(ctx, node)],
+        alpha=float(a["alpha"]), beta=float(a["beta"]),
+    )
+
+
+@lowers("linear")
+def _linear(ctx: LoweringContext, node: Node) -> None:
+    dt = _input(node).data_type
+    a = node.attributes
+    scaled = ctx.add("Mul", [in_name(ctx, node, 0), ctx.scalar(float(a["alpha"]), dt, "alpha")])
+    ctx.add("Add", [scaled, ctx.scalar(float(a["beta"]), dt, "beta")], [out_name(ctx, node)])
+
+
+@lowers("prelu")
+def _prelu(ctx: LoweringContext, node: Node) -> None:
+    x, slope = in_name(ctx, node, 0), in_name(ctx, node, 1)
+    dt = _input(node).data_type
+    if dt.is_float:
+        ctx.add("PRelu", [x, slope], [out_name(ctx, node)])
+        return
+    # integers: PRelu has float kernels only
+    negative = ctx.add("Less", [x, ctx.scalar(0, dt, "zero")])
+    ctx.add("Where", [negative, ctx.add("Mul", [x, slope]), x], [out_name(ctx, node)])
+
+
+@lowers("softmax")
+def _softmax(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("Softmax", [in_name(ctx, node, 0)], [out_name(ctx, node)], axis=int(node.attributes["axis"]))

@@ -1,0 +1,128 @@
+"""Activation functions: relu, sigmoid, tanh, elu, gelu, hardSigmoid, hardSwish, leakyRelu,
+linear, softplus, softsign, prelu, softmax (option defaults as in the spec)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand
+from webnnc.compiler.frontend._validation import broadcast_shapes, check_axis
+from webnnc.compiler.frontend.ops._options import number, parse_options
+
+if TYPE_CHECKING:
+    from webnnc.compiler.frontend._operand import MLOperand
+    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
+else:
+    _Base = object
+
+__all__ = ["ActivationOps"]
+
+
+OPS: dict[str, str] = {
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "elu": "elu",
+    "gelu": "gelu",
+    "hardSigmoid": "hard_sigmoid",
+    "hardSwish": "hard_swish",
+    "leakyRelu": "leaky_relu",
+    "linear": "linear",
+    "softplus": "softplus",
+    "softsign": "softsign",
+    "prelu": "prelu",
+    "softmax": "softmax",
+}
+
+
+class ActivationOps(_Base):
+    """relu, sigmoid, tanh, elu, gelu, hard_sigmoid, hard_swish, leaky_relu, linear,
+    softplus, softsign, prelu, softmax."""
+
+    def _activation(
+        self, op: str, x: MLOperand, options: dict[str, Any], defaults: dict[str, float] | None = None
+    ) -> MLOperand:
+        defaults = defaults or {}
+        opts = parse_options(op, options, tuple(defaults))
+        attrs = {k: number(op, k, opts.get(k, d)) for k, d in defaults.items()}
+        v = self._value(op, "input", x)
+        check_operand(op, "input", v)
+        return self._add1(op, [v], v.descriptor, attrs or None)
+
+    def relu(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``max(input, 0)``."""
+        return self._activation("relu", input, options)
+
+    def sigmoid(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``1 / (1 + exp(-input))``."""
+        return self._activation("sigmoid", input, options)
+
+    def tanh(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Hyperbolic tangent."""
+        return self._activation("tanh", input, options)
+
+    def gelu(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``0.5 * x * (1 + erf(x / sqrt(2)))``."""
+        return self._activation("gelu", input, options)
+
+    def hard_swish(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``x * max(0, min(6, x + 3)) / 6``."""
+        return self._activation("hardSwish", input, options)
+
+    def softplus(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``ln(1 + exp(x))``."""
+        return self._activation("softplus", input, options)
+
+    def softsign(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``x / (1 + |x|)``."""
+        return self._activation("softsign", input, options)
+
+    def elu(self, input: MLOperand, alpha: Any = None, **options: Any) -> MLOperand:
+        """``x >= 0 ? x : alpha * (exp(x) - 1)``; alpha defaults to 1."""
+        if alpha is not None:
+            options = {**options, "alpha": alpha}
+        return self._activation("elu", input, options, {"alpha": 1.0})
+
+    def hard_sigmoid(self, input: MLOperand, alpha: Any = None, beta: Any = None, **options: Any) -> MLOperand:
+        """``max(0, min(1, alpha * x + beta))``; alpha 0.2, beta 0.5 by default."""
+        options = {**options, **({"alpha": alpha} if alpha is not None else {}), **({"beta": beta} if beta is not None else {})}
+        return self._activation("hardSigmoid", input, options, {"alpha": 0.2, "beta": 0.5})
+
+    def leaky_relu(self, input: MLOperand, alpha: Any = None, **options: Any) -> MLOperand:
+        """``x >= 0 ? x : alpha * x``; alpha defaults to 0.01."""
+        if alpha is not None:
+            options = {**options, "alpha": alpha}
+        return self._activation("leakyRelu", input, options, {"alpha": 0.01})
+
+    def linear(self, input: MLOperand, alpha: Any = None, beta: Any = None, **options: Any) -> MLOperand:
+        """``alpha * x + beta``; alpha 1, beta 0 by default."""
+        options = {**options, **({"alpha": alpha} if alpha is not None else {}), **({"beta": beta} if beta is not None else {})}
+        return self._activation("linear", input, options, {"alpha": 1.0, "beta": 0.0})
+
+    def prelu(self, input: MLOperand, slope: MLOperand, **options: Any) -> MLOperand:
+        """``x >= 0 ? x : slope * x``; ``slope`` broadcasts to the input's shape."""
+        op = "prelu"
+        parse_options(op, options, ())
+        x = self._value(op, "input", input)
+        s = self._value(op, "slope", slope)
+        check_operand(op, "input", x)
+        check_operand(op, "slope", s)
+        if s.data_type != x.data_type:
+            raise WebNNTypeError(
+                f"{op}: slope data type ({s.data_type.value}) must match input ({x.data_type.value})"
+            )
+        if broadcast_shapes(op, s.shape, x.shape, names=("slope", "input")) != x.shape:
+            raise ValidationError(
+                f"{op}: slope {list(s.shape)} must broadcast to the input's shape {list(x.shape)}"
+            )
+        return self._add1(op, [x, s], x.descriptor)
+
+    def softmax(self, input: MLOperand, axis: Any = None, **options: Any) -> MLOperand:
+        """Softmax along ``axis`` (the spec requires it; pywebnn's default is the last axis)."""
+        op = "softmax"
+        parse_options(op, options, ())
+        x = self._value(op, "input", input)
+        check_operand(op, "input", x)
+        axis = check_axis(op, x.rank - 1 if axis is None else axis, x.rank)
+        return self._add1(op, [x], x.descriptor, {"axis": axis})

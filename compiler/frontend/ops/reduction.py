@@ -1,0 +1,167 @@
+"""Reductions (reduceL1 ... reduceSumSquare), argMin / argMax, cumulativeSum."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from webnnc.compiler.errors import WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand, limits_for
+from webnnc.compiler.frontend._validation import check_axes, check_axis
+from webnnc.compiler.frontend.ops._options import flag, parse_options
+from webnnc.compiler.ir import DataType, OperandDescriptor
+
+if TYPE_CHECKING:
+    from webnnc.compiler.frontend._operand import MLOperand
+    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
+else:
+    _Base = object
+
+__all__ = ["ReductionOps", "reduced_shape"]
+
+
+OPS: dict[str, str] = {
+    "reduceL1": "reduce_l1",
+    "reduceL2": "reduce_l2",
+    "reduceLogSum": "reduce_log_sum",
+    "reduceLogSumExp": "reduce_log_sum_exp",
+    "reduceMax": "reduce_max",
+    "reduceMean": "reduce_mean",
+    "reduceMin": "reduce_min",
+    "reduceProduct": "reduce_product",
+    "reduceSum": "reduce_sum",
+    "reduceSumSquare": "reduce_sum_square",
+    "argMax": "arg_max",
+    "argMin": "arg_min",
+    "cumulativeSum": "cumulative_sum",
+}
+
+_KEEP_ALIASES = {"keepdims": "keep_dimensions", "keep_dims": "keep_dimensions"}
+
+
+def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keep: bool) -> tuple[int, ...]:
+    """The output shape of reducing ``axes`` of ``shape``.
+
+    >>> reduced_shape((2, 3, 4), (1,), False), reduced_shape((2, 3, 4), (0, 2), True)
+    ((2, 4), (1, 3, 1))
+    """
+    if keep:
+        return tuple(1 if d in axes else s for d, s in enumerate(shape))
+    return tuple(s for d, s in enumerate(shape) if d not in axes)
+
+
+class ReductionOps(_Base):
+    """reduce_l1, reduce_l2, reduce_log_sum, reduce_log_sum_exp, reduce_max, reduce_mean,
+    reduce_min, reduce_product, reduce_sum, reduce_sum_square; arg_max, arg_min;
+    cumulative_sum."""
+
+    def _reduce(self, op: str, x: MLOperand, axes: Any, keep_dimensions: Any, options: dict[str, Any]) -> MLOperand:
+        opts = parse_options(op, options, ("axes", "keep_dimensions"), _KEEP_ALIASES)
+        if "axes" in opts:
+            if axes is not None:
+                raise WebNNTypeError(f"{op}: axes is given twice")
+            axes = opts["axes"]
+        keep = flag(op, "keep_dimensions", opts.get("keep_dimensions", keep_dimensions))
+        v = self._value(op, "input", x)
+        check_operand(op, "input", v)
+        # Spec: axes absent = every axis; an empty list reduces nothing (the identity).
+        ax = tuple(range(v.rank)) if axes is None else check_axes(op, axes, v.rank)
+        shape = reduced_shape(v.shape, ax, keep)
+        attrs = {"axes": tuple(sorted(ax)), "keep_dimensions": keep}
+        return self._add1(op, [v], OperandDescriptor(v.data_type, shape), attrs)
+
+    def reduce_l1(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Sum of absolute values over ``axes`` (default: all axes)."""
+        return self._reduce("reduceL1", input, axes, keep_dimensions, options)
+
+    def reduce_l2(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Square root of the sum of squares over ``axes``."""
+        return self._reduce("reduceL2", input, axes, keep_dimensions, options)
+
+    def reduce_log_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Natural log of the sum over ``axes``."""
+        return self._reduce("reduceLogSum", input, axes, keep_dimensions, options)
+
+    def reduce_log_sum_exp(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Natural log of the sum of exponentials over ``axes``."""
+        return self._reduce("reduceLogSumExp", input, axes, keep_dimensions, options)
+
+    def reduce_max(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Maximum over ``axes``."""
+        return self._reduce("reduceMax", input, axes, keep_dimensions, options)
+
+    def reduce_mean(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Arithmetic mean over ``axes``."""
+        return self._reduce("reduceMean", input, axes, keep_dimensions, options)
+
+    def reduce_min(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Minimum over ``axes``."""
+        return self._reduce("reduceMin", input, axes, keep_dimensions, options)
+
+    def reduce_product(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Product over ``axes``."""
+        return self._reduce("reduceProduct", input, axes, keep_dimensions, options)
+
+    def reduce_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Sum over ``axes``."""
+        return self._reduce("reduceSum", input, axes, keep_dimensions, options)
+
+    def reduce_sum_square(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+        """Sum of squares over ``axes``."""
+        return self._reduce("reduceSumSquare", input, axes, keep_dimensions, options)
+
+    # -- index of the extreme value
+    def _arg(self, op: str, x: MLOperand, axis: Any, options: dict[str, Any]) -> MLOperand:
+        opts = parse_options(
+            op, options, ("axis", "keep_dimensions", "output_data_type"),
+            _KEEP_ALIASES,
+        )
+        if "axis" in opts:
+            if axis is not None:
+                raise WebNNTypeError(f"{op}: axis is given twice")
+            axis = opts["axis"]
+        if axis is None:
+            raise WebNNTypeError(f"{op}: axis is required")
+        keep = flag(op, "keep_dimensions", opts.get("keep_dimensions", False))
+        try:
+            out_type = DataType.parse(opts.get("output_data_type", "int32"), what=f"{op} output_data_type")
+        except TypeError as e:
+            raise WebNNTypeError(str(e)) from None
+        allowed = limits_for(op, "output").data_types
+        if out_type not in allowed:
+            raise WebNNTypeError(
+                f"{op}: output_data_type must be one of [int32, int64]; found {out_type.value}"
+            )
+        v = self._value(op, "input", x)
+        check_operand(op, "input", v)
+        axis = check_axis(op, axis, v.rank)
+        shape = reduced_shape(v.shape, (axis,), keep)
+        attrs = {"axis": axis, "keep_dimensions": keep}
+        return self._add1(op, [v], OperandDescriptor(out_type, shape), attrs)
+
+    def arg_max(self, input: MLOperand, axis: Any = None, **options: Any) -> MLOperand:
+        """Index of the largest value along ``axis`` (first on ties); int32 unless
+        ``output_data_type="int64"``."""
+        return self._arg("argMax", input, axis, options)
+
+    def arg_min(self, input: MLOperand, axis: Any = None, **options: Any) -> MLOperand:
+        """Index of the smallest value along ``axis`` (first on ties); int32 unless
+        ``output_data_type="int64"``."""
+        return self._arg("argMin", input, axis, options)
+
+    def cumulative_sum(self, input: MLOperand, axis: Any = None, **options: Any) -> MLOperand:
+        """Running sum along ``axis``; ``reversed=True`` sums from the end."""
+        op = "cumulativeSum"
+        opts = parse_options(op, options, ("axis", "exclusive", "reversed"), {"reverse": "reversed"})
+        if "axis" in opts:
+            if axis is not None:
+                raise WebNNTypeError(f"{op}: axis is given twice")
+            axis = opts["axis"]
+        if axis is None:
+            raise WebNNTypeError(f"{op}: axis is required")
+        exclusive = flag(op, "exclusive", opts.get("exclusive", False))
+        reverse = flag(op, "reversed", opts.get("reversed", False))
+        v = self._value(op, "input", input)
+        check_operand(op, "input", v)
+        axis = check_axis(op, axis, v.rank)
+        attrs = {"axis": axis, "exclusive": exclusive, "reversed": reverse}
+        return self._add1(op, [v], v.descriptor, attrs)

@@ -1,0 +1,148 @@
+"""Element-wise unary math operators, isNaN / isInfinite, and cast."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from webnnc.compiler.errors import WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand, limits_for
+from webnnc.compiler.frontend.ops._options import parse_options
+from webnnc.compiler.ir import DataType, OperandDescriptor
+
+if TYPE_CHECKING:
+    from webnnc.compiler.frontend._operand import MLOperand
+    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
+else:
+    _Base = object
+
+__all__ = ["UnaryOps"]
+
+
+OPS: dict[str, str] = {
+    "abs": "abs",
+    "ceil": "ceil",
+    "cos": "cos",
+    "erf": "erf",
+    "exp": "exp",
+    "floor": "floor",
+    "log": "log",
+    "neg": "neg",
+    "reciprocal": "reciprocal",
+    "sin": "sin",
+    "sqrt": "sqrt",
+    "tan": "tan",
+    "sign": "sign",
+    "roundEven": "round_even",
+    "isNaN": "is_nan",
+    "isInfinite": "is_infinite",
+    "cast": "cast",
+}
+
+
+class UnaryOps(_Base):
+    """abs, ceil, cos, erf, exp, floor, log, neg, reciprocal, sin, sqrt, tan, sign,
+    round_even, is_nan, is_infinite, cast."""
+
+    def _unary(
+        self,
+        op: str,
+        x: MLOperand,
+        options: dict[str, Any],
+        out_type: DataType | None = None,
+    ) -> MLOperand:
+        parse_options(op, options, ())
+        v = self._value(op, "input", x)
+        check_operand(op, "input", v)
+        return self._add1(op, [v], OperandDescriptor(out_type or v.data_type, v.shape))
+
+    def abs(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Absolute value."""
+        return self._unary("abs", input, options)
+
+    def ceil(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Round up to an integer value."""
+        return self._unary("ceil", input, options)
+
+    def cos(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Cosine (radians)."""
+        return self._unary("cos", input, options)
+
+    def erf(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Gauss error function."""
+        return self._unary("erf", input, options)
+
+    def exp(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Natural exponential."""
+        return self._unary("exp", input, options)
+
+    def floor(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Round down to an integer value."""
+        return self._unary("floor", input, options)
+
+    def log(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Natural logarithm."""
+        return self._unary("log", input, options)
+
+    def neg(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Negation."""
+        return self._unary("neg", input, options)
+
+    def reciprocal(self, input: MLOperand, **options: Any) -> MLOperand:
+        """``1 / input``."""
+        return self._unary("reciprocal", input, options)
+
+    def sin(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Sine (radians)."""
+        return self._unary("sin", input, options)
+
+    def sqrt(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Square root."""
+        return self._unary("sqrt", input, options)
+
+    def tan(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Tangent (radians)."""
+        return self._unary("tan", input, options)
+
+    def sign(self, input: MLOperand, **options: Any) -> MLOperand:
+        """-1, 0 or 1 by the sign of ``input``."""
+        return self._unary("sign", input, options)
+
+    def round_even(self, input: MLOperand, **options: Any) -> MLOperand:
+        """Round to the nearest integer, ties to even."""
+        return self._unary("roundEven", input, options)
+
+    def is_nan(self, input: MLOperand, **options: Any) -> MLOperand:
+        """1 (uint8) where ``input`` is NaN, else 0."""
+        return self._unary("isNaN", input, options, DataType.UINT8)
+
+    def is_infinite(self, input: MLOperand, **options: Any) -> MLOperand:
+        """1 (uint8) where ``input`` is +-infinity, else 0."""
+        return self._unary("isInfinite", input, options, DataType.UINT8)
+
+    def cast(self, input: MLOperand, type: Any = None, **options: Any) -> MLOperand:
+        """Convert ``input`` to data type ``type`` (``data_type=`` / ``dtype=`` work too).
+
+        Float to integer truncates toward zero; out-of-range values follow ONNX Runtime's
+        conversion (the spec leaves them implementation-defined).
+        """
+        op = "cast"
+        opts = parse_options(op, options, ("data_type",), {"dtype": "data_type", "to": "data_type"})
+        if "data_type" in opts:
+            if type is not None:
+                raise WebNNTypeError(f"{op}: the target type is given twice")
+            type = opts["data_type"]
+        if type is None:
+            raise WebNNTypeError(f"{op}: a target data type is required")
+        try:
+            target = DataType.parse(type, what=f"{op} type")
+        except TypeError as e:
+            raise WebNNTypeError(str(e)) from None
+        v = self._value(op, "input", input)
+        check_operand(op, "input", v)
+        out = limits_for(op, "output")
+        if target not in out.data_types:
+            raise WebNNTypeError(
+                f"{op}: unsupported data type for cast on onnx-cpu: type is {target.value}; "
+                f"supported: [{', '.join(t.value for t in DataType if t in out.data_types)}]"
+            )
+        return self._add1(op, [v], OperandDescriptor(target, v.shape), {"to": target.value})
