@@ -35,7 +35,7 @@ def _close(actual: np.ndarray, expected: np.ndarray, dtype: str) -> None:
 def _conv_ref(x: np.ndarray, w: np.ndarray, pads: list[int], strides: list[int], dil: list[int], groups: int) -> np.ndarray:
     """x [N,C,H,W], w [O, C/groups, KH, KW] -> [N,O,OH,OW]."""
     x = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])])
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh = (h - (kh - 1) * dil[0] - 1) // strides[0] + 1
     ow = (wd - (kw - 1) * dil[1] - 1) // strides[1] + 1
