@@ -1,0 +1,138 @@
+"""Import errors are reported clearly, all at once; constant subgraphs fold away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from webnnc.compiler import import_onnx
+from webnnc.compiler.importers import (
+    OnnxImportError,
+    UnsupportedOnnxOperatorsError,
+    parse_input_shapes,
+)
+
+F = TensorProto.FLOAT
+
+
+def _model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[str],
+           inits: list[onnx.TensorProto] | None = None, opset: int = 17,
+           extra_opsets: list[onnx.OperatorSetIdProto] | None = None) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+                              inits or [])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), *(extra_opsets or [])])
+    m.ir_version = 8
+    return onnx.shape_inference.infer_shapes(m)
+
+
+def test_every_unsupported_node_is_reported_at_once() -> None:
+    x = helper.make_tensor_value_info("x", F, [1, 2, 4, 4, 4])
+    k = numpy_helper.from_array(np.array([2], np.int64), "k")
+    w3 = numpy_helper.from_array(np.ones([2, 2, 1, 1, 1], np.float32), "w3")
+    nodes = [
+        helper.make_node("Conv", ["x", "w3"], ["c"], name="conv3d"),
+        helper.make_node("Relu", ["c"], ["r"], name="after_conv3d"),  # downstream: not re-reported
+        helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=-1),
+        helper.make_node("NonZero", ["x"], ["nz"], name="nonzero"),
+        helper.make_node("Custom", ["x"], ["cu"], name="custom", domain="com.example"),
+        helper.make_node("MaxPool", ["x"], ["mp", "idx"], name="pool_with_indices", kernel_shape=[2, 2, 2]),
+    ]
+    model = _model(nodes, [x], ["r", "v", "nz", "cu", "idx"], [k, w3],
+                   extra_opsets=[helper.make_opsetid("com.example", 1)])
+    with pytest.raises(UnsupportedOnnxOperatorsError) as info:
+        import_onnx(model)
+    problems = {p.node: p for p in info.value.problems}
+    assert set(problems) == {"conv3d", "topk", "nonzero", "custom", "pool_with_indices"}
+    assert all(p.opset == 17 for p in problems.values())
+    assert "3-D spatial input" in problems["conv3d"].reason
+    assert problems["topk"].op_type == "TopK" and "top-k" in problems["topk"].reason
+    assert "static shapes" in problems["nonzero"].reason
+    assert "custom domain 'com.example'" in problems["custom"].reason
+    assert "Indices output" in problems["pool_with_indices"].reason
+    message = str(info.value)
+    assert "5 ONNX node(s) cannot be expressed in WebNN" in message
+    assert "node 'topk' (TopK, opset 17)" in message
+    assert isinstance(info.value, NotImplementedError)  # UnsupportedOperatorError's builtin base
+
+
+def test_unsupported_attribute_names_the_attribute() -> None:
+    x = helper.make_tensor_value_info("x", F, [1, 4])
+    node = helper.make_node("ArgMax", ["x"], ["y"], name="am", axis=1, select_last_index=1)
+    with pytest.raises(UnsupportedOnnxOperatorsError, match=r"'am' \(ArgMax, opset 17\): attribute select_last_index=1"):
+        import_onnx(_model([node], [x], ["y"]))
+
+
+def test_runtime_values_where_webnn_needs_constants_are_explained() -> None:
+    x = helper.make_tensor_value_info("x", F, [2, 3])
+    shape = helper.make_tensor_value_info("shape", TensorProto.INT64, [2])
+    node = helper.make_node("Reshape", ["x", "shape"], ["y"], name="dyn_reshape")
+    with pytest.raises(UnsupportedOnnxOperatorsError, match=r"input 1 \(shape\) is computed at run time"):
+        import_onnx(_model([node], [x, shape], ["y"]))
+
+
+def test_dynamic_dims_listed_with_a_fix() -> None:
+    x = helper.make_tensor_value_info("images", F, ["N", 3, "H", "W"])
+    y = helper.make_tensor_value_info("scale", F, [1])
+    node = helper.make_node("Mul", ["images", "scale"], ["out"])
+    model = _model([node], [x, y], ["out"])
+    with pytest.raises(OnnxImportError, match=r"images \[N, 3, H, W\].*--input-shape images=1,3,1,1"):
+        import_onnx(model)
+    graph = import_onnx(model, input_shapes={"images": [2, 3, 8, 8]})
+    assert graph.inputs[0].shape == (2, 3, 8, 8)
+    with pytest.raises(OnnxImportError, match="not graph inputs"):
+        import_onnx(model, input_shapes={"image": [1, 3, 8, 8]})
+    with pytest.raises(OnnxImportError, match="has rank 4; --input-shape gives 2"):
+        import_onnx(model, input_shapes={"images": [1, 3]})
+
+
+def test_parse_input_shapes_rejects_bad_text() -> None:
+    assert parse_input_shapes(["x=1,3,224,224"]) == {"x": [1, 3, 224, 224]}
+    for bad in ("x", "x=", "=1,2", "x=1,a", "x=0,3"):
+        with pytest.raises(OnnxImportError, match="NAME=D1,D2"):
+            parse_input_shapes([bad])
+
+
+def test_opset_and_file_errors(tmp_path: Any) -> None:
+    x = helper.make_tensor_value_info("x", F, [2])
+    old = _model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"], opset=6)
+    with pytest.raises(OnnxImportError, match="opset 6 is older than 7"):
+        import_onnx(old)
+    with pytest.raises(OnnxImportError, match="does not exist"):
+        import_onnx(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all")
+    with pytest.raises(OnnxImportError, match=r"junk\.onnx"):
+        import_onnx(tmp_path / "junk.onnx")
+
+
+def test_shape_subgraphs_and_constants_fold_away(nocache_context: Any, rng: np.random.Generator) -> None:
+    """Shape -> Gather -> Unsqueeze -> Concat -> Reshape, ConstantOfShape and Constant all fold."""
+    x = helper.make_tensor_value_info("x", F, [2, 3, 4])
+    c = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes0"], ["n1"]),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"]),
+        helper.make_node("ConstantOfShape", ["twelve"], ["ones"],
+                         value=numpy_helper.from_array(np.array([1.5], np.float32))),
+        helper.make_node("Constant", [], ["k"], value_float=2.0),
+        helper.make_node("Mul", ["ones", "k"], ["threes"]),
+        helper.make_node("Add", ["flat", "threes"], ["y"]),
+    ]
+    inits = [c("zero", 0), c("axes0", [0]), c("minus1", [-1]), c("twelve", [12])]
+    model = _model(nodes, [x], ["y"], inits)
+    graph = import_onnx(model)
+    assert graph.op_counts() == {"reshape": 1, "add": 1}
+    builder = nocache_context.create_graph_builder()
+    compiled = builder.build(import_onnx(model, builder=builder))
+    feeds = {"x": rng.standard_normal([2, 3, 4]).astype(np.float32)}
+    got = nocache_context.compute(compiled, feeds)["y"]
+    (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    np.testing.assert_array_equal(got, want)
