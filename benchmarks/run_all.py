@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="w1,w2,w3", help="comma-separated (default w1,w2,w3)")
-    parser.add_argument("--repeats", type=int, default=5, help="fresh processes per system and workload")
+    parser.add_argument("--repeats", type=int, default=7, help="fresh processes per system and workload")
     parser.add_argument("--warm-runs", type=int, default=300, help="max warm calls per process")
     parser.add_argument("--warm-budget", type=float, default=2.0, help="seconds of warm calls per process")
     parser.add_argument("--quick", action="store_true", help="1 repeat, few warm calls: a smoke run")
