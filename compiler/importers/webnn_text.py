@@ -619,6 +619,8 @@ def _stmt(node: Any, outs: list[str], names: Mapping[int, str]) -> str:
         if v is not None:
             args.append(f"{opt}={names[id(v)]}")
     for key, value in node.attributes.items():
+        if node.op_type == "resample2d" and key == "sizes" and node.attributes.get("scales"):
+            continue  # derived from scales by the builder (given both, sizes would win)
         text = _fmt(value)
         if text is not None:
             args.append(f"{_camel(key)}={text}")

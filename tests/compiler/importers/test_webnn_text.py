@@ -194,3 +194,25 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
     _write_weights(path, {"W": np.zeros([8, 3], np.float32), "b": np.zeros([4], np.float32)})
     with pytest.raises(WebNNTextError, match=r"constant 'W' is float32\[8, 4\] \(128 bytes\); its data has 96"):
         load_webnn_text(path)
+
+
+def _op_cases() -> list[Any]:
+    from tests.compiler.importers.test_onnx_ops import CASES
+
+    return CASES
+
+
+@pytest.mark.parametrize("case", _op_cases(), ids=lambda c: c.id)
+def test_every_imported_operator_round_trips_through_text(case: Any) -> None:
+    """Each per-operator ONNX model: IR -> text -> IR keeps the canonical structure."""
+    from tests.compiler.importers.test_onnx_ops import _model
+    from webnnc.compiler.importers import UnsupportedOnnxOperatorsError
+    from webnnc.compiler.importers.webnn_text import build_text_graph
+
+    try:
+        graph = import_onnx(_model(case)[0])
+    except UnsupportedOnnxOperatorsError as e:
+        pytest.skip(str(e.problems[0].reason))
+    text, blob, manifest = write_webnn_text(graph)
+    again = build_text_graph(parse_webnn_text(text), (blob, manifest["tensors"]))
+    assert structural_digest(again) == structural_digest(graph), text
