@@ -1,0 +1,166 @@
+"""Deployment bundles: export -> import round trip, load without the compiler, tampering rejected."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import webnnc
+from tests.cache.helpers import X, build_tiny, fake_manifest, tiny_expected
+from tests.conftest import run_python
+from webnnc.cache.bundle import BundleError, BundleReader, export_bundle, import_bundle
+from webnnc.cache.store import ArtifactStore
+
+DATA_A = b"artifact A " * 300
+DATA_B = b"artifact B " * 300
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, cache_dir: Path) -> Path:
+    with ArtifactStore(cache_dir) as store:
+        assert store.put(fake_manifest(DATA_A, graph="a", name="a"), DATA_A) is not None
+        assert store.put(fake_manifest(DATA_B, graph="b", name="b"), DATA_B) is not None
+        path = tmp_path / "models.webnnc"
+        exported = export_bundle(store, path)
+    assert sorted(m.name or "" for m in exported) == ["a", "b"]
+    return path
+
+
+def _members(path: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(path) as tar:
+        out = []
+        for info in tar.getmembers():
+            f = tar.extractfile(info)
+            out.append((info, f.read() if f else b""))
+        return out
+
+
+def _rewrite(path: Path, edit: Callable[[str, bytes], bytes]) -> None:
+    members = _members(path)
+    with tarfile.open(path, "w") as tar:
+        for info, data in members:
+            data = edit(info.name, data)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_round_trip_imports_exactly_the_verified_entries(bundle: Path, tmp_path: Path) -> None:
+    with ArtifactStore(tmp_path / "other") as dest:
+        imported, present = import_bundle(dest, bundle)
+        assert sorted(m.name or "" for m in imported) == ["a", "b"] and present == []
+        for name, data in (("a", DATA_A), ("b", DATA_B)):
+            key = dest.resolve_name(name, "onnx-cpu")
+            assert key is not None
+            hit = dest.get(key)
+            assert hit is not None and hit.data == data
+        again, present = import_bundle(dest, bundle)
+        assert again == [] and len(present) == 2
+
+
+def test_export_of_selected_names_only(cache_dir: Path, tmp_path: Path) -> None:
+    with ArtifactStore(cache_dir) as store:
+        store.put(fake_manifest(DATA_A, graph="a", name="a"), DATA_A)
+        store.put(fake_manifest(DATA_B, graph="b", name="b"), DATA_B)
+        export_bundle(store, tmp_path / "one.webnnc", ["b"])
+        with pytest.raises(BundleError, match="no entry named 'zzz'"):
+            export_bundle(store, tmp_path / "none.webnnc", ["zzz"])
+    with BundleReader(tmp_path / "one.webnnc") as reader:
+        assert [m.name for m in reader.manifests.values()] == ["b"]
+    assert not (tmp_path / "none.webnnc").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda name, data: data[:-1] + bytes([data[-1] ^ 1]) if name.startswith("objects/") else data,
+            "do not match",
+            id="artifact-byte-flipped",
+        ),
+        pytest.param(
+            lambda name, data: data.replace(b'"library.onnxruntime":"', b'"library.onnxruntime":"9')
+            if name.startswith("entries/")
+            else data,
+            "key parts do not hash",
+            id="manifest-key-parts-edited",
+        ),
+        pytest.param(
+            lambda name, data: data.replace(b'"bundle_version": 1', b'"bundle_version": 7')
+            if name == "webnnc-bundle.json"
+            else data,
+            "bundle_version 7",
+            id="unknown-bundle-version",
+        ),
+    ],
+)
+def test_tampered_bundle_is_rejected_and_imports_nothing(
+    bundle: Path, tmp_path: Path, edit: Callable[[str, bytes], bytes], message: str
+) -> None:
+    _rewrite(bundle, edit)
+    with ArtifactStore(tmp_path / "dest") as dest:
+        with pytest.raises(BundleError, match=message):
+            import_bundle(dest, bundle)
+        assert list(dest.keys()) == []
+
+
+@pytest.mark.parametrize("kind", ["symlink", "path-traversal", "extra-file"])
+def test_unexpected_members_reject_the_bundle(bundle: Path, tmp_path: Path, kind: str) -> None:
+    with tarfile.open(bundle, "a") as tar:
+        if kind == "symlink":
+            info = tarfile.TarInfo("objects/" + "cd" * 32)
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+            tar.addfile(info)
+        else:
+            info = tarfile.TarInfo("../../evil.py" if kind == "path-traversal" else "entries/notes.txt")
+            info.size = 5
+            tar.addfile(info, io.BytesIO(b"print"))
+    with pytest.raises(BundleError, match="rejected"):
+        import_bundle(ArtifactStore(tmp_path / "dest"), bundle)
+    assert not (tmp_path / "evil.py").exists() and not (tmp_path.parent / "evil.py").exists()
+
+
+def test_not_a_bundle(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.webnnc"
+    junk.write_bytes(b"\x00" * 2000)
+    with pytest.raises(BundleError, match="not a"):
+        BundleReader(junk)
+
+
+def test_runtime_loads_from_a_bundle_without_the_compiler(cache_dir: Path, tmp_path: Path) -> None:
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    graph = build_tiny(context, 2.5, name="shipped")
+    assert graph.build_info["source"] == "compiled"
+    with ArtifactStore(cache_dir) as store:
+        export_bundle(store, tmp_path / "shipped.webnnc", ["shipped"])
+    code = (
+        "import json, sys, numpy as np, webnnc.runtime\n"
+        f"m = webnnc.runtime.load('shipped', bundle={str(tmp_path / 'shipped.webnnc')!r})\n"
+        "x = np.array([[-1.5, 0.0, 2.0], [3.0, -4.0, 0.5]], np.float32)\n"
+        "y = m({'x': x})['y']\n"
+        "heavy = [n for n in ('webnnc.compiler', 'onnx', 'coremltools') if n in sys.modules]\n"
+        "print(json.dumps({'y': y.tolist(), 'dtype': str(y.dtype), 'heavy': heavy}))\n"
+    )
+    out = json.loads(run_python(code, cwd=tmp_path, env={"WEBNNC_CACHE_DIR": str(tmp_path / "empty")}).strip())
+    assert out["heavy"] == [] and out["dtype"] == "float32"
+    np.testing.assert_allclose(np.array(out["y"]), tiny_expected(2.5), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(context.compute(graph, {"x": X})["y"], tiny_expected(2.5), rtol=1e-6)
+
+
+def test_runtime_load_by_name_skips_incompatible_entries(cache_dir: Path) -> None:
+    """The newest entry for a name was built with another onnxruntime: load says why it was skipped."""
+    from webnnc.runtime import RuntimeLoadError, load
+
+    with ArtifactStore(cache_dir) as store:
+        m = fake_manifest(DATA_A, graph="x", name="pinned", libraries={"onnxruntime": "0.0.1"})
+        store.put(m, DATA_A)
+    with pytest.raises(RuntimeLoadError, match=r"unusable here: .*onnxruntime 0\.0\.1"):
+        load("pinned", cache_dir=cache_dir)
+    manifest = json.loads((cache_dir / "entries" / m.key[:2] / f"{m.key}.json").read_text())
+    assert manifest["name"] == "pinned"
