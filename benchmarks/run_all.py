@@ -176,6 +176,8 @@ def collect(args: argparse.Namespace, workloads: list[str], peer_python: str | N
                         "workloads_dir": str(peer_dir), "warm_runs": warm_runs,
                         "warm_budget_s": warm_budget,
                     }
+                    if r == 0:
+                        spec["output_path"] = str(tmp / f"out-{w}-{system}.npy")
                     if system == "webnnc-miss":
                         spec["cache_dir"] = str(tmp / f"miss-{w}-{r}")
                         spec["warm_runs"] = 0
@@ -189,7 +191,39 @@ def collect(args: argparse.Namespace, workloads: list[str], peer_python: str | N
                     print(f"[{r + 1}/{repeats}] {w} {system:<12} cold {res['cold_ms']:8.1f} ms "
                           f"(import {res['import_ms']:.1f} / load {res['load_ms']:.1f} / first "
                           f"{res['first_ms']:.2f}) {warm}", flush=True)
-    return {"samples": samples, "systems": systems, "repeats": repeats}
+        agreement = check_outputs(tmp, workloads, systems)
+    return {"samples": samples, "systems": systems, "repeats": repeats, "agreement": agreement}
+
+
+# Different kernels (fused or not, other conv algorithms) round differently in float32; a
+# wrong graph (a missed op, a swapped layout) is off by far more than this.
+RTOL, ATOL = 1e-4, 1e-6
+
+
+def check_outputs(tmp: Path, workloads: list[str], systems: list[str]) -> list[str]:
+    """Compare every system's first-repeat output with webnnc's; one line per workload."""
+    import numpy as np
+
+    lines = []
+    for w in workloads:
+        ref = np.load(tmp / f"out-{w}-webnnc-hit.npy").astype(np.float64)
+        worst, bad = 0.0, []
+        for s in systems:
+            out = np.load(tmp / f"out-{w}-{s}.npy").astype(np.float64)
+            same_nonfinite = bool(np.array_equal(~np.isfinite(ref), ~np.isfinite(out))
+                                  and np.array_equal(ref[~np.isfinite(ref)], out[~np.isfinite(out)],
+                                                     equal_nan=True))
+            finite = np.isfinite(ref) & np.isfinite(out)
+            diff = float(np.max(np.abs(ref[finite] - out[finite]), initial=0.0))
+            ok = out.shape == ref.shape and same_nonfinite and bool(
+                np.allclose(out[finite], ref[finite], rtol=RTOL, atol=ATOL))
+            worst = max(worst, diff)
+            if not ok:
+                bad.append(s)
+        verdict = "agree" if not bad else f"DISAGREE ({', '.join(bad)})"
+        lines.append(f"{w.upper()}: outputs of all systems {verdict} with webnnc's "
+                     f"(rtol {RTOL:g}, atol {ATOL:g}, non-finite values equal; max abs diff {worst:.3g})")
+    return lines
 
 
 # ----------------------------------------------------------------------------- summarizing
@@ -309,6 +343,8 @@ def render(data: dict[str, Any], notes: list[str], argv: list[str]) -> tuple[lis
         "inter-op threads 1, denormals as zero. pywebnn returns float64 outputs (webnnc and ORT "
         "return float32).",
         "",
+        *[f"Check: {a}" for a in data.get("agreement", [])],
+        "",
         *[f"Note: {n}" for n in notes],
         *([""] if notes else []),
         "Machine:",
@@ -405,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "latest.json").write_text(json.dumps({"argv": argv, "notes": notes, **data}, indent=1) + "\n")
     chart(data, out / "latest.png")
     print("\n".join(tables))
+    print("\n".join(data["agreement"]))
     print(f"wrote {out / 'latest.md'}, {out / 'latest.png'}, {out / 'latest.json'}")
     return 0
 

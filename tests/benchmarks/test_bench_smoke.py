@@ -6,11 +6,15 @@ not the speed itself (timings are not asserted: the CI machine is shared).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import numpy as np
 
 from tests.conftest import webnnc_cli
 
@@ -57,6 +61,7 @@ def test_run_all_quick_writes_table_chart_and_raw_samples(tmp_path: Path) -> Non
     cold = float(hit.split("|")[3])
     assert cold > 0
     assert "pywebnn skipped (--no-pywebnn)" in report
+    assert "W1: outputs of all systems agree with webnnc's" in report
     assert re.search(r"\| W1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", report), "ratio table row missing"
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     raw = json.loads((tmp_path / "latest.json").read_text())
@@ -64,3 +69,28 @@ def test_run_all_quick_writes_table_chart_and_raw_samples(tmp_path: Path) -> Non
     assert hits and hits[0]["source"] == "cache-hit" and hits[0]["warm_ms"]
     assert raw["samples"]["w1"]["webnnc-miss"][0]["source"] == "compiled"
     assert raw["samples"]["w1"]["webnnc-load"][0]["source"] == "loaded"
+
+
+def _load_run_all() -> ModuleType:
+    sys.path.insert(0, str(BENCH))  # run_all imports its sibling _common
+    try:
+        spec = importlib.util.spec_from_file_location("bench_run_all", BENCH / "run_all.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_output_check_flags_a_system_that_computed_something_else(tmp_path: Path) -> None:
+    run_all = _load_run_all()
+    ref = np.array([[1.0, np.inf, 0.5]], np.float32)
+    np.save(tmp_path / "out-w1-webnnc-hit.npy", ref)
+    np.save(tmp_path / "out-w1-near.npy", ref.astype(np.float64) * (1 + 1e-6))  # rounding only
+    np.save(tmp_path / "out-w1-off.npy", ref + np.float32(1e-2))
+    np.save(tmp_path / "out-w1-finite.npy", np.array([[1.0, 3e38, 0.5]], np.float32))
+    lines = run_all.check_outputs(tmp_path, ["w1"], ["webnnc-hit", "near", "off", "finite"])
+    assert lines[0].startswith("W1: outputs of all systems DISAGREE (off, finite)"), lines
+    lines = run_all.check_outputs(tmp_path, ["w1"], ["webnnc-hit", "near"])
+    assert "agree with webnnc's" in lines[0] and "DISAGREE" not in lines[0]
