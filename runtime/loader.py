@@ -96,4 +96,6 @@ def load(
         path=None,
         data=data,
         info={"source": "loaded", "key": manifest.key, "timings_ms": {"lookup": round(lookup_ms, 3)}},
+        # CoreML keeps the .mlmodelc it compiles from a package in the cache
+        store=ArtifactStore(cache_dir) if bundle is None and manifest.format == "mlpackage" else None,
     )
