@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import logging
 import os
 import platform
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from webnnc.cache.key import LAYOUT_VERSION, key_digest
 from webnnc.cache.manifest import Manifest
 from webnnc.runtime.errors import RuntimeLoadError, WebNNRuntimeError
 
@@ -48,6 +48,7 @@ __all__ = [
     "CoreMLSession",
     "UnavailableCoreMLSession",
     "compiled_key",
+    "compiled_parts",
     "compute_units_for",
     "load_coreml_graph",
     "macos_skip_reason",
@@ -91,15 +92,23 @@ def _macos_version() -> str:
     return platform.mac_ver()[0] or platform.release()
 
 
-def compiled_key(package_sha256: str, macos_version: str, coremltools_version: str) -> str:
-    """Cache key of the ``.mlmodelc`` compiled from one package on one macOS/coremltools."""
-    parts = {
+def compiled_parts(package_sha256: str, macos_version: str, coremltools_version: str) -> dict[str, str]:
+    """The key parts of the ``.mlmodelc`` compiled from one package on one macOS/coremltools."""
+    # Named like a compiler key's parts, so that the cache's own checks (target, layout
+    # version, library versions for `webnnc cache gc`) treat this entry like any other.
+    return {
         "kind": "coreml-mlmodelc",
+        "target": "coreml",
+        "layout_version": str(LAYOUT_VERSION),
         "package_sha256": package_sha256,
         "macos": macos_version,
-        "coremltools": coremltools_version,
+        "library.coremltools": coremltools_version,
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def compiled_key(package_sha256: str, macos_version: str, coremltools_version: str) -> str:
+    """Cache key of :func:`compiled_parts` (hashed like every other key, so it verifies)."""
+    return key_digest(compiled_parts(package_sha256, macos_version, coremltools_version))
 
 
 # ---------------------------------------------------------------- archives
@@ -206,15 +215,14 @@ def _compile_and_store(
     if store is not None:
         entry = Manifest(
             key=ckey,
-            target=manifest.target,
+            target="coreml",
             format="mlmodelc",
             artifact_sha256=hashlib.sha256(blob).hexdigest(),
             artifact_size=len(blob),
             inputs=manifest.inputs,
             outputs=manifest.outputs,
             created=time.time(),
-            key_parts={"package_sha256": manifest.artifact_sha256, "macos": _macos_version(),
-                       "coremltools": str(ct.__version__)},
+            key_parts=compiled_parts(manifest.artifact_sha256, _macos_version(), str(ct.__version__)),
             libraries={"coremltools": str(ct.__version__)},
             timings_ms={"compile_mlmodelc": compile_ms},
             extra={"package_key": manifest.key},

@@ -372,6 +372,11 @@ def _l2_pool(a: dict[str, Any]) -> np.ndarray:
     return np.sqrt(np.sum(np.square(_pool_windows(a, 0.0)), axis=(-2, -1)))
 
 
+@_op("select")
+def _select(a: dict[str, Any]) -> np.ndarray:
+    return np.where(np.asarray(a["cond"]).astype(bool), _f(a["a"]), _f(a["b"]))
+
+
 @_op("cast")
 def _cast(a: dict[str, Any]) -> np.ndarray:
     # the declared output type does the conversion; float -> int truncates toward zero

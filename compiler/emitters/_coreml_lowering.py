@@ -88,10 +88,10 @@ class MilContext:
         return mb.const(val=_mil_array(np.asarray(array, data_type.numpy_dtype)), name=self.fresh(hint))
 
 
-def _mil_array(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _mil_array(array: np.ndarray[Any, Any]) -> Any:
     # MIL wants numpy scalars for rank 0 and contiguous arrays otherwise
-    arr = np.ascontiguousarray(array)
-    return arr if arr.ndim else arr.reshape(())
+    arr = np.asarray(array)
+    return np.ascontiguousarray(arr) if arr.ndim else arr[()]
 
 
 Lowering = Callable[[MilContext, Node], "Var | Sequence[Var]"]
@@ -291,19 +291,34 @@ def _pool2d(ctx: MilContext, node: Node) -> Var:
         y = mb.max_pool(x=xin, **common)
     else:
         y = mb.l2_pool(x=xin, **common)
+    # Rounding up can add windows that lie wholly in the padding; they hold no input element
+    # and WebNN implementations (and WPT) give 0 there, where a MIL pool would give -inf
+    # (max) or 0/0 (average). Shapes are static, so those cells are known now.
+    rows = [i * sh - top + kh <= 0 or i * sh - top >= h for i in range(oh)]
+    cols = [j * sw - left + kw <= 0 or j * sw - left >= w for j in range(ow)]
+    if any(rows) or any(cols):
+        empty = np.logical_or.outer(np.asarray(rows), np.asarray(cols)).reshape(1, 1, oh, ow)
+        y = mb.select(
+            cond=mb.const(val=empty, name=ctx.fresh("empty_windows")),
+            a=ctx.const(0, _dt(node), "zero"),
+            b=y,
+            name=ctx.fresh("pool_empty"),
+        )
     return _from_nchw(ctx, y, layout)
 
 
 # ---------------------------------------------------------------- shapes
 @lowers("reshape")
 def _reshape(ctx: MilContext, node: Node) -> Var:
-    shape = [int(d) for d in node.outputs[0].shape]
-    return mb.reshape(x=ctx.var(_x(node)), shape=np.asarray(shape, np.int32), name=_name(ctx, node))
+    shape = np.asarray(node.outputs[0].shape, np.int32).reshape(-1)  # int32 even when empty
+    return mb.reshape(x=ctx.var(_x(node)), shape=shape, name=_name(ctx, node))
 
 
 @lowers("transpose")
 def _transpose(ctx: MilContext, node: Node) -> Var:
-    perm = [int(p) for p in node.attributes["permutation"]]
+    perm = np.asarray(node.attributes["permutation"], np.int32).reshape(-1)
+    if perm.size == 0:  # a scalar: nothing to permute
+        return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
     return mb.transpose(x=ctx.var(_x(node)), perm=perm, name=_name(ctx, node))
 
 

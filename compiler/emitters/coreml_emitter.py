@@ -30,6 +30,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 # coremltools logs a warning per missing native proxy when imported on Linux; those are
 # expected here (prediction is macOS-only) and would only be noise, so they are muted for
 # the duration of the import alone.
@@ -131,7 +133,7 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
         for v in graph.inputs:
             var = func.inputs[in_names[v.name or ""]]
             if not v.shape:
-                var = mb.reshape(x=var, shape=[], name=ctx.fresh("scalar_in"))
+                var = mb.reshape(x=var, shape=np.zeros(0, np.int32), name=ctx.fresh("scalar_in"))
             ctx.bind(v, var)
         for node in graph.nodes:
             lower_node(ctx, node)
@@ -141,7 +143,7 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
             # Each output gets an op of its own named after it: a value may be exported twice,
             # or be an input or a constant.
             if not value.shape:
-                var = mb.reshape(x=var, shape=[1], name=out_names[name])
+                var = mb.reshape(x=var, shape=np.ones(1, np.int32), name=out_names[name])
             else:
                 var = mb.identity(x=var, name=out_names[name])
             outputs.append(var)

@@ -1,0 +1,342 @@
+"""The CoreML emitter: the saved ML Program's structure, determinism, errors, and numerics.
+
+Numerics run the saved program through ``tests/mil_reference.py`` (CoreML itself predicts
+only on macOS) and compare with straightforward float64 numpy, with per-dtype tolerances:
+float32 rtol 1e-5 / atol 1e-6 (one or two rounded ops), float16 rtol 1e-2 / atol 1e-3 (each
+op rounds to float16: 2^-11 relative per op, a few ops deep).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.mil_reference import MilProgram
+from tests.numpy_reference import NumpyBuilder
+from webnnc.compiler.errors import UnsupportedOperatorError
+from webnnc.compiler.frontend import MLGraphBuilder
+from webnnc.compiler.ir import Graph, Node, OperandDescriptor
+
+pytest.importorskip("coremltools")
+
+from webnnc.compiler.emitters import get_emitter
+from webnnc.compiler.emitters.coreml_emitter import EMITTER, MODEL_PATH
+
+TOL = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float16": {"rtol": 1e-2, "atol": 1e-3}}
+
+
+def _graph(fn: Callable[[MLGraphBuilder], dict[str, Any]]) -> Graph:
+    b = MLGraphBuilder()
+    graph: Graph = b.build(fn(b))
+    return graph
+
+
+def _run(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Emit ``graph`` and evaluate the saved program; outputs by WebNN name."""
+    art = EMITTER.emit(graph)
+    io_names = art.info["coreml_io"]
+    scalars = set(io_names["scalars"])
+    program = MilProgram.from_archive(art.data)
+    cfeeds = {io_names["inputs"][n]: (x.reshape(1) if n in scalars else x) for n, x in feeds.items()}
+    out = program.run(cfeeds)
+    return {
+        n: (out[c].reshape(()) if n in scalars else out[c]) for n, c in io_names["outputs"].items()
+    }
+
+
+def _spec(data: bytes) -> Any:
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        spec.ParseFromString(zf.read(MODEL_PATH))
+    return spec
+
+
+# ---------------------------------------------------------------- structure
+def test_get_emitter_returns_the_coreml_emitter() -> None:
+    emitter = get_emitter("coreml")
+    assert emitter is EMITTER and emitter.name == "coreml"
+    issue3 = {
+        "add", "sub", "mul", "div", "max", "min", "pow", "relu", "clamp", "sigmoid", "tanh", "exp",
+        "abs", "neg", "sqrt", "conv2d", "averagePool2d", "maxPool2d", "reshape", "transpose",
+        "concat", "gemm", "matmul", "softmax", "reduceMean", "batchNormalization",
+    }
+    assert issue3 <= emitter.supported_ops()
+
+
+def test_artifact_is_a_deterministic_mlpackage_archive() -> None:
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal([4, 3, 3, 3]).astype(np.float32)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x = b.input("x", [1, 3, 8, 8], "float32")
+        return {"y": b.relu(b.conv2d(x, b.constant(w), padding=[1, 1, 1, 1]))}
+
+    first = EMITTER.emit(_graph(fn))
+    EMITTER.emit(_graph(lambda b: {"z": b.relu(b.input("q", [2], "float32"))}))  # moves MIL's counters
+    second = EMITTER.emit(_graph(fn))
+    assert first.format == "mlpackage"
+    assert first.data == second.data  # equal graphs, equal bytes
+    with zipfile.ZipFile(io.BytesIO(first.data)) as zf:
+        names = zf.namelist()
+        assert names == sorted(names)
+        assert {"Manifest.json", MODEL_PATH} <= set(names)
+        assert any(n.startswith("Data/com.apple.CoreML/weights/") for n in names)
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        manifest = json.loads(zf.read("Manifest.json"))
+    assert manifest["rootModelIdentifier"] in manifest["itemInfoEntries"]
+    spec = _spec(first.data)
+    assert "com.github.apple.coremltools.conversion_date" not in spec.description.metadata.userDefined
+    assert spec.WhichOneof("Type") == "mlProgram"
+    ops = MilProgram.from_archive(first.data).op_types()
+    assert "conv" in ops and "relu" in ops
+
+
+def test_io_types_names_and_scalars() -> None:
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x = b.input("my input-1", [2, 3], "float16")
+        s = b.input("s", [], "float32")
+        return {"out.a": b.relu(x), "out.b": b.relu(x), "echo": b.reshape(x, [2, 3]), "sq": b.sqrt(s)}
+
+    art = EMITTER.emit(_graph(fn))
+    io_names = art.info["coreml_io"]
+    assert io_names["inputs"] == {"my input-1": "my_input_1", "s": "s"}
+    assert io_names["outputs"] == {"out.a": "out_a", "out.b": "out_b", "echo": "echo", "sq": "sq"}
+    assert sorted(io_names["scalars"]) == ["s", "sq"]
+    desc = _spec(art.data).description
+    types = {f.name: (f.type.multiArrayType.dataType, list(f.type.multiArrayType.shape)) for f in [*desc.input, *desc.output]}
+    from coremltools.proto import FeatureTypes_pb2 as ft
+
+    fp16, fp32 = ft.ArrayFeatureType.FLOAT16, ft.ArrayFeatureType.FLOAT32
+    assert types == {
+        "my_input_1": (fp16, [2, 3]), "s": (fp32, [1]),
+        "out_a": (fp16, [2, 3]), "out_b": (fp16, [2, 3]), "echo": (fp16, [2, 3]), "sq": (fp32, [1]),
+    }
+    x = np.array([[-1, 2, -3], [4, -5, 6]], np.float16)
+    out = _run(_graph(fn), {"my input-1": x, "s": np.array(9.0, np.float32)})
+    assert out["out.a"].dtype == np.float16
+    np.testing.assert_array_equal(out["out.a"], np.maximum(x, 0))
+    np.testing.assert_array_equal(out["echo"], x)
+    assert out["sq"].shape == () and float(out["sq"]) == 3.0
+
+
+# ---------------------------------------------------------------- errors
+def test_unsupported_data_type_is_a_build_time_error() -> None:
+    g = _graph(lambda b: {"y": b.add(b.input("x", [2], "int64"), b.input("z", [2], "int64"))})
+    with pytest.raises(UnsupportedOperatorError, match=r"int64 cannot be a CoreML model input.*onnx-cpu"):
+        EMITTER.emit(g)
+
+
+def test_float_only_op_on_int32_names_op_node_and_target() -> None:
+    g = _graph(lambda b: {"y": b.div(b.input("x", [2], "int32"), b.input("z", [2], "int32"))})
+    with pytest.raises(UnsupportedOperatorError, match=r"^div \(node .*\): cannot be lowered to coreml: .*int32"):
+        EMITTER.emit(g)
+
+
+def test_unknown_operator_names_op_node_target_and_alternatives() -> None:
+    g = Graph("g")
+    x = g.add_input("x", OperandDescriptor("float32", (2,)))
+    node = g.append(Node("fancyOp", [x], [OperandDescriptor("float32", (2,))], name="n7"))
+    g.outputs["y"] = node.outputs[0]
+    with pytest.raises(UnsupportedOperatorError, match=r"fancyOp \(node n7\): cannot be lowered to coreml: no CoreML lowering.*supported: .*conv2d"):
+        EMITTER.emit(g)
+
+
+def test_dilated_conv_with_computed_filter_is_refused() -> None:
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x = b.input("x", [1, 1, 5, 5], "float32")
+        w = b.input("w", [1, 1, 2, 2], "float32")
+        return {"y": b.conv2d(x, w, dilations=[2, 2])}
+
+    with pytest.raises(UnsupportedOperatorError, match=r"conv2d .*constant filter"):
+        EMITTER.emit(_graph(fn))
+
+
+# ---------------------------------------------------------------- numerics
+def _dilate(w: np.ndarray, d: tuple[int, int]) -> np.ndarray:
+    o, i, kh, kw = w.shape
+    out = np.zeros([o, i, (kh - 1) * d[0] + 1, (kw - 1) * d[1] + 1], w.dtype)
+    out[:, :, :: d[0], :: d[1]] = w
+    return out
+
+
+def _conv_ref(x: np.ndarray, w: np.ndarray, padding: list[int], strides: list[int], groups: int, dil: tuple[int, int]) -> np.ndarray:
+    nb = NumpyBuilder({})
+    return np.asarray(nb.conv2d(x.astype(np.float64), _dilate(w.astype(np.float64), dil), padding=padding, strides=strides, groups=groups))
+
+
+@pytest.mark.parametrize(
+    ("input_layout", "filter_layout", "groups", "dil", "const_filter", "const_bias", "dtype"),
+    [
+        ("nchw", "oihw", 1, (1, 1), True, True, "float32"),
+        ("nhwc", "ohwi", 1, (1, 1), True, True, "float32"),
+        ("nhwc", "hwio", 2, (1, 1), False, False, "float32"),
+        ("nchw", "ihwo", 4, (1, 1), True, False, "float32"),  # depthwise
+        ("nchw", "oihw", 2, (2, 1), True, True, "float32"),
+        ("nhwc", "ohwi", 1, (1, 2), True, True, "float16"),
+    ],
+)
+def test_conv2d_layouts_groups_dilations_bias(
+    rng: np.random.Generator, input_layout: str, filter_layout: str, groups: int,
+    dil: tuple[int, int], const_filter: bool, const_bias: bool, dtype: str,
+) -> None:
+    x = rng.standard_normal([1, 4, 7, 6]).astype(dtype)
+    w = rng.standard_normal([4, 4 // groups, 3, 2]).astype(dtype)  # oihw
+    bias = rng.standard_normal([4]).astype(dtype)
+    padding, strides = [1, 0, 2, 1], [2, 1]
+    perm_in = (0, 2, 3, 1) if input_layout == "nhwc" else (0, 1, 2, 3)
+    w_l = np.transpose(w, ["oihw".index(c) for c in filter_layout])
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        xi = b.input("x", list(np.transpose(x, perm_in).shape), dtype)
+        wi = b.constant(w_l) if const_filter else b.input("w", list(w_l.shape), dtype)
+        bi = b.constant(bias) if const_bias else b.input("b", [4], dtype)
+        y = b.conv2d(xi, wi, bias=bi, padding=padding, strides=strides, dilations=list(dil), groups=groups,
+                     input_layout=input_layout, filter_layout=filter_layout)
+        return {"y": y}
+
+    feeds = {"x": np.transpose(x, perm_in), "w": w_l, "b": bias}
+    graph = _graph(fn)
+    feeds = {v.name: feeds[v.name or ""] for v in graph.inputs}
+    got = _run(graph, feeds)["y"]
+    ref = _conv_ref(x, w, padding, strides, groups, dil) + bias.astype(np.float64).reshape(1, 4, 1, 1)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got, np.transpose(ref, perm_in), **TOL[dtype] if dtype == "float16" else {"rtol": 1e-5, "atol": 1e-5})
+
+
+def _pool_ref(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: list[int], out: tuple[int, int], kind: str) -> np.ndarray:
+    n, c = x.shape[:2]
+    res = np.zeros([n, c, *out])
+    for i in range(out[0]):
+        for j in range(out[1]):
+            r0, c0 = i * s[0] - pad[0], j * s[1] - pad[2]
+            win = x[:, :, max(r0, 0) : max(r0 + k[0], 0), max(c0, 0) : max(c0 + k[1], 0)].astype(np.float64)
+            if win.size == 0:
+                continue  # a window wholly in the padding: 0
+            if kind == "max":
+                res[:, :, i, j] = win.max(axis=(2, 3))
+            elif kind == "avg":
+                res[:, :, i, j] = win.mean(axis=(2, 3))
+            else:
+                res[:, :, i, j] = np.sqrt((win**2).sum(axis=(2, 3)))
+    return res
+
+
+@pytest.mark.parametrize("kind", ["max", "avg", "l2"])
+@pytest.mark.parametrize(("pad", "rounding", "layout"), [([0, 0, 0, 0], "floor", "nchw"), ([1, 0, 0, 2], "ceil", "nhwc"), ([1, 1, 1, 1], "ceil", "nchw")])
+def test_pools_with_padding_and_rounding(rng: np.random.Generator, kind: str, pad: list[int], rounding: str, layout: str) -> None:
+    x = rng.standard_normal([1, 2, 7, 5]).astype(np.float32) - 1.0  # mostly negative: padding must not win a max
+    k, s = (3, 2), (3, 2)
+    method = {"max": "max_pool2d", "avg": "average_pool2d", "l2": "l2_pool2d"}[kind]
+    perm = (0, 2, 3, 1) if layout == "nhwc" else (0, 1, 2, 3)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        xi = b.input("x", list(np.transpose(x, perm).shape), "float32")
+        return {"y": getattr(b, method)(xi, window_dimensions=list(k), strides=list(s), padding=pad, rounding_type=rounding, layout=layout)}
+
+    graph = _graph(fn)
+    got = _run(graph, {"x": np.transpose(x, perm)})["y"]
+    out = graph.outputs["y"].shape
+    out_hw = (out[1], out[2]) if layout == "nhwc" else (out[2], out[3])
+    ref = np.transpose(_pool_ref(x, k, s, pad, out_hw, kind), perm)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("alpha", "beta", "ta", "tb", "c_shape"), [(1.0, 1.0, False, False, [4]), (0.5, 2.0, True, True, [3, 4]), (2.0, 0.0, False, True, None)])
+def test_gemm(rng: np.random.Generator, alpha: float, beta: float, ta: bool, tb: bool, c_shape: list[int] | None) -> None:
+    a = rng.standard_normal([5, 3] if ta else [3, 5]).astype(np.float32)
+    bm = rng.standard_normal([4, 5] if tb else [5, 4]).astype(np.float32)
+    c = rng.standard_normal(c_shape).astype(np.float32) if c_shape else None
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        kw: dict[str, Any] = {"alpha": alpha, "beta": beta, "a_transpose": ta, "b_transpose": tb}
+        if c is not None:
+            kw["c"] = b.constant(c)
+        return {"y": b.gemm(b.input("a", list(a.shape), "float32"), b.constant(bm), **kw)}
+
+    got = _run(_graph(fn), {"a": a})["y"]
+    a64, b64 = a.astype(np.float64), bm.astype(np.float64)
+    ref = alpha * ((a64.T if ta else a64) @ (b64.T if tb else b64)) + (beta * c if c is not None else 0)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("axis", "const_params", "rank"), [(1, True, 4), (3, True, 4), (1, False, 4), (1, True, 2)])
+def test_batch_normalization_paths(rng: np.random.Generator, axis: int, const_params: bool, rank: int) -> None:
+    shape = [2, 3, 4, 5][:rank]
+    c = shape[axis]
+    x = rng.standard_normal(shape).astype(np.float32)
+    mean, var = rng.standard_normal([c]).astype(np.float32), rng.random([c]).astype(np.float32) + 0.5
+    scale, bias = rng.standard_normal([c]).astype(np.float32), rng.standard_normal([c]).astype(np.float32)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        def p(name: str, v: np.ndarray) -> Any:
+            return b.constant(v) if const_params else b.input(name, [c], "float32")
+
+        y = b.batch_normalization(b.input("x", shape, "float32"), p("m", mean), p("v", var),
+                                  scale=p("s", scale), bias=p("b", bias), axis=axis, epsilon=1e-3)
+        return {"y": y}
+
+    feeds = {"x": x, "m": mean, "v": var, "s": scale, "b": bias}
+    graph = _graph(fn)
+    got = _run(graph, {v.name or "": feeds[v.name or ""] for v in graph.inputs})["y"]
+    bshape = [1] * rank
+    bshape[axis] = c
+
+    def r(v: np.ndarray) -> np.ndarray:
+        return v.astype(np.float64).reshape(bshape)
+
+    ref = (x - r(mean)) / np.sqrt(r(var) + 1e-3) * r(scale) + r(bias)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "dtype"),
+    [(0.0, 6.0, "float32"), (-np.inf, 1.0, "float32"), (-1.0, np.inf, "float16"), (-np.inf, np.inf, "float32"), (-3.0, 2.0, "int32")],
+)
+def test_clamp_bounds(rng: np.random.Generator, lo: float, hi: float, dtype: str) -> None:
+    x = (rng.standard_normal([3, 4]) * 5).astype(dtype)
+    got = _run(_graph(lambda b: {"y": b.clamp(b.input("x", [3, 4], dtype), min_value=lo, max_value=hi)}), {"x": x})["y"]
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, np.clip(x, lo, hi).astype(dtype))
+
+
+def test_elementwise_chain_float16(rng: np.random.Generator) -> None:
+    a = rng.random([2, 3, 4]).astype(np.float16) + np.float16(0.5)
+    bb = rng.random([3, 1]).astype(np.float16) + np.float16(0.5)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x, y = b.input("a", [2, 3, 4], "float16"), b.input("b", [3, 1], "float16")
+        z = b.div(b.sub(b.mul(b.add(x, y), x), y), y)
+        z = b.pow(b.max(b.min(z, x), y), y)
+        z = b.softmax(b.tanh(b.sigmoid(b.exp(b.neg(b.abs(b.sqrt(z)))))), axis=2)
+        return {"z": b.reduce_mean(b.transpose(b.reshape(z, [6, 4]), permutation=[1, 0]), axes=[1], keep_dimensions=True)}
+
+    got = _run(_graph(fn), {"a": a, "b": bb})["z"]
+    x, y = a.astype(np.float64), bb.astype(np.float64)
+    z = ((x + y) * x - y) / y
+    z = np.power(np.maximum(np.minimum(z, x), y), y)
+    z = np.tanh(1 / (1 + np.exp(np.abs(np.sqrt(z)))))
+    z = np.exp(z - z.max(axis=2, keepdims=True))
+    z = z / z.sum(axis=2, keepdims=True)
+    ref = z.reshape(6, 4).T.mean(axis=1, keepdims=True)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float64), ref, **TOL["float16"])
+
+
+def test_concat_matmul_float32(rng: np.random.Generator) -> None:
+    a, c = rng.standard_normal([2, 3, 4]).astype(np.float32), rng.standard_normal([2, 2, 4]).astype(np.float32)
+    m = rng.standard_normal([4, 5]).astype(np.float32)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        cat = b.concat([b.input("a", [2, 3, 4], "float32"), b.input("c", [2, 2, 4], "float32")], 1)
+        return {"y": b.matmul(cat, b.constant(m))}
+
+    got = _run(_graph(fn), {"a": a, "c": c})["y"]
+    np.testing.assert_allclose(got, np.concatenate([a, c], 1).astype(np.float64) @ m, **TOL["float32"])
