@@ -1,7 +1,7 @@
 """MLTensor, write/read_tensor and dispatch(); the GPU target when a CUDA device is present.
 
 The CPU tests run everywhere. The GPU tests need onnxruntime-gpu and an NVIDIA GPU and are
-skipped without them (CI has none); they run on the GPU machine (see benchmarks/gpu/README.md).
+skipped without them (CI has none); they run on the GPU machine (README, "GPU").
 
 Tolerances against the CPU path: W1 is exact up to float32 rounding (rtol 1e-6); W3's
 convolutions accumulate in a different order in cuDNN (TF32 is off), rtol 1e-4, atol 1e-7.
