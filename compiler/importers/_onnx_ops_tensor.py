@@ -189,7 +189,7 @@ def _gather_nd(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [ctx.call("gatherND", _x(ctx, node), ctx.operand(node.inputs[1]))]  # type: ignore[arg-type]
 
 
-@onnx_op("ScatterElements", webnn=["scatterElements"])
+@onnx_op("ScatterElements", "Scatter", webnn=["scatterElements"], note="Scatter is its deprecated alias")
 def _scatter_elements(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     node.reject_attr("reduction", "none", "WebNN scatterElements only replaces")
     x = _x(ctx, node)
@@ -380,3 +380,14 @@ def _trilu(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     k = node.ints(1, "k")
     return [ctx.call("triangular", _x(ctx, node), upper=bool(node.attr("upper", 1)),
                      diagonal=0 if not k else k[0])]
+
+
+@onnx_op("LpNormalization", webnn=["reduceL1", "reduceL2", "div"], note="x / reduceL1|L2(x) along axis")
+def _lp_normalization(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    p = int(node.attr("p", 2))
+    if p not in (1, 2):
+        raise Unsupported(f"p={p}: only the L1 and L2 norms exist")
+    axis = normalize_axis(node.attr("axis", -1), x.rank)
+    norm = ctx.call("reduceL1" if p == 1 else "reduceL2", x, axes=[axis], keep_dimensions=True)
+    return [ctx.call("div", x, norm)]

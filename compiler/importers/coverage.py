@@ -61,10 +61,36 @@ def render_coverage() -> str:
     lines += ["", "## Folded at import time", "", "| ONNX operator | how |", "|---|---|"]
     for name in sorted(_FOLDED):
         lines.append(f"| {name} | {_FOLDED[name]} |")
+    expanded = _function_ops()
+    lines += [
+        "",
+        "## Expanded into their ONNX function bodies",
+        "",
+        "Operators without a direct mapping that ONNX defines as a function of other operators",
+        "(for the opset in use) are inlined and imported operator by operator; they work when",
+        "every operator of the body maps. With the installed onnx, for opsets up to "
+        f"{onnx_importer.MAX_OPSET}:",
+        "",
+        ", ".join(f"`{name}`" for name in expanded) + ".",
+    ]
     lines += ["", "## Not mapped", "", "| ONNX operator | why |", "|---|---|"]
     for name in sorted(UNSUPPORTED_ONNX_OPS):
         lines.append(f"| {name} | {UNSUPPORTED_ONNX_OPS[name]} |")
     return "\n".join(lines) + "\n"
+
+
+def _function_ops() -> list[str]:
+    """Default-domain ops with a (context-dependent) function body up to MAX_OPSET, not mapped directly."""
+    import onnx
+
+    names = set()
+    for schema in onnx.defs.get_all_schemas_with_history():
+        if schema.domain not in ("", "ai.onnx") or schema.since_version > onnx_importer.MAX_OPSET:
+            continue
+        versions = getattr(schema, "all_function_opset_versions", [])
+        if any(v <= onnx_importer.MAX_OPSET for v in versions) and schema.name not in CONVERTERS:
+            names.add(schema.name)
+    return sorted(names - set(_FOLDED) - set(UNSUPPORTED_ONNX_OPS))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -311,42 +311,53 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
     folder = _Folder(model)
     problems: list[UnsupportedProblem] = []
     poisoned: set[str] = set()
-    for index, node in enumerate(graph.node):
-        label = node.name or f"{node.op_type}_{index}"
+
+    def process(node: onnx.NodeProto, node_opset: int, label: str, depth: int = 0) -> None:
         if node.domain not in ("", "ai.onnx"):
-            problems.append(UnsupportedProblem(label, f"{node.domain}.{node.op_type}", opset,
+            problems.append(UnsupportedProblem(label, f"{node.domain}.{node.op_type}", node_opset,
                                                f"custom domain {node.domain!r} has no WebNN mapping"))
             poisoned.update(node.output)
-            continue
+            return
         if any(n in poisoned for n in node.input if n):
             poisoned.update(node.output)
             if node.op_type not in CONVERTERS and node.op_type not in _OPS_WITH_NO_RUNTIME_FORM:
-                problems.append(UnsupportedProblem(label, node.op_type, opset, _no_mapping(node.op_type)))
-            continue
+                problems.append(UnsupportedProblem(label, node.op_type, node_opset, _no_mapping(node.op_type)))
+            return
         missing = [n for n in node.input if n and n not in values]
         if missing:
             raise OnnxImportError(f"{where}: node {label!r} reads {missing}, which nothing produces")
         inputs: list[Tensor | None] = [values[n] if n else None for n in node.input]
         view = OnnxNode(
-            label, node.op_type, opset, inputs, _decode_attributes(node), len(node.output),
-            frozenset(i for i, n in enumerate(node.output) if n and used.get(n)),
+            label, node.op_type, node_opset, inputs, _decode_attributes(node), len(node.output),
+            frozenset(i for i, n in enumerate(node.output) if n and (used.get(n) or depth)),
         )
         results = _fold_or_convert(ctx, folder, node, view)
+        if isinstance(results, str) and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH:
+            # no direct mapping: expand the operator into its ONNX function body, if it has one
+            expansion = _expand_function(node, node_opset, inputs, label)
+            if expansion is not None:
+                body, body_opset = expansion
+                for sub in body:
+                    process(sub, body_opset, f"{label}/{sub.op_type}", depth + 1)
+                return
         if isinstance(results, str):
-            problems.append(UnsupportedProblem(label, node.op_type, opset, results))
+            problems.append(UnsupportedProblem(label, node.op_type, node_opset, results))
             poisoned.update(node.output)
-            continue
+            return
         for i, name in enumerate(node.output):
             if not name:
                 continue
             r = results[i] if i < len(results) else None
             if r is None:
-                if used.get(name):
+                if used.get(name) or depth:
                     problems.append(UnsupportedProblem(
-                        label, node.op_type, opset, f"output {i} ({name!r}) has no WebNN equivalent"))
+                        label, node.op_type, node_opset, f"output {i} ({name!r}) has no WebNN equivalent"))
                     poisoned.add(name)
                 continue
             values[name] = r
+
+    for index, node in enumerate(graph.node):
+        process(node, opset, node.name or f"{node.op_type}_{index}")
     if problems:
         raise UnsupportedOnnxOperatorsError(problems, where)
 
@@ -362,6 +373,78 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
             v = ctx.call("identity", ctx.operand(v))
         outputs[out.name] = v
     return outputs
+
+
+_MAX_FUNCTION_DEPTH = 4
+
+
+def _expand_function(
+    node: onnx.NodeProto, opset: int, inputs: Sequence[Tensor | None], label: str
+) -> tuple[list[onnx.NodeProto], int] | None:
+    """The node's ONNX function body (from its schema), inlined with the node's names and
+    attributes, and the opset the body is written against; None when it has no function."""
+    import onnx
+    from onnx import helper
+
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    except onnx.defs.SchemaError:
+        return None
+    versions = [v for v in getattr(schema, "all_function_opset_versions", []) if v <= opset]
+    if not versions:
+        return None
+    version = max(versions)
+    try:
+        if version in getattr(schema, "function_opset_versions", []):
+            raw = getattr(schema, "get_function_with_opset_version")(version)  # noqa: B009 (untyped)
+        else:
+            types = []
+            for t in inputs:
+                if t is None:
+                    types.append(onnx.TypeProto().SerializeToString())
+                    continue
+                dtype = np.dtype(t.value.data_type.numpy_dtype if isinstance(t, MLOperand) else t.dtype)
+                types.append(helper.make_tensor_type_proto(
+                    helper.np_dtype_to_tensor_dtype(dtype), list(t.shape)).SerializeToString())
+            raw = getattr(schema, "get_context_dependent_function_with_opset_version")(  # noqa: B009
+                version, node.SerializeToString(), types)
+    except Exception as e:
+        logger.debug("no function body for %s %r: %s", node.op_type, label, e)
+        return None
+    body = onnx.FunctionProto.FromString(raw)
+    if not body.node:
+        return None
+    body_opset = next((imp.version for imp in body.opset_import if imp.domain in ("", "ai.onnx")), version)
+    given = {a.name: a for a in node.attribute}
+    defaults = {name: a.default_value for name, a in schema.attributes.items() if a.default_value.name}
+    rename = dict(zip(body.input, node.input, strict=False))
+    rename.update(dict.fromkeys(body.input[len(node.input):], ""))
+    rename.update(zip(body.output, node.output, strict=False))
+    prefix = f"{label}/"
+    out: list[onnx.NodeProto] = []
+    for n in body.node:
+        clone = onnx.NodeProto()
+        clone.CopyFrom(n)
+        clone.name = f"{label}/{n.name or n.op_type}"
+        del clone.input[:]
+        clone.input.extend(rename.get(x, prefix + x) if x else "" for x in n.input)
+        del clone.output[:]
+        clone.output.extend(rename.get(x, prefix + x) if x else "" for x in n.output)
+        del clone.attribute[:]
+        for a in n.attribute:
+            if a.ref_attr_name:
+                src = given.get(a.ref_attr_name) or defaults.get(a.ref_attr_name)
+                if src is None:
+                    continue
+                resolved = onnx.AttributeProto()
+                resolved.CopyFrom(src)
+                resolved.name = a.name
+                clone.attribute.append(resolved)
+            else:
+                clone.attribute.append(a)
+        out.append(clone)
+    logger.debug("expanded %s %r into its ONNX function (%d nodes)", node.op_type, label, len(out))
+    return out, body_opset
 
 
 def _no_mapping(op_type: str) -> str:

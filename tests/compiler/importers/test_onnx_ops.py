@@ -34,6 +34,7 @@ class Case:
     positive: bool = False
     n_out: int = 1
     loose: bool = False
+    out_type: int = TensorProto.FLOAT
 
 
 def _r(*shape: int) -> list[int]:
@@ -73,7 +74,7 @@ CASES = [
     Case("prelu", "PRelu", [_r(1, 3, 2, 2), _f32(0.1, 0.2, 0.3).reshape(3, 1, 1)]),
     Case("clip-inputs", "Clip", [_r(2, 5), _f32(-0.5).reshape(()), _f32(0.5).reshape(())]),
     Case("clip-attrs-opset7", "Clip", [_r(2, 5)], {"min": -0.3, "max": 0.8}, opset=7),
-    Case("cast-int32", "Cast", [_r(2, 5)], {"to": TensorProto.INT32}),
+    Case("cast-int32", "Cast", [_r(2, 5)], {"to": TensorProto.INT32}, out_type=TensorProto.INT32),
     Case("conv-same-upper-stride2", "Conv", [_r(1, 2, 7, 7), rng0.standard_normal([4, 2, 3, 3]).astype(np.float32)],
          {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     Case("conv-dilated-grouped-bias", "Conv", [_r(1, 4, 8, 8), rng0.standard_normal([4, 2, 3, 3]).astype(np.float32),
@@ -133,8 +134,8 @@ CASES = [
     *[Case(f"{op.lower()}-opset18", op, [_r(2, 3, 4), _i64(2)], opset=18, positive=True, loose=True)
       for op in ("ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
                  "ReduceLogSumExp", "ReduceSumSquare")],
-    Case("argmax-no-keepdims", "ArgMax", [_r(3, 5)], {"axis": 1, "keepdims": 0}),
-    Case("argmin", "ArgMin", [_r(3, 5)], {"axis": 0}),
+    Case("argmax-no-keepdims", "ArgMax", [_r(3, 5)], {"axis": 1, "keepdims": 0}, out_type=TensorProto.INT64),
+    Case("argmin", "ArgMin", [_r(3, 5)], {"axis": 0}, out_type=TensorProto.INT64),
     Case("cumsum-exclusive-reverse", "CumSum", [_r(3, 4), np.array(1, np.int64)], {"exclusive": 1, "reverse": 1}),
     Case("trilu-lower-k1", "Trilu", [_r(4, 4), np.array(1, np.int64)], {"upper": 0}),
 ]
@@ -158,7 +159,8 @@ def _model(case: Case) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
             inputs.append(helper.make_tensor_value_info(name, F, spec))
     outs = [f"out{i}" for i in range(case.n_out)]
     node = helper.make_node(case.op, names, outs, name=f"{case.op}_node", **case.attrs)
-    graph = helper.make_graph([node], case.id, inputs, [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs], inits)
+    out_infos = [helper.make_tensor_value_info(o, case.out_type, None) for o in outs]
+    graph = helper.make_graph([node], case.id, inputs, out_infos, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", case.opset)])
     model.ir_version = 8
     model = onnx.shape_inference.infer_shapes(model)
@@ -187,3 +189,18 @@ def test_op_matches_onnxruntime(case: Case, nocache_context: Any) -> None:
         else:
             assert out.dtype == ref.dtype
             np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol, err_msg=case.id)
+
+
+# Operators without a direct mapping are expanded into their ONNX function bodies.
+FUNCTION_CASES = [
+    Case("celu-function", "Celu", [_r(2, 5)], {"alpha": 0.5}, opset=13, loose=True),
+    Case("mvn-function", "MeanVarianceNormalization", [_r(2, 3, 4, 4)], opset=13, loose=True),
+    Case("shrink-function", "Shrink", [_r(2, 5)], {"lambd": 0.3, "bias": 0.1}, opset=18, loose=True),
+    Case("group-norm-function", "GroupNormalization", [_r(2, 4, 3, 3), _f32(1, 2, 3, 4), _f32(0, 1, 0, 1)],
+         {"num_groups": 2}, opset=21, loose=True),
+]
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES, ids=[c.id for c in FUNCTION_CASES])
+def test_function_ops_expand_and_match_onnxruntime(case: Case, nocache_context: Any) -> None:
+    test_op_matches_onnxruntime(case, nocache_context)
