@@ -15,7 +15,7 @@ from webnnc.compiler.emitters._onnx_lowering import (
     LoweringContext,
     lower_node,
 )
-from webnnc.compiler.ir import Graph
+from webnnc.compiler.ir import DataType, Graph
 
 __all__ = ["EMITTER", "IR_VERSION", "OPSET", "OnnxEmitter", "to_model"]
 
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # build on the GPU machine included); onnx itself would write a newer IR version by default.
 OPSET = 21
 IR_VERSION = 10
+# NOTE: numpy, hence onnxruntime's Python API, has no 4-bit type: int4 / uint4 graph inputs
+# and outputs travel as int8 / uint8 (the runtime's arrays) and are cast at the boundary.
+_WIDE_IO = {"int4": "int8", "uint4": "uint8"}
 
 
 def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
@@ -32,13 +35,17 @@ def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
     reserved = {v.name or "" for v in graph.inputs} | set(graph.outputs)
     ctx = LoweringContext(reserved)
     for v in graph.inputs:
-        ctx.bind(v, v.name or "")
+        if v.data_type.value in _WIDE_IO:
+            ctx.bind(v, ctx.fresh("narrow"))
+            ctx.add("Cast", [v.name or ""], [ctx.name(v)], to=ONNX_TYPES[v.data_type])
+        else:
+            ctx.bind(v, v.name or "")
     # A value that is exactly one graph output takes the output's name; other outputs
     # (a value exported under two names) get an Identity.
     claimed: set[int] = set()
     extra_outputs: list[tuple[str, str]] = []
     for out_name, v in graph.outputs.items():
-        if id(v) in claimed or v.producer is None:
+        if id(v) in claimed or v.producer is None or v.data_type.value in _WIDE_IO:
             extra_outputs.append((out_name, ctx.name(v)))
         else:
             ctx.bind(v, out_name)
@@ -54,10 +61,15 @@ def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
     for node in graph.nodes:
         lower_node(ctx, node)
     for out_name, src in extra_outputs:
-        ctx.add("Identity", [src], [out_name])
+        wide = _WIDE_IO.get(graph.outputs[out_name].data_type.value)
+        if wide is not None:
+            ctx.add("Cast", [src], [out_name], to=ONNX_TYPES[DataType(wide)])
+        else:
+            ctx.add("Identity", [src], [out_name])
 
     def info(name: str, desc: Any) -> onnx.ValueInfoProto:
-        return helper.make_tensor_value_info(name, ONNX_TYPES[desc.data_type], list(desc.shape))
+        dt = DataType(_WIDE_IO.get(desc.data_type.value, desc.data_type.value))
+        return helper.make_tensor_value_info(name, ONNX_TYPES[dt], list(desc.shape))
 
     onnx_graph = helper.make_graph(
         ctx.nodes,
