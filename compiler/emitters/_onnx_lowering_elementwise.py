@@ -185,10 +185,11 @@ def _linear(ctx: LoweringContext, node: Node) -> None:
 def _prelu(ctx: LoweringContext, node: Node) -> None:
     x, slope = in_name(ctx, node, 0), in_name(ctx, node, 1)
     dt = _input(node).data_type
-    if dt.is_float:
+    if dt.is_float and node.outputs[0].shape == _input(node).shape:
         ctx.add("PRelu", [x, slope], [out_name(ctx, node)])
         return
-    # integers: PRelu has float kernels only
+    # integers (PRelu has float kernels only), or a slope that widens the output (PRelu
+    # broadcasts the slope one way only)
     negative = ctx.add("Less", [x, ctx.scalar(0, dt, "zero")])
     ctx.add("Where", [negative, ctx.add("Mul", [x, slope]), x], [out_name(ctx, node)])
 

@@ -56,19 +56,21 @@ def _blockwise(ctx: LoweringContext, name: str, shape: tuple[int, ...], target: 
     return ctx.add("Reshape", [x, ctx.int64s(list(target))])
 
 
-def _operands(ctx: LoweringContext, node: Node) -> tuple[str, str, str]:
+def _operands(ctx: LoweringContext, node: Node, zero_type: int) -> tuple[str, str, str]:
+    """Input, scale and zero point (cast to ``zero_type``: int4 has no Expand kernel)."""
     x = _input(node, 0)
     s, z = _input(node, 1), _input(node, 2)
     scale = _blockwise(ctx, in_name(ctx, node, 1), s.shape, x.shape)
-    zero = _blockwise(ctx, in_name(ctx, node, 2), z.shape, x.shape)
+    zero = ctx.add("Cast", [in_name(ctx, node, 2)], to=zero_type)
+    zero = _blockwise(ctx, zero, z.shape, x.shape)
     return in_name(ctx, node, 0), scale, zero
 
 
 @lowers("dequantizeLinear")
 def _dequantize(ctx: LoweringContext, node: Node) -> None:
-    x, scale, zero = _operands(ctx, node)
+    x, scale, zero = _operands(ctx, node, _F32)
     out_type = node.outputs[0].data_type
-    centered = ctx.add("Sub", [ctx.add("Cast", [x], to=_F32), ctx.add("Cast", [zero], to=_F32)])
+    centered = ctx.add("Sub", [ctx.add("Cast", [x], to=_F32), zero])
     if out_type == DataType.FLOAT32:
         ctx.add("Mul", [centered, scale], [out_name(ctx, node)])
         return
@@ -78,13 +80,13 @@ def _dequantize(ctx: LoweringContext, node: Node) -> None:
 
 @lowers("quantizeLinear")
 def _quantize(ctx: LoweringContext, node: Node) -> None:
-    x, scale, zero = _operands(ctx, node)
+    x, scale, zero = _operands(ctx, node, _F64)
     out_type = node.outputs[0].data_type
     if _input(node, 0).data_type != DataType.FLOAT32:
         x = ctx.add("Cast", [x], to=_F32)
         scale = ctx.add("Cast", [scale], to=_F32)
     rounded = ctx.add("Round", [ctx.add("Div", [x, scale])])
-    shifted = ctx.add("Add", [ctx.add("Cast", [rounded], to=_F64), ctx.add("Cast", [zero], to=_F64)])
+    shifted = ctx.add("Add", [ctx.add("Cast", [rounded], to=_F64), zero])
     lo, hi = _QRANGE[out_type]
     clipped = ctx.add(
         "Clip",

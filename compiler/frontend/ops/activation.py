@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.errors import WebNNTypeError
 from webnnc.compiler.frontend._support import check_operand
 from webnnc.compiler.frontend._validation import broadcast_shapes, check_axis
 from webnnc.compiler.frontend.ops._options import number, parse_options
+from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -101,7 +102,7 @@ class ActivationOps(_Base):
         return self._activation("linear", input, options, {"alpha": 1.0, "beta": 0.0})
 
     def prelu(self, input: MLOperand, slope: MLOperand, **options: Any) -> MLOperand:
-        """``x >= 0 ? x : slope * x``; ``slope`` broadcasts to the input's shape."""
+        """``x >= 0 ? x : slope * x``; input and slope broadcast bidirectionally."""
         op = "prelu"
         parse_options(op, options, ())
         x = self._value(op, "input", input)
@@ -112,11 +113,8 @@ class ActivationOps(_Base):
             raise WebNNTypeError(
                 f"{op}: slope data type ({s.data_type.value}) must match input ({x.data_type.value})"
             )
-        if broadcast_shapes(op, s.shape, x.shape, names=("slope", "input")) != x.shape:
-            raise ValidationError(
-                f"{op}: slope {list(s.shape)} must broadcast to the input's shape {list(x.shape)}"
-            )
-        return self._add1(op, [x, s], x.descriptor)
+        shape = broadcast_shapes(op, x.shape, s.shape, names=("input", "slope"))
+        return self._add1(op, [x, s], OperandDescriptor(x.data_type, shape))
 
     def softmax(self, input: MLOperand, axis: Any = None, **options: Any) -> MLOperand:
         """Softmax along ``axis`` (the spec requires it; pywebnn's default is the last axis)."""
