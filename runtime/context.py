@@ -188,6 +188,16 @@ class MLContext:
 
     createGraphBuilder = create_graph_builder  # noqa: N815 - the spec's spelling
 
+    def op_support_limits(self) -> dict[str, Any]:
+        """The spec's ``opSupportLimits()``: per operator and operand, the data types and rank
+        range that build and run here (from the compiler's support table, the same one the
+        builder validates with)."""
+        from webnnc.compiler.frontend._support import op_support_limits
+
+        return op_support_limits()
+
+    opSupportLimits = op_support_limits  # noqa: N815 - the spec's spelling
+
     def _build(self, graph: Graph) -> MLGraph:
         from webnnc.compiler.driver import compile_graph
         from webnnc.compiler.options import CompileOptions
