@@ -256,23 +256,31 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
     if sizes is not None and list(sizes[:2]) != list(x.shape[:2]):
         raise Unsupported(f"sizes {sizes} resize batch/channels; WebNN resamples H and W only")
     coord = node.attr("coordinate_transformation_mode", "half_pixel" if node.opset >= 11 else "asymmetric")
+    in_hw = list(x.shape[2:])
+    out_hw = [int(v) for v in sizes[2:]] if sizes is not None else [
+        int(np.floor(d * float(f))) for d, f in zip(in_hw, (scales or [1, 1, 1, 1])[2:], strict=True)]
+    if coord == "pytorch_half_pixel" and min(out_hw) > 1:
+        coord = "half_pixel"  # identical unless an output dimension is 1
+    # webnnc lowers resample2d like ONNX Resize with half_pixel coordinates (and, for
+    # nearest, round_prefer_floor); other ONNX modes are accepted only where they provably
+    # pick the same source positions: integer upscaling, where no coordinate is a tie.
+    if scales is not None:
+        integer_up = all(float(f).is_integer() and f >= 1 for f in scales[2:])
+    else:
+        integer_up = all(o % i == 0 for o, i in zip(out_hw, in_hw, strict=True))
     if mode == "linear":
-        if coord not in ("half_pixel", "pytorch_half_pixel") or (
-            coord == "pytorch_half_pixel" and min((sizes or [2, 2, 2, 2])[2:]) == 1
-        ):
+        if coord != "half_pixel" and not (integer_up and out_hw == in_hw):
             raise Unsupported(f"linear with coordinate_transformation_mode={coord!r}: WebNN linear is half_pixel")
         webnn_mode = "linear"
     elif mode == "nearest":
-        nearest = node.attr("nearest_mode", "round_prefer_floor")
-        if node.opset < 11:
-            nearest = "floor"
-        ok_asym = coord == "asymmetric" and nearest == "floor"
-        ok_half = coord == "half_pixel" and nearest == "round_prefer_ceil"
-        integer_up = scales is not None and all(float(s).is_integer() for s in scales[2:])
-        if not (ok_asym or ok_half or (integer_up and coord in ("asymmetric", "half_pixel"))):
+        nearest = node.attr("nearest_mode", "round_prefer_floor") if node.opset >= 11 else "floor"
+        same = coord == "half_pixel" and nearest == "round_prefer_floor"
+        same_when_integer = (coord == "asymmetric" and nearest == "floor") or (
+            coord == "half_pixel" and nearest == "round_prefer_ceil")
+        if not (same or (integer_up and same_when_integer)):
             raise Unsupported(
                 f"nearest with coordinate_transformation_mode={coord!r}, nearest_mode={nearest!r} "
-                "is not WebNN's nearest-neighbor"
+                f"and output {out_hw} from {in_hw} picks other pixels than WebNN's nearest-neighbor"
             )
         webnn_mode = "nearest-neighbor"
     else:
@@ -283,7 +291,9 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
     return ctx.call("resample2d", x, mode=webnn_mode, scales=[float(s) for s in scales[2:]], axes=[2, 3])  # type: ignore[no-any-return]
 
 
-@onnx_op("Resize", webnn=["resample2d"], note="4-D, H/W only; nearest (asymmetric+floor) or linear (half_pixel)")
+@onnx_op("Resize", webnn=["resample2d"],
+         note="4-D, H/W only; linear: half_pixel; nearest: half_pixel+round_prefer_floor, "
+              "or asymmetric+floor / half_pixel+round_prefer_ceil for integer upscaling")
 def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     node.reject_attr("antialias", 0, "WebNN resample2d does not antialias")

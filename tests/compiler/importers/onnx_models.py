@@ -98,8 +98,8 @@ class _Net:
         return m
 
 
-def resnet(batch: int = 1, size: int = 16) -> onnx.ModelProto:
-    n = _Net("resnet", seed=1)
+def resnet(batch: int = 1, size: int = 16, opset: int = OPSET) -> onnx.ModelProto:
+    n = _Net("resnet", seed=1, opset=opset)
     x = n.input("input", [batch, 3, size, size])
     y = n.conv_bn_relu(x, 3, 8, 3, stride=2)
     y = n.op1("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
@@ -202,8 +202,8 @@ def shufflenet(size: int = 16) -> onnx.ModelProto:
     return n.model([(y, [1, c])])
 
 
-def vgg(size: int = 16) -> onnx.ModelProto:
-    n = _Net("vgg", seed=6)
+def vgg(size: int = 16, opset: int = OPSET) -> onnx.ModelProto:
+    n = _Net("vgg", seed=6, opset=opset)
     x = n.input("input", [1, 3, size, size])
     y, c = x, 3
     for cout, reps in ((8, 2), (16, 2)):
@@ -216,7 +216,7 @@ def vgg(size: int = 16) -> onnx.ModelProto:
     y = n.op1("Relu", [n.op1("Gemm", [y, n.weight([feat, 32]), n.const(np.zeros(32, np.float32))])])
     y = n.op1("Dropout", [y])
     y = n.op1("Gemm", [y, n.weight([10, 32]), n.weight([10], 0.1)], transB=1, alpha=1.0, beta=1.0)
-    y = n.op1("Softmax", [y])
+    y = n.op1("Softmax", [y], axis=1)
     return n.model([(y, [1, 10])])
 
 

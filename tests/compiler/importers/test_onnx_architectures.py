@@ -22,6 +22,7 @@ from tests.compiler.importers.onnx_models import (
     bert_encoder_layer,
     resnet,
     squeezenet,
+    vgg,
 )
 from tests.conftest import webnnc_cli
 from webnnc.compiler import import_onnx
@@ -68,6 +69,20 @@ def test_architecture_matches_onnxruntime(
     for out, ref in zip(model.graph.output, want, strict=True):
         assert got[out.name].dtype == ref.dtype
         np.testing.assert_allclose(got[out.name], ref, rtol=RTOL, atol=ATOL, err_msg=f"{arch}: {out.name}")
+
+
+@pytest.mark.parametrize(("factory", "opset"), [(resnet, 7), (vgg, 9), (resnet, 21)],
+                         ids=["resnet-opset7", "vgg-opset9", "resnet-opset21"])
+def test_architecture_at_other_opsets(
+    factory: Callable[..., onnx.ModelProto], opset: int, nocache_context: Any, rng: np.random.Generator
+) -> None:
+    model = factory(opset=opset)
+    feeds = _feeds(model, rng)
+    builder = nocache_context.create_graph_builder()
+    graph = builder.build(import_onnx(model, builder=builder))
+    got = nocache_context.compute(graph, feeds)
+    (want,) = _ort(model, feeds)
+    np.testing.assert_allclose(got[model.graph.output[0].name], want, rtol=RTOL, atol=ATOL)
 
 
 def test_bert_layer_with_dynamic_dims_needs_input_shapes(
