@@ -164,3 +164,38 @@ def test_runtime_load_by_name_skips_incompatible_entries(cache_dir: Path) -> Non
         load("pinned", cache_dir=cache_dir)
     manifest = json.loads((cache_dir / "entries" / m.key[:2] / f"{m.key}.json").read_text())
     assert manifest["name"] == "pinned"
+
+
+_RUNTIME_ONLY = """
+import json, sys
+import numpy as np
+
+class Block:  # this machine "has only the runtime": the compiler and converters cannot import
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("webnnc.compiler") or name.split(".")[0] in ("onnx", "coremltools", "onnxsim"):
+            raise ImportError(f"blocked: {{name}}")
+
+sys.meta_path.insert(0, Block())
+from webnnc.cache.cli import main
+import webnnc.runtime
+
+codes = [main(["--cache-dir", {dest!r}, "import", {bundle!r}]), main(["--cache-dir", {dest!r}, "verify"])]
+m = webnnc.runtime.load("shipped", cache_dir={dest!r})
+y = m({{"x": np.array([[-1.5, 0.0, 2.0], [3.0, -4.0, 0.5]], np.float32)}})["y"]
+print(json.dumps({{"codes": codes, "y": y.tolist()}}))
+"""
+
+
+def test_import_and_load_on_a_runtime_only_machine(cache_dir: Path, tmp_path: Path) -> None:
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    assert build_tiny(context, 0.5, name="shipped").build_info["source"] == "compiled"
+    bundle = tmp_path / "shipped.webnnc"
+    with ArtifactStore(cache_dir) as store:
+        export_bundle(store, bundle)
+    code = _RUNTIME_ONLY.format(dest=str(tmp_path / "dest"), bundle=str(bundle))
+    out = run_python(code, cwd=tmp_path)
+    lines = out.strip().splitlines()
+    assert any(line.startswith("imported 1 entries") for line in lines), out
+    result = json.loads(lines[-1])
+    assert result["codes"] == [0, 0]
+    np.testing.assert_allclose(np.array(result["y"]), tiny_expected(0.5), rtol=1e-6, atol=1e-6)
