@@ -120,10 +120,8 @@ _UNARY = {
     "tan": "Tan",
     "sign": "Sign",
     "roundEven": "Round",  # ONNX Round rounds half to even
-    "sigmoid": "Sigmoid",
     "tanh": "Tanh",
     "gelu": "Gelu",
-    "hardSwish": "HardSwish",
     "softplus": "Softplus",
     "softsign": "Softsign",
 }
@@ -146,6 +144,33 @@ def _cast_op(ctx: LoweringContext, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- activations
+@lowers("sigmoid")
+def _sigmoid(ctx: LoweringContext, node: Node) -> None:
+    # ONNX Runtime's Sigmoid kernel loses all relative precision below about -8 (it returns
+    # 0 from -16 on); 1 / (1 + exp(-x)) stays within 2 ULP down to the float32 denormals.
+    dt = _input(node).data_type
+    x = in_name(ctx, node, 0)
+    if dt == DataType.FLOAT16:
+        x = _cast(ctx, x, DataType.FLOAT32)
+    one = ctx.scalar(1.0, DataType.FLOAT32, "one")
+    denom = ctx.add("Add", [ctx.add("Exp", [ctx.add("Neg", [x])]), one])
+    if dt == DataType.FLOAT16:
+        _cast(ctx, ctx.add("Div", [one, denom]), DataType.FLOAT16, out_name(ctx, node))
+    else:
+        ctx.add("Div", [one, denom], [out_name(ctx, node)])
+
+
+@lowers("hardSwish")
+def _hard_swish(ctx: LoweringContext, node: Node) -> None:
+    # The spec's x * clip(x + 3, 0, 6) / 6: near x = -3 the sum is exact, while ONNX
+    # Runtime's HardSwish (x * clip(x / 6 + 0.5)) is off by hundreds of ULP there.
+    dt = _input(node).data_type
+    x = in_name(ctx, node, 0)
+    shifted = ctx.add("Add", [x, ctx.scalar(3.0, dt, "three")])
+    gate = ctx.add("Clip", [shifted, ctx.scalar(0.0, dt, "zero"), ctx.scalar(6.0, dt, "six")])
+    ctx.add("Div", [ctx.add("Mul", [x, gate]), ctx.scalar(6.0, dt, "six")], [out_name(ctx, node)])
+
+
 _NATIVE_RELU = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32, DataType.INT8})
 
 
