@@ -111,6 +111,70 @@ _REDUCE_SUM = _unary(_SUMMABLE)
 _REDUCE_FLOAT = _unary(FLOATS)
 _ARG = {"input": operand(NUMERIC, spec=ALL, ranks=(1, MAX_RANK)), "output": operand(_INDEX)}
 
+# Operators that only move data run every type but the packed 4-bit ones (issue 4B).
+_MOVE = operand(NUMERIC, spec=ALL)
+_MOVE1 = operand(NUMERIC, spec=ALL, ranks=(1, MAX_RANK))
+_GATHER_INDEX = operand({_T.INT32, _T.UINT32, _T.INT64}, ranks=(0, MAX_RANK))
+_TENSOR_4B: dict[str, dict[str, OperandLimits]] = {
+    "concat": {"inputs": _MOVE1, "output": _MOVE1},
+    "expand": _same(_MOVE, "input", "output"),
+    "pad": _same(_MOVE, "input", "output"),
+    "reshape": _same(_MOVE, "input", "output"),
+    "reverse": _same(_MOVE, "input", "output"),
+    "slice": _same(_MOVE, "input", "output"),
+    "split": {"input": _MOVE1, "outputs": _MOVE1},
+    "tile": _same(_MOVE, "input", "output"),
+    "transpose": _same(_MOVE, "input", "output"),
+    "triangular": _same(operand(NUMERIC, spec=ALL, ranks=(2, MAX_RANK)), "input", "output"),
+    "gather": {"input": _MOVE1, "indices": _GATHER_INDEX, "output": _MOVE},
+    "gatherElements": {"input": _MOVE1, "indices": operand(_GATHER_INDEX.data_types, ranks=(1, MAX_RANK)), "output": _MOVE1},
+    "gatherND": {"input": _MOVE1, "indices": operand(_GATHER_INDEX.data_types, ranks=(1, MAX_RANK)), "output": _MOVE},
+    "scatterElements": {
+        "input": _MOVE1, "indices": operand(_GATHER_INDEX.data_types, ranks=(1, MAX_RANK)), "updates": _MOVE1,
+        "output": _MOVE1,
+    },
+    "scatterND": {
+        "input": _MOVE1, "indices": operand(_GATHER_INDEX.data_types, ranks=(1, MAX_RANK)), "updates": _MOVE,
+        "output": _MOVE1,
+    },
+}
+_F4 = operand(FLOATS, ranks=(4, 4))
+_F1 = operand(FLOATS, ranks=(1, 1))
+_SPATIAL_4B: dict[str, dict[str, OperandLimits]] = {
+    "conv2d": {"input": _F4, "filter": _F4, "bias": _F1, "output": _F4},
+    "convTranspose2d": {"input": _F4, "filter": _F4, "bias": _F1, "output": _F4},
+    "averagePool2d": _same(_F4, "input", "output"),
+    "maxPool2d": _same(_F4, "input", "output"),
+    "l2Pool2d": _same(_F4, "input", "output"),
+    "resample2d": _same(_F4, "input", "output"),
+    "gemm": {
+        "a": operand(FLOATS, ranks=(2, 2)), "b": operand(FLOATS, ranks=(2, 2)),
+        "c": operand(FLOATS, ranks=(0, 2)), "output": operand(FLOATS, ranks=(2, 2)),
+    },
+    "matmul": _same(operand(FLOATS, ranks=(2, MAX_RANK)), "a", "b", "output"),
+    "batchNormalization": {
+        "input": operand(FLOATS, ranks=(1, MAX_RANK)), **_same(_F1, "mean", "variance", "scale", "bias"),
+        "output": operand(FLOATS, ranks=(1, MAX_RANK)),
+    },
+    "instanceNormalization": {"input": _F4, "scale": _F1, "bias": _F1, "output": _F4},
+    "layerNormalization": _same(operand(FLOATS), "input", "scale", "bias", "output"),
+}
+
+
+def _rnn(ranks: dict[str, int], outputs: tuple[int, int], key: str = "outputs") -> dict[str, OperandLimits]:
+    limits = {name: operand(FLOATS, ranks=(r, r)) for name, r in ranks.items()}
+    return limits | {key: operand(FLOATS, ranks=outputs)}
+
+
+_RNN = {"input": 3, "weight": 3, "recurrentWeight": 3, "bias": 2, "recurrentBias": 2, "initialHiddenState": 3}
+_CELL = {"input": 2, "weight": 2, "recurrentWeight": 2, "hiddenState": 2, "bias": 1, "recurrentBias": 1}
+_RECURRENT_4B: dict[str, dict[str, OperandLimits]] = {
+    "gru": _rnn(_RNN, (3, 4)),
+    "lstm": _rnn(_RNN | {"peepholeWeight": 2, "initialCellState": 3}, (3, 4)),
+    "gruCell": _rnn(_CELL, (2, 2), key="output"),
+    "lstmCell": _rnn(_CELL | {"cellState": 2, "peepholeWeight": 1}, (2, 2)),
+}
+
 OP_SUPPORT: dict[str, dict[str, OperandLimits]] = {
     # element-wise binary
     "add": _binary(NUMERIC),
@@ -198,6 +262,10 @@ OP_SUPPORT: dict[str, dict[str, OperandLimits]] = {
         "zeroPoint": operand(_QUANTIZED),
         "output": operand(FLOATS),
     },
+    # ---- issue 4B: tensor, gather/scatter, conv/pool, linear algebra, normalization, recurrent
+    **_TENSOR_4B,
+    **_SPATIAL_4B,
+    **_RECURRENT_4B,
 }
 
 

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from webnnc.compiler.ir import Value
 
 __all__ = [
-    "BACKEND",
-    "RUNNABLE_TYPES",
-    "check_runnable",
     "check_same_type",
     "check_shape",
     "choice",
@@ -32,11 +29,6 @@ __all__ = [
     "parse_options",
     "snake_case",
 ]
-
-BACKEND = "onnx-cpu"
-#: Data types ONNX Runtime's CPU provider can feed and run for the tensor operators
-#: (int4/uint4 exist only as packed constants there; no kernel of ours takes them).
-RUNNABLE_TYPES = frozenset(DataType) - {DataType.INT4, DataType.UINT4}
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z]+)")
 
@@ -120,17 +112,6 @@ def operand_option(builder: MLGraphBuilder, op: str, arg: str, value: Any) -> Va
     if value is None:
         return None
     return builder._value(op, arg, value)
-
-
-def check_runnable(op: str, arg: str, data_type: DataType, allowed: Iterable[DataType]) -> None:
-    """Raise the build-time error for a data type the spec allows but the backend cannot run."""
-    allowed = frozenset(allowed)
-    if data_type not in allowed:
-        names = ", ".join(sorted(t.value for t in allowed))
-        raise WebNNTypeError(
-            f"unsupported data type for {op} on {BACKEND}: {arg} is {data_type.value}; "
-            f"ONNX Runtime's CPU provider runs [{names}]"
-        )
 
 
 def check_same_type(op: str, arg: str, found: DataType, ref_arg: str, ref: DataType) -> None:

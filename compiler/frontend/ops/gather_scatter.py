@@ -10,13 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError
+from webnnc.compiler.frontend._support import check_operand
 from webnnc.compiler.frontend._validation import check_axis, check_data_type
-from webnnc.compiler.frontend.ops._options import (
-    RUNNABLE_TYPES,
-    check_runnable,
-    check_same_type,
-    parse_options,
-)
+from webnnc.compiler.frontend.ops._options import check_same_type, parse_options
 from webnnc.compiler.ir import DataType, OperandDescriptor
 
 if TYPE_CHECKING:
@@ -45,10 +41,10 @@ class GatherScatterOps(_Base):
     def _indexed(self, op: str, input: MLOperand, indices: MLOperand) -> tuple[Value, Value]:
         x = self._value(op, "input", input)
         idx = self._value(op, "indices", indices)
-        check_runnable(op, "input", x.data_type, RUNNABLE_TYPES)
         check_data_type(op, "indices", idx.data_type, INDEX_TYPES)
         if x.rank == 0:
             raise ValidationError(f"{op}: input must have rank >= 1; found a scalar")
+        check_operand(op, "input", x)
         return x, idx
 
     def _updates(self, op: str, x: Value, updates: MLOperand, shape: tuple[int, ...]) -> Value:

@@ -2,7 +2,8 @@
 split, tile, triangular, identity.
 
 All of them move data without arithmetic, so the spec allows every data type; ONNX Runtime's
-CPU provider runs them for every type but the packed 4-bit ones.
+CPU provider runs them for every type but the packed 4-bit ones (the support table in
+``webnnc.compiler.frontend._support`` says so, and the builders check against it).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand
 from webnnc.compiler.frontend._validation import check_axes, check_axis, int_list
 from webnnc.compiler.frontend.ops._options import (
-    RUNNABLE_TYPES,
-    check_runnable,
     choice,
     flag,
     number,
@@ -55,7 +55,7 @@ class TensorOps(_Base):
 
     def _data_input(self, op: str, input: MLOperand, arg: str = "input") -> Value:
         x = self._value(op, arg, input)
-        check_runnable(op, arg, x.data_type, RUNNABLE_TYPES)
+        check_operand(op, arg, x)
         return x
 
     def reshape(self, input: MLOperand, new_shape: Sequence[int], **options: Any) -> MLOperand:
@@ -100,9 +100,9 @@ class TensorOps(_Base):
             raise WebNNTypeError(f"{op}: inputs must be a non-empty sequence of MLOperand")
         values = [self._value(op, f"inputs[{i}]", o) for i, o in enumerate(inputs)]
         first = values[0]
-        check_runnable(op, "inputs[0]", first.data_type, RUNNABLE_TYPES)
         if first.rank == 0:
             raise ValidationError(f"{op}: inputs must have rank >= 1; inputs[0] is a scalar")
+        check_operand(op, "inputs", first, what="inputs[0]")
         axis = check_axis(op, axis, first.rank)
         total = 0
         for i, v in enumerate(values):
@@ -255,9 +255,7 @@ class TensorOps(_Base):
         dimensions, counted from diagonal ``diagonal`` (default 0); zero the rest."""
         op = "triangular"
         opts = parse_options(op, options, ("upper", "diagonal"))
-        x = self._data_input(op, input)
-        if x.rank < 2:
-            raise ValidationError(f"{op}: input must have rank >= 2; found rank {x.rank} {list(x.shape)}")
+        x = self._data_input(op, input)  # the support table requires rank >= 2
         upper = flag(op, "upper", opts.get("upper", True))
         diagonal = opts.get("diagonal", 0)
         if isinstance(diagonal, bool) or not hasattr(diagonal, "__index__"):

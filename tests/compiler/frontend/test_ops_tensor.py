@@ -179,7 +179,7 @@ VALIDATION = [
     (lambda b: b.split(_f(b, [5]), [2, 2]), ValidationError, r"split: splits \[2, 2\] must sum to dimension 0 \(size 5\)"),
     (lambda b: b.split(_f(b, [5]), 1, axis=1), ValidationError, r"split: axis must be in the range \[0, 1\); found 1"),
     (lambda b: b.tile(_f(b, [2, 3]), [2]), ValidationError, r"tile: repetitions must have 2 elements; found 1"),
-    (lambda b: b.triangular(_f(b, [3])), ValidationError, r"triangular: input must have rank >= 2; found rank 1"),
+    (lambda b: b.triangular(_f(b, [3])), ValidationError, r"triangular: input rank must be in \[2, 8\]; found rank 1"),
     (lambda b: b.triangular(_f(b, [3, 3]), diagonal=1.5), WebNNTypeError, r"triangular: diagonal must be an integer"),
     (lambda b: b.concat([_f(b, [])], 0), ValidationError, r"concat: inputs must have rank >= 1"),
     (lambda b: b.identity(_f(b, [2]), alpha=1), WebNNTypeError, r"identity: unknown options \['alpha'\]"),
@@ -207,3 +207,67 @@ VALIDATION = [
 def test_validation_messages(builder: Any, make: Any, exc: type, pattern: str) -> None:
     with pytest.raises(exc, match=pattern):
         make(builder)
+
+
+# ------------------------------------------------------------------ support table honesty
+_MOVE_OPS: dict[str, Callable[..., Any]] = {
+    # (builder, x [2, 3], indices int32 [2], updates [2, 2] and [1] of x's type)
+    "concat": lambda b, x, i, u: b.concat([x, x], 0),
+    "expand": lambda b, x, i, u: b.expand(x, [2, 2, 3]),
+    "gather": lambda b, x, i, u: b.gather(x, i, axis=1),
+    "gatherElements": lambda b, x, i, u: b.gather_elements(x, b.reshape(b.tile(i, [2]), [2, 2]), axis=1),
+    "gatherND": lambda b, x, i, u: b.gather_nd(x, b.reshape(i, [1, 2])),
+    "scatterElements": lambda b, x, i, u: b.scatter_elements(x, b.reshape(b.tile(i, [2]), [2, 2]), u[0], axis=1),
+    "scatterND": lambda b, x, i, u: b.scatter_nd(x, b.reshape(i, [1, 2]), u[1]),
+    "identity": lambda b, x, i, u: b.identity(x),
+    "pad": lambda b, x, i, u: b.pad(x, [1, 0], [0, 1], mode="symmetric"),
+    "reshape": lambda b, x, i, u: b.reshape(x, [3, 2]),
+    "reverse": lambda b, x, i, u: b.reverse(x),
+    "slice": lambda b, x, i, u: b.slice(x, [0, 1], [2, 2], strides=[1, 2]),
+    "split": lambda b, x, i, u: b.split(x, [1, 2], axis=1)[1],
+    "tile": lambda b, x, i, u: b.tile(x, [1, 2]),
+    "transpose": lambda b, x, i, u: b.transpose(x),
+    "triangular": lambda b, x, i, u: b.triangular(x, upper=False),
+}
+_RUNNABLE = ["float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"]
+
+
+@pytest.mark.parametrize("dtype", _RUNNABLE)
+def test_support_table_types_build_and_run(nocache_context: Any, dtype: str) -> None:
+    """Every data type op_support_limits() lists for these operators builds and runs."""
+    from webnnc.compiler.frontend._support import op_support_limits
+
+    limits = op_support_limits()
+    x = np.arange(1, 7).reshape(2, 3).astype(dtype)
+    b = nocache_context.create_graph_builder()
+    v = b.input("x", [2, 3], dtype)
+    idx = b.constant(np.array([0, 1], np.int32))
+    updates = (b.constant(np.full((2, 2), 9, dtype)), b.constant(np.full(1, 9, dtype)))
+    outs = {}
+    for op, make in _MOVE_OPS.items():
+        first = "inputs" if op == "concat" else "input"
+        assert dtype in limits[op][first]["dataTypes"], op
+        outs[op] = make(b, v, idx, updates)
+    got = nocache_context.compute(b.build(outs), {"x": x})
+    for op in _MOVE_OPS:
+        assert got[op].dtype == np.dtype(dtype), op
+    _exact(got["triangular"], np.tril(x))
+    _exact(got["pad"], np.pad(x, [(1, 0), (0, 1)], mode="symmetric"))
+    _exact(got["gather"], x[:, [0, 1]])
+    want = x.copy()
+    want[0, 1] = 9  # one index tuple (0, 1)
+    _exact(got["scatterND"], want)
+
+
+@pytest.mark.parametrize("op", sorted(_MOVE_OPS))
+def test_support_table_int4_is_refused_at_build_time(builder: Any, op: str) -> None:
+    from webnnc.compiler.frontend._support import op_support_limits
+
+    first = "inputs" if op == "concat" else "input"
+    assert "int4" not in op_support_limits()[op][first]["dataTypes"]
+    x = builder.constant(np.ones((2, 3), np.int8), data_type="int4")
+    idx = builder.constant(np.array([0, 1], np.int32))
+    updates = (builder.constant(np.ones((2, 2), np.int8), data_type="int4"),
+               builder.constant(np.ones(1, np.int8), data_type="int4"))
+    with pytest.raises(WebNNTypeError, match=rf"unsupported data type for {op} on onnx-cpu"):
+        _MOVE_OPS[op](builder, x, idx, updates)
