@@ -624,6 +624,8 @@ def _stmt(node: Any, outs: list[str], names: Mapping[int, str]) -> str:
         text = _fmt(value)
         if text is not None:
             args.append(f"{_camel(key)}={text}")
+    if node.op_type in ("argMax", "argMin") and "output_data_type" not in node.attributes:
+        args.append(f'outputDataType="{node.outputs[0].data_type.value}"')  # kept in the descriptor
     lhs = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     return f"{lhs} = {node.op_type}({', '.join(args)});"
 
