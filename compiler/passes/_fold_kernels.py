@@ -13,6 +13,7 @@ pass casts and checks what an evaluator returns against the node's output descri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -127,9 +128,11 @@ def _clamp(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
     x = _wide(_first(args))
     lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
     if x.dtype.kind in "iu":
+        # exact integer bounds (a float64 near 2**63 does not round-trip through int64)
         info = np.iinfo(x.dtype)
-        lo, hi = max(lo, info.min), min(hi, info.max)
-        return [np.clip(x, int(np.ceil(lo)), int(np.floor(hi))).astype(x.dtype)]
+        lo_i = info.min if lo <= info.min else min(math.ceil(lo), info.max)
+        hi_i = info.max if hi >= info.max else max(math.floor(hi), info.min)
+        return [np.clip(x, x.dtype.type(lo_i), x.dtype.type(hi_i))]
     return [np.clip(x, x.dtype.type(lo), x.dtype.type(hi))]
 
 
