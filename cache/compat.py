@@ -66,8 +66,8 @@ def unusable_reason(manifest: Manifest, *, format_version: int | None = None) ->
     problem = _layout_problem(manifest)
     if problem:
         return problem
-    fv = manifest.key_parts.get("format_version")
-    if format_version is not None and fv != str(format_version):
+    fv = manifest.key_parts.get("format_version")  # absent in derived entries (.mlmodelc)
+    if format_version is not None and fv is not None and fv != str(format_version):
         return f"compiler format version {fv}, current is {format_version}"
     for part, built in sorted(manifest.key_parts.items()):
         if part.startswith("library."):
