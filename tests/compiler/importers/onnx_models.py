@@ -12,7 +12,8 @@ the importer sees the real operator patterns of each family while tests stay fas
 - ShuffleNet (v1): grouped 1x1 convs, channel shuffle (reshape-transpose-reshape), depthwise
   3x3, stride-2 units concatenating an average-pooled shortcut.
 - VGG: stacked 3x3 conv-relu, max pools, flatten, Gemm-relu-dropout-Gemm, softmax.
-- BERT encoder layer: Q/K/V MatMul+Add, multi-head reshape/transpose, scaled QK^T with an
+- BERT encoder layer: an int64 attention mask turned into an additive bias (Unsqueeze, Cast,
+  Sub, Mul), Q/K/V MatMul+Add, multi-head reshape/transpose, scaled QK^T with an
   additive mask, softmax, context, output projection, residual + LayerNormalization, GELU
   feed-forward (Erf form, as exported by PyTorch), residual + LayerNormalization; plus the
   Shape/Gather/Concat subgraphs that exporters emit for the head reshapes.
@@ -228,7 +229,12 @@ def bert_encoder_layer(seq: int = 8, hidden: int = 16, heads: int = 2, ffn: int 
     batch_dim: int | str = "batch" if dynamic else 1
     seq_dim: int | str = "sequence" if dynamic else seq
     x = n.input("hidden_states", [batch_dim, seq_dim, hidden])
-    mask = n.input("attention_mask", [batch_dim, 1, 1, seq_dim])
+    mask = n.input("attention_mask", [batch_dim, seq_dim], TensorProto.INT64)
+    # HF-style extended mask: (1 - float(mask[:, None, None, :])) * -10000
+    ext = n.op1("Cast", [n.op1("Unsqueeze", [mask, n.const(np.array([1, 2], np.int64), "axes")])],
+                to=TensorProto.FLOAT)
+    mask_bias = n.op1("Mul", [n.op1("Sub", [n.const(np.array(1.0, np.float32), "one"), ext]),
+                              n.const(np.array(-10000.0, np.float32), "neg")])
 
     def linear(t: str, cin: int, cout: int) -> str:
         return n.op1("Add", [n.op1("MatMul", [t, n.weight([cin, cout])]), n.weight([cout], 0.1)])
@@ -245,7 +251,7 @@ def bert_encoder_layer(seq: int = 8, hidden: int = 16, heads: int = 2, ffn: int 
     q, k, v = (heads_of(linear(x, hidden, hidden)) for _ in range(3))
     kt = n.op1("Transpose", [k], perm=[0, 1, 3, 2])
     scores = n.op1("Div", [n.op1("MatMul", [q, kt]), n.const(np.array(np.sqrt(head), np.float32), "scale")])
-    scores = n.op1("Add", [scores, mask])
+    scores = n.op1("Add", [scores, mask_bias])
     probs = n.op1("Softmax", [scores], axis=-1)
     ctx = n.op1("Transpose", [n.op1("MatMul", [probs, v])], perm=[0, 2, 1, 3])
     merged_shape = n.op1("Concat", [b_s, n.const(np.array([hidden], np.int64), "h")], axis=0)

@@ -36,7 +36,10 @@ def _feeds(model: onnx.ModelProto, rng: np.random.Generator) -> dict[str, np.nda
     for i in model.graph.input:
         if i.name not in inits:
             shape = [d.dim_value for d in i.type.tensor_type.shape.dim]
-            feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
+            if i.type.tensor_type.elem_type == onnx.TensorProto.INT64:  # attention masks
+                feeds[i.name] = (rng.random(shape) < 0.75).astype(np.int64)
+            else:
+                feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
     return feeds
 
 
@@ -94,10 +97,11 @@ def test_bert_layer_with_dynamic_dims_needs_input_shapes(
 
     with pytest.raises(OnnxImportError, match=r"hidden_states \[batch, sequence, 16\].*--input-shape"):
         import_onnx(model)
-    shapes = {"hidden_states": [2, 8, 16], "attention_mask": [2, 1, 1, 8]}
+    shapes = {"hidden_states": [2, 8, 16], "attention_mask": [2, 8]}
     builder = nocache_context.create_graph_builder()
     graph = builder.build(import_onnx(model, input_shapes=shapes, builder=builder))
-    feeds = {k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
+    feeds = {"hidden_states": rng.standard_normal([2, 8, 16]).astype(np.float32),
+             "attention_mask": np.array([[1] * 8, [1] * 5 + [0] * 3], np.int64)}
     got = nocache_context.compute(graph, feeds)
     (want,) = _ort(model, feeds)
     np.testing.assert_allclose(got[model.graph.output[0].name], want, rtol=RTOL, atol=ATOL)
@@ -133,6 +137,6 @@ def test_cli_reports_dynamic_dims_and_accepts_input_shape(tmp_path: Path, cache_
     proc = subprocess.run(base, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "dynamic dimensions" in proc.stderr and "--input-shape hidden_states=1,1,16" in proc.stderr
-    shapes = ["--input-shape", "hidden_states=1,8,16", "--input-shape", "attention_mask=1,1,1,8"]
+    shapes = ["--input-shape", "hidden_states=1,8,16", "--input-shape", "attention_mask=1,8"]
     proc = subprocess.run(base + shapes, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
