@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.compiler.passes._helpers import build, check_pass, run_ort
 from webnnc.compiler.errors import PassError
@@ -78,3 +80,53 @@ def test_nested_managers_report_the_inner_pass() -> None:
     with pytest.raises(PassError, match=r"pass _Breaks failed") as info:
         PassManager([DeadCodeEliminationPass(), inner])(build(w1_simple))
     assert "PassManager failed" not in str(info.value)
+
+
+# Random graphs over the operators the passes know about: every pass gets a chance to fire
+# (constants for folding, repeated expressions for CSE, activations for the range analysis,
+# max/min spellings for fusion, reshapes/transposes for chain merging).
+_UNARY = ("relu", "exp", "sigmoid", "tanh", "neg", "abs", "relu6", "square", "reshape", "transpose")
+_BINARY = ("add", "sub", "mul", "max", "min")
+
+
+@st.composite
+def _programs(draw: st.DrawFn) -> list[tuple[str, int, int, float]]:
+    steps = []
+    for i in range(draw(st.integers(1, 12))):
+        pool = i + 3  # input, two constants, then each step's result
+        op = draw(st.sampled_from(_UNARY + _BINARY + ("scalar",)))
+        steps.append((op, draw(st.integers(0, pool - 1)), draw(st.integers(0, pool - 1)),
+                      draw(st.sampled_from([0.0, 1.0, 6.0, -1.0]))))
+    return steps
+
+
+@settings(max_examples=30, deadline=None)
+@given(program=_programs(), seed=st.integers(0, 2**16))
+def test_property_pipeline_preserves_numerics(program: list[tuple[str, int, int, float]], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    data = [rng.uniform(-2, 2, [2, 6]).astype(np.float32) for _ in range(2)]
+
+    def make(b: Any) -> dict[str, Any]:
+        pool = [b.input("x", [2, 6], "float32"), b.constant(data[0]), b.constant(data[1])]
+        for op, i, j, k in program:
+            a, c = pool[i], pool[j]
+            if op == "relu6":
+                v = b.clamp(a, min_value=0.0, max_value=6.0)
+            elif op == "square":
+                v = b.mul(a, a)
+            elif op == "reshape":
+                v = b.reshape(b.reshape(a, [12]), [2, 6])
+            elif op == "transpose":
+                v = b.transpose(b.transpose(a))
+            elif op == "scalar":  # a splat constant: neutral elements and max/min -> clamp
+                v = b.max(a, b.constant(np.full([2, 6], k, np.float32)))
+            elif op in _BINARY:
+                v = getattr(b, op)(a, c)
+            else:
+                v = getattr(b, op)(a)
+            pool.append(v)
+        return {"y": b.add(pool[0], pool[-1]), "z": b.relu(b.mul(pool[0], pool[len(pool) // 2]))}
+
+    x = rng.uniform(-3, 3, [2, 6]).astype(np.float32)
+    g = check_pass(make, default_pipeline(verify_each=True), feeds={"x": x})
+    assert len(g) <= len(build(make))
