@@ -198,27 +198,31 @@ def run(args: argparse.Namespace) -> int:
         )
 
     cache_dir = args.cache_dir
+    pool: ProcessPoolExecutor | None = None
     try:
         if jobs == 1:
             for item in items:
                 report(item, warm_one(item, cache_dir))
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process holding locks/threads
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                pending: dict[Future[dict[str, Any]], WarmItem] = {
-                    pool.submit(warm_one, item, cache_dir): item for item in items
-                }
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        item = pending.pop(fut)
-                        try:
-                            res = fut.result()
-                        except Exception as e:  # the worker process itself died
-                            res = {"status": "failed", "name": item.name or item.source,
-                                   "error": f"worker died: {type(e).__name__}: {e}", "ms": 0.0}
-                        report(item, res)
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+            pending: dict[Future[dict[str, Any]], WarmItem] = {
+                pool.submit(warm_one, item, cache_dir): item for item in items
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    item = pending.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as e:  # the worker process itself died
+                        res = {"status": "failed", "name": item.name or item.source,
+                               "error": f"worker died: {type(e).__name__}: {e}", "ms": 0.0}
+                    report(item, res)
+            pool.shutdown()
     except KeyboardInterrupt:
+        if pool is not None:  # queued items never start; running ones got the SIGINT too
+            pool.shutdown(wait=False, cancel_futures=True)
         print(
             f"interrupted after {len(results)}/{len(items)} items; finished entries are stored, "
             "unfinished ones left nothing behind",

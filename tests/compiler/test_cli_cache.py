@@ -153,3 +153,38 @@ def test_warm_in_parallel_worker_processes(cache_dir: Path, tmp_path: Path) -> N
     assert "with 2 worker process(es)" in proc.stdout
     assert "2 compiled" in proc.stdout and "1 failed" in proc.stdout
     assert len(list(ArtifactStore(cache_dir).keys())) == 2
+
+
+SLOW_SOURCE = """
+import pathlib, time
+import numpy as np
+
+def slow(b):
+    pathlib.Path(__file__).with_name("started-" + str(__import__("os").getpid())).touch()
+    time.sleep(60)
+    x = b.input("x", [2], "float32")
+    return {"y": b.add(x, x)}
+"""
+
+
+def test_warm_interrupted_with_ctrl_c_exits_130_and_leaves_no_entry(cache_dir: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    (tmp_path / "slowmod.py").write_text(SLOW_SOURCE)
+    proc = subprocess.Popen(
+        [*webnnc_cli(), "--cache-dir", str(cache_dir), "warm", "slowmod.py:slow", "slowmod.py:slow", "-j", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("started-*")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted after 0/2 items" in err
+    with ArtifactStore(cache_dir) as store:
+        assert list(store.keys()) == []
+        assert not any((cache_dir / "tmp").iterdir())
