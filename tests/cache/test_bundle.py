@@ -199,3 +199,22 @@ def test_import_and_load_on_a_runtime_only_machine(cache_dir: Path, tmp_path: Pa
     result = json.loads(lines[-1])
     assert result["codes"] == [0, 0]
     np.testing.assert_allclose(np.array(result["y"]), tiny_expected(0.5), rtol=1e-6, atol=1e-6)
+
+
+def test_runtime_load_by_name_takes_the_newest_entry_that_verifies(cache_dir: Path) -> None:
+    from webnnc.runtime import load
+
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    older = build_tiny(context, 1.0, name="evolving")
+    newer = build_tiny(context, 2.0, name="evolving")
+    np.testing.assert_allclose(load("evolving", cache_dir=cache_dir)({"x": X})["y"], tiny_expected(2.0), rtol=1e-6)
+    # by key, the older one is still there
+    np.testing.assert_allclose(
+        load(older.build_info["key"], cache_dir=cache_dir)({"x": X})["y"], tiny_expected(1.0), rtol=1e-6
+    )
+    # the newest is damaged: it is dropped and the next newest is loaded
+    with ArtifactStore(cache_dir) as store:
+        hit = store.get(newer.build_info["key"])
+        assert hit is not None
+    Path(hit.path).write_bytes(b"garbage")
+    np.testing.assert_allclose(load("evolving", cache_dir=cache_dir)({"x": X})["y"], tiny_expected(1.0), rtol=1e-6)
