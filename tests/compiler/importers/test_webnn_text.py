@@ -216,3 +216,24 @@ def test_every_imported_operator_round_trips_through_text(case: Any) -> None:
     text, blob, manifest = write_webnn_text(graph)
     again = build_text_graph(parse_webnn_text(text), (blob, manifest["tensors"]))
     assert structural_digest(again) == structural_digest(graph), text
+
+
+def test_cli_compiles_a_webnn_text_file(tmp_path: Path, cache_dir: Path, rng: np.random.Generator) -> None:
+    import subprocess
+
+    import webnnc.runtime
+    from tests.conftest import webnnc_cli
+
+    path = tmp_path / "head.webnn"
+    path.write_text(HEAD)
+    w = rng.standard_normal([8, 4]).astype(np.float32)
+    b = rng.standard_normal([4]).astype(np.float32)
+    _write_weights(path, {"W": w, "b": b})
+    proc = subprocess.run([*webnnc_cli(), "--cache-dir", str(cache_dir), "compile", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "head [onnx-cpu]: compiled" in proc.stdout
+    x = rng.standard_normal([1, 8]).astype(np.float32)
+    got = webnnc.runtime.load("head", cache_dir=cache_dir).run({"x": x})["probs"]
+    z = (x.astype(np.float64) @ w + b) * 0.5
+    np.testing.assert_allclose(got, np.exp(z - z.max()) / np.exp(z - z.max()).sum(), rtol=1e-5, atol=1e-7)
