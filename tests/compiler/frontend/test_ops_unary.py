@@ -102,9 +102,9 @@ def test_prelu_broadcasts_both_ways_and_runs_integers(ctx: Any) -> None:
 
 
 def test_is_nan_is_infinite(ctx: Any) -> None:
-    x = np.array([np.nan, np.inf, -np.inf, 0.0, 1e38], np.float16)
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, 65504.0], np.float16)
     np.testing.assert_array_equal(_run(ctx, lambda b, v: b.is_nan(v), x), [1, 0, 0, 0, 0])
-    np.testing.assert_array_equal(_run(ctx, lambda b, v: b.is_infinite(v), x), [0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(_run(ctx, lambda b, v: b.is_infinite(v), x), [0, 1, 1, 0, 0])
 
 
 @pytest.mark.parametrize("to", ["float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"])
