@@ -124,12 +124,32 @@ def _pool_common(node: OnnxNode, x4: MLOperand, was_1d: bool) -> dict[str, objec
         node1 = OnnxNode(node.name, node.op_type, node.opset, node.inputs,
                          {**node.attrs, "pads": [p[0], 0, p[1], 0]}, node.num_outputs)
     padding = _spatial_pads(node1, x4.shape[2:], kernel, strides, dilations)
-    rounding = "ceil" if node.attr("ceil_mode", 0) else "floor"
+    rounding = _rounding(node, x4.shape[2:], kernel, padding, strides, dilations)
     opts: dict[str, object] = {"window_dimensions": kernel, "padding": padding, "strides": strides,
                                "rounding_type": rounding}
     if dilations != [1, 1]:
         opts["dilations"] = dilations
     return opts
+
+
+def _rounding(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int], padding: Sequence[int],
+              strides: Sequence[int], dilations: Sequence[int]) -> str:
+    """WebNN rounding for ONNX ceil_mode: ONNX drops a last window that would start in the
+    end padding, which makes those sizes the floor ones."""
+    if not node.attr("ceil_mode", 0):
+        return "floor"
+    wanted, floors, ceils = [], [], []
+    for d in range(2):
+        raw = (in_hw[d] + padding[2 * d] + padding[2 * d + 1] - ((kernel[d] - 1) * dilations[d] + 1)) / strides[d]
+        lo, hi = math.floor(raw) + 1, math.ceil(raw) + 1
+        floors.append(lo)
+        ceils.append(hi)
+        wanted.append(hi - 1 if (hi - 1) * strides[d] >= in_hw[d] + padding[2 * d] else hi)
+    if wanted == ceils:
+        return "ceil"
+    if wanted == floors:
+        return "floor"
+    raise Unsupported(f"ceil_mode output {wanted} mixes floor {floors} and ceil {ceils} rounding per axis")
 
 
 @onnx_op("MaxPool", webnn=["maxPool2d"])
