@@ -67,7 +67,8 @@ class BuildLock:
     waits forever; 0 tries once.
 
     Args:
-        path: the lock file (created if missing; its folder must exist).
+        path: the lock file (created if missing; its folder must exist); None makes a
+            lock that is always free (for a cache folder nobody can write).
         timeout: seconds to wait before raising :class:`LockTimeout`.
         shared: take a shared lock (many holders) instead of an exclusive one.
         purpose: words for messages, e.g. "the build lock of key 3fa2…".
@@ -75,13 +76,13 @@ class BuildLock:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | None,
         *,
         timeout: float | None = None,
         shared: bool = False,
         purpose: str = "",
     ) -> None:
-        self.path = Path(path)
+        self.path = Path(path) if path is not None else None
         self.timeout = timeout
         self.shared = shared
         self.purpose = purpose or f"the lock {self.path}"
@@ -100,8 +101,8 @@ class BuildLock:
         """
         if self._fd is not None:
             raise CacheError(f"{self.purpose} is already held by this object")
-        if fcntl is None:  # pragma: no cover - Windows
-            self._fd = -1
+        if fcntl is None or self.path is None:
+            self._fd = -1  # a no-op lock (Windows, or nothing to share)
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
@@ -179,6 +180,8 @@ class BuildLock:
 
     def holder(self) -> dict[str, object]:
         """What the lock file says about its (last) exclusive holder; {} when unknown."""
+        if self.path is None:
+            return {}
         try:
             obj = json.loads(self.path.read_bytes() or b"{}")
         except (OSError, ValueError):

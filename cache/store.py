@@ -387,14 +387,14 @@ class ArtifactStore:
     def build_lock(self, key: str) -> BuildLock:
         """The cross-process lock that serializes building ``key`` (not yet acquired).
 
-        On an unwritable folder the lock file cannot exist; the returned lock then lives in
-        the system temp folder, so processes still compile once when they can.
+        On an unwritable folder nothing built can be shared, so serializing builds would
+        only make processes wait for each other: the lock is then a no-op.
         """
-        folder = self._locks if self.writable else Path(os.environ.get("TMPDIR", "/tmp"))
-        name = f"{key}.lock" if self.writable else f"webnnc-build-{key}.lock"
         self._entry_path(key)  # validates the key
         return BuildLock(
-            folder / name, timeout=self.lock_timeout, purpose=f"the build lock of cache key {key[:12]}…"
+            self._locks / f"{key}.lock" if self.writable else None,
+            timeout=self.lock_timeout,
+            purpose=f"the build lock of cache key {key[:12]}…",
         )
 
     def _store_lock(self, *, shared: bool, timeout: float | None) -> BuildLock:
@@ -553,6 +553,10 @@ class ArtifactStore:
             lock.release()
 
     def _evict_locked(self, limit: int, keep: str | None) -> list[str]:
+        # Under the exclusive store lock no publisher is mid-write: temp files are debris of
+        # killed publishers, and can be large (a whole artifact).
+        for f in self._tmp.glob("*.tmp"):
+            f.unlink(missing_ok=True)
         entries, objects = self._sizes()
         total = sum(s for _, s in entries.values()) + sum(objects.values())
         refs: Counter[str] = Counter()
