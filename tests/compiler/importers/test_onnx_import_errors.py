@@ -145,3 +145,15 @@ def test_resize_modes_that_pick_other_pixels_are_refused() -> None:
                             coordinate_transformation_mode="asymmetric", nearest_mode="round_prefer_floor")
     with pytest.raises(UnsupportedOnnxOperatorsError, match="picks other pixels than WebNN's nearest-neighbor"):
         import_onnx(_model([node], [x], ["y"], [scales]))
+
+
+def test_shape_disagreements_with_onnx_inference_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # ONNX's shape inference keeps a ceil_mode window that starts in the end padding; ONNX
+    # Runtime (the reference) and the importer drop it.
+    x = helper.make_tensor_value_info("x", F, [1, 1, 5, 5])
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[2, 2], strides=[2, 2],
+                            pads=[1, 1, 1, 1], ceil_mode=1)
+    with caplog.at_level("WARNING", logger="webnnc.compiler.importers.onnx_importer"):
+        graph = import_onnx(_model([node], [x], ["y"]))
+    assert graph.outputs["y"].shape == (1, 1, 3, 3)
+    assert "WebNN shape [1, 1, 3, 3], ONNX shape inference [1, 1, 4, 4]" in caplog.text
