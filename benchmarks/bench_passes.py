@@ -14,7 +14,8 @@ creation time, each a median over interleaved repeats (A, B, B, A, ...), plus th
 per-pair ratios. Both sides use the same thread count.
 
 ``--stages`` also times artifact variants (ORT format vs optimized ONNX, onnxsim before
-ORT's optimizer, ORT's optimizer without webnnc's passes) to justify the stages kept.
+ORT's optimizer, ORT's optimizer without webnnc's passes, the portable level), each loaded
+with the runtime's session options, to justify the stages kept.
 
 Usage::
 
@@ -140,20 +141,21 @@ def bench(name: str, repeats: int, threads: int | None, tmp: Path) -> dict[str, 
 
 
 def stages(name: str, repeats: int, threads: int | None, tmp: Path) -> list[list[str]]:
-    """Warm and creation medians of artifact variants, each loaded with optimizations off."""
-    import onnxruntime as ort
-
+    """Warm and creation medians of artifact variants, each loaded as the runtime loads it."""
     from webnnc.compiler.emitters import get_emitter
     from webnnc.compiler.emitters.ort_optimizer import optimize
     from webnnc.compiler.passes import default_pipeline
+    from webnnc.runtime._session import create_session
 
     raw = get_emitter("onnx").emit(_graph(name)).data
     passed = get_emitter("onnx").emit(default_pipeline()(_graph(name)).graph).data
     variants: dict[str, tuple[bytes, str]] = {
         "passes + ORT all, ORT format": (optimize(passed, level="all").data, "ort"),
         "passes + ORT all, ONNX": (optimize(passed, level="all", save_format="ONNX").data, "onnx"),
-        "passes + ORT basic, ONNX (portable)": (optimize(passed, level="basic", save_format="ONNX").data, "onnx"),
-        "no passes + ORT all, ORT format": (optimize(raw, level="all").data, "ort"),
+        "passes + ORT basic, ONNX (portable)": (
+            optimize(passed, level="basic", save_format="ONNX").data, "onnx"
+        ),
+        "no passes + ORT all, ONNX": (optimize(raw, level="all", save_format="ONNX").data, "onnx"),
     }
     try:
         import onnx
@@ -161,22 +163,13 @@ def stages(name: str, repeats: int, threads: int | None, tmp: Path) -> list[list
 
         simplified, ok = onnxsim.simplify(onnx.load_from_string(passed))
         if ok:
-            data = optimize(simplified.SerializeToString(), level="all").data
-            variants["passes + onnxsim + ORT all, ORT format"] = (data, "ort")
+            data = optimize(simplified.SerializeToString(), level="all", save_format="ONNX").data
+            variants["passes + onnxsim + ORT all, ONNX"] = (data, "onnx")
     except ImportError:
         pass
 
     def session(data: bytes, fmt: str) -> Any:
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        if threads:
-            so.intra_op_num_threads = threads
-        if fmt == "ort":
-            so.add_session_config_entry("session.load_model_format", "ORT")
-        path = tmp / f"{name}-{abs(hash(data))}.{fmt}"
-        path.write_bytes(data)
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        return create_session(target="onnx-cpu", fmt=fmt, data=data, intra_op_threads=threads)[0]
 
     x = {"input": np.random.default_rng(0).standard_normal([1, 3, 224, 224]).astype(np.float32)}
     sessions = {k: session(*v) for k, v in variants.items()}
@@ -187,7 +180,7 @@ def stages(name: str, repeats: int, threads: int | None, tmp: Path) -> list[list
     for _ in range(repeats):
         for k, s in sessions.items():
             warm[k].append(_timed(lambda s=s: s.run(None, x)))
-    for _ in range(max(5, repeats // 4)):
+    for _ in range(max(5, repeats // 2)):
         for k, v in variants.items():
             create[k].append(_timed(lambda v=v: session(*v)))
     return [
