@@ -28,6 +28,7 @@ __all__ = [
     "CONVERTERS",
     "UNSUPPORTED_ONNX_OPS",
     "Converter",
+    "ONNX_TO_NUMPY",
     "ImportContext",
     "OnnxImportError",
     "OnnxNode",
@@ -150,6 +151,10 @@ UNSUPPORTED_ONNX_OPS: dict[str, str] = {
     "ConcatFromSequence": "WebNN has no sequence types",
 }
 
+ONNX_TO_NUMPY: dict[int, str] = {  # TensorProto.DataType -> numpy dtype name
+    1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
+    10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 4: "uint16", 5: "int16",
+}
 _OPS_WITH_NO_RUNTIME_FORM: frozenset[str] = frozenset(
     {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
 )

@@ -9,6 +9,7 @@ import numpy as np
 
 from webnnc.compiler.frontend import MLOperand
 from webnnc.compiler.importers._onnx_core import (
+    ONNX_TO_NUMPY,
     ImportContext,
     OnnxNode,
     Tensor,
@@ -102,9 +103,7 @@ def _identity(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
 
 @onnx_op("Cast", webnn=["cast"])
 def _cast(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
-    from webnnc.compiler.importers.onnx_importer import _ONNX_TO_NUMPY
-
-    to = _ONNX_TO_NUMPY.get(int(node.attr("to")), str(node.attr("to")))
+    to = ONNX_TO_NUMPY.get(int(node.attr("to")), str(node.attr("to")))
     if to == "bool":
         to = "uint8"  # WebNN's logical operators use uint8 for booleans
     if to not in ("float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"):

@@ -324,6 +324,8 @@ def _upsample(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
          note="exact reshape-transpose-reshape (DCR and CRD modes)")
 def _depth_space(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
+    if x.rank != 4:
+        raise Unsupported(f"rank-{x.rank} input: {node.op_type} is defined for NCHW tensors")
     bs = int(node.attr("blocksize"))
     n, c, h, w = x.shape
     if node.op_type == "SpaceToDepth":

@@ -34,6 +34,7 @@ from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
 from webnnc.compiler.importers._onnx_core import (
     _OPS_WITH_NO_RUNTIME_FORM,
     CONVERTERS,
+    ONNX_TO_NUMPY,
     UNSUPPORTED_ONNX_OPS,
     ImportContext,
     OnnxImportError,
@@ -59,10 +60,6 @@ MAX_FOLDED_ELEMENTS = 1 << 24
 _NON_DETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 )
-_ONNX_TO_NUMPY: dict[int, str] = {
-    1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
-    10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 4: "uint16", 5: "int16",
-}
 _WEBNN_INPUT_TYPES = {"float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"}
 
 
@@ -292,7 +289,7 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
         if inp.name in values:
             continue
         elem = inp.type.tensor_type.elem_type
-        dtype = _ONNX_TO_NUMPY.get(elem)
+        dtype = ONNX_TO_NUMPY.get(elem)
         if dtype not in _WEBNN_INPUT_TYPES:
             raise OnnxImportError(
                 f"{where}: input {inp.name!r} has ONNX element type "
@@ -487,3 +484,6 @@ def _fold_or_convert(
         return str(e)
     except ValidationError as e:  # the builder rejected what the converter asked for
         return f"WebNN rejects the mapped operation: {e}"
+    except Exception as e:  # a converter bug must still name the node it failed on
+        logger.debug("converter for %s %r failed", node.op_type, view.name, exc_info=True)
+        return f"importer error ({type(e).__name__}: {e}); please report it"
