@@ -108,6 +108,13 @@ def _spatial_options(op: str, opts: dict[str, Any]) -> tuple[tuple[int, ...], ..
     return pads, strides, dil
 
 
+def _pool_given(window: Any, strides: Any, dilations: Any, padding: Any, layout: Any) -> dict[str, Any]:
+    return {
+        "window_dimensions": window, "strides": strides, "dilations": dilations,
+        "padding": padding, "layout": layout,
+    }
+
+
 OPS: dict[str, str] = {
     "conv2d": "conv2d",
     "convTranspose2d": "conv_transpose2d",
@@ -148,16 +155,17 @@ class ConvPoolOps(_Base):
         self,
         input: MLOperand,
         filter: MLOperand,
-        padding: Any = None,
         strides: Any = None,
         dilations: Any = None,
+        padding: Any = None,
         groups: Any = None,
         input_layout: Any = None,
         filter_layout: Any = None,
         bias: MLOperand | None = None,
         **options: Any,
     ) -> MLOperand:
-        """2-D convolution (spec ``conv2d``); pywebnn's ``pads`` is accepted for ``padding``."""
+        """2-D convolution (spec ``conv2d``). Positional options follow pywebnn's order;
+        pywebnn's ``pads`` is accepted for ``padding`` (same element order)."""
         op = "conv2d"
         given = {
             "padding": padding, "strides": strides, "dilations": dilations, "groups": groups,
@@ -205,13 +213,32 @@ class ConvPoolOps(_Base):
         }
         return self._add1(op, [x, w, b], OperandDescriptor(x.data_type, out), attrs)
 
-    def conv_transpose2d(self, input: MLOperand, filter: MLOperand, **options: Any) -> MLOperand:
-        """2-D transposed convolution (spec ``convTranspose2d``). Options: padding, strides,
-        dilations, output_padding, output_sizes, groups, input_layout, filter_layout
-        (``iohw``, ``hwoi``, ``ohwi``), bias."""
+    def conv_transpose2d(
+        self,
+        input: MLOperand,
+        filter: MLOperand,
+        strides: Any = None,
+        dilations: Any = None,
+        padding: Any = None,
+        output_padding: Any = None,
+        output_sizes: Any = None,
+        groups: Any = None,
+        input_layout: Any = None,
+        filter_layout: Any = None,
+        bias: MLOperand | None = None,
+        **options: Any,
+    ) -> MLOperand:
+        """2-D transposed convolution (spec ``convTranspose2d``). Options (positional in
+        pywebnn's order): strides, dilations, padding, output_padding, output_sizes, groups,
+        input_layout, filter_layout (``iohw``, ``hwoi``, ``ohwi``), bias."""
         op = "convTranspose2d"
+        given = {
+            "padding": padding, "strides": strides, "dilations": dilations, "groups": groups,
+            "output_padding": output_padding, "output_sizes": output_sizes,
+            "input_layout": input_layout, "filter_layout": filter_layout, "bias": bias,
+        }
         opts = parse_options(
-            op, options, (*_CONV_OPTIONS, "output_padding", "output_sizes"), _CONV_ALIASES
+            op, {**given, **options}, (*_CONV_OPTIONS, "output_padding", "output_sizes"), _CONV_ALIASES
         )
         x = self._float_input(op, input)
         in_layout = choice(op, "input_layout", opts.get("input_layout", "nchw"), INPUT_LAYOUTS)
@@ -317,19 +344,50 @@ class ConvPoolOps(_Base):
         }
         return self._add1(op, [x], OperandDescriptor(x.data_type, out), attrs)
 
-    def average_pool2d(self, input: MLOperand, **options: Any) -> MLOperand:
+    def average_pool2d(
+        self,
+        input: MLOperand,
+        window_dimensions: Any = None,
+        strides: Any = None,
+        dilations: Any = None,
+        padding: Any = None,
+        layout: Any = None,
+        **options: Any,
+    ) -> MLOperand:
         """Average pooling (padding excluded from the average). Options: window_dimensions
-        (default: the whole spatial extent), padding, strides, dilations, layout
-        ("nchw"/"nhwc"), output_shape_rounding ("floor"/"ceil"), output_sizes."""
-        return self._pool("averagePool2d", input, dict(options))
+        (default: the whole spatial extent), strides, dilations, padding, layout
+        ("nchw"/"nhwc") -- positional in pywebnn's order -- and output_shape_rounding
+        ("floor"/"ceil"), output_sizes."""
+        given = _pool_given(window_dimensions, strides, dilations, padding, layout)
+        return self._pool("averagePool2d", input, {**given, **options})
 
-    def max_pool2d(self, input: MLOperand, **options: Any) -> MLOperand:
+    def max_pool2d(
+        self,
+        input: MLOperand,
+        window_dimensions: Any = None,
+        strides: Any = None,
+        dilations: Any = None,
+        padding: Any = None,
+        layout: Any = None,
+        **options: Any,
+    ) -> MLOperand:
         """Max pooling; the same options as :meth:`average_pool2d`."""
-        return self._pool("maxPool2d", input, dict(options))
+        given = _pool_given(window_dimensions, strides, dilations, padding, layout)
+        return self._pool("maxPool2d", input, {**given, **options})
 
-    def l2_pool2d(self, input: MLOperand, **options: Any) -> MLOperand:
+    def l2_pool2d(
+        self,
+        input: MLOperand,
+        window_dimensions: Any = None,
+        strides: Any = None,
+        dilations: Any = None,
+        padding: Any = None,
+        layout: Any = None,
+        **options: Any,
+    ) -> MLOperand:
         """L2 pooling (square root of the sum of squares); options as :meth:`average_pool2d`."""
-        return self._pool("l2Pool2d", input, dict(options))
+        given = _pool_given(window_dimensions, strides, dilations, padding, layout)
+        return self._pool("l2Pool2d", input, {**given, **options})
 
     def global_average_pool(self, input: MLOperand, layout: str = "nchw") -> MLOperand:
         """Average over the whole spatial extent (pywebnn's helper; averagePool2d in the IR)."""

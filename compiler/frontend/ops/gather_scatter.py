@@ -56,21 +56,23 @@ class GatherScatterOps(_Base):
             )
         return upd
 
-    def gather(self, input: MLOperand, indices: MLOperand, **options: Any) -> MLOperand:
+    def gather(self, input: MLOperand, indices: MLOperand, axis: int | None = None, **options: Any) -> MLOperand:
         """Take slices of ``input`` along ``axis`` (default 0) at ``indices``; the output
         shape is ``input.shape[:axis] + indices.shape + input.shape[axis+1:]``."""
         op = "gather"
-        opts = parse_options(op, options, ("axis",))
+        opts = parse_options(op, {"axis": axis, **options}, ("axis",))
         x, idx = self._indexed(op, input, indices)
         axis = check_axis(op, opts.get("axis", 0), x.rank)
         shape = (*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
         return self._add1(op, [x, idx], OperandDescriptor(x.data_type, shape), {"axis": axis})
 
-    def gather_elements(self, input: MLOperand, indices: MLOperand, **options: Any) -> MLOperand:
+    def gather_elements(
+        self, input: MLOperand, indices: MLOperand, axis: int | None = None, **options: Any
+    ) -> MLOperand:
         """``output[i][j][k] = input[indices[i][j][k]][j][k]`` for axis 0 (and likewise for
         other axes); the output has the shape of ``indices``."""
         op = "gatherElements"
-        opts = parse_options(op, options, ("axis",))
+        opts = parse_options(op, {"axis": axis, **options}, ("axis",))
         x, idx = self._indexed(op, input, indices)
         axis = check_axis(op, opts.get("axis", 0), x.rank)
         _check_elementwise_indices(op, x.shape, idx.shape, axis)
@@ -87,12 +89,17 @@ class GatherScatterOps(_Base):
         return self._add1(op, [x, idx], OperandDescriptor(x.data_type, shape))
 
     def scatter_elements(
-        self, input: MLOperand, indices: MLOperand, updates: MLOperand, **options: Any
+        self,
+        input: MLOperand,
+        indices: MLOperand,
+        updates: MLOperand,
+        axis: int | None = None,
+        **options: Any,
     ) -> MLOperand:
         """A copy of ``input`` with ``updates`` written at ``indices`` along ``axis``
         (the inverse of gatherElements)."""
         op = "scatterElements"
-        opts = parse_options(op, options, ("axis",))
+        opts = parse_options(op, {"axis": axis, **options}, ("axis",))
         x, idx = self._indexed(op, input, indices)
         axis = check_axis(op, opts.get("axis", 0), x.rank)
         _check_elementwise_indices(op, x.shape, idx.shape, axis)

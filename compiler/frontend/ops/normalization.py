@@ -42,12 +42,13 @@ class NormalizationOps(_Base):
         variance: MLOperand,
         scale: MLOperand | None = None,
         bias: MLOperand | None = None,
-        axis: int | None = None,
         epsilon: float | None = None,
+        axis: int | None = None,
         **options: Any,
     ) -> MLOperand:
         """``scale * (input - mean) / sqrt(variance + epsilon) + bias`` along ``axis``
-        (default 1, epsilon 1e-5); mean, variance, scale and bias are 1-D."""
+        (default 1, epsilon 1e-5); mean, variance, scale and bias are 1-D. Positional
+        options follow pywebnn's order (scale, bias, epsilon, axis)."""
         op = "batchNormalization"
         given = {"scale": scale, "bias": bias, "axis": axis, "epsilon": epsilon, **options}
         opts = parse_options(op, given, ("scale", "bias", "axis", "epsilon"))
@@ -65,12 +66,21 @@ class NormalizationOps(_Base):
         eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
         return self._add1(op, operands, x.descriptor, {"axis": axis, "epsilon": eps})
 
-    def instance_normalization(self, input: MLOperand, **options: Any) -> MLOperand:
+    def instance_normalization(
+        self,
+        input: MLOperand,
+        scale: MLOperand | None = None,
+        bias: MLOperand | None = None,
+        epsilon: float | None = None,
+        layout: str | None = None,
+        **options: Any,
+    ) -> MLOperand:
         """Normalize each channel of each batch item over its spatial extent. Options:
         ``scale``, ``bias`` (1-D, one per channel), ``epsilon`` (1e-5), ``layout``
         ("nchw" or "nhwc")."""
         op = "instanceNormalization"
-        opts = parse_options(op, options, ("scale", "bias", "epsilon", "layout"))
+        given = {"scale": scale, "bias": bias, "epsilon": epsilon, "layout": layout, **options}
+        opts = parse_options(op, given, ("scale", "bias", "epsilon", "layout"))
         x = self._value(op, "input", input)
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
         check_rank(op, "input", x.shape, 4)
@@ -83,12 +93,21 @@ class NormalizationOps(_Base):
         eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
         return self._add1(op, [x, *params], x.descriptor, {"epsilon": eps, "layout": layout})
 
-    def layer_normalization(self, input: MLOperand, **options: Any) -> MLOperand:
-        """Normalize over ``axes`` (default: every axis but the first). Options: ``scale``
-        and ``bias`` shaped like the input's ``axes`` dimensions (in ``axes`` order),
-        ``epsilon`` (1e-5)."""
+    def layer_normalization(
+        self,
+        input: MLOperand,
+        scale: MLOperand | None = None,
+        bias: MLOperand | None = None,
+        epsilon: float | None = None,
+        axes: Any = None,
+        **options: Any,
+    ) -> MLOperand:
+        """Normalize over ``axes`` (default, as in the spec: every axis but the first;
+        pywebnn defaulted to the last axis only). Options: ``scale`` and ``bias`` shaped like
+        the input's ``axes`` dimensions (in ``axes`` order), ``epsilon`` (1e-5)."""
         op = "layerNormalization"
-        opts = parse_options(op, options, ("scale", "bias", "axes", "epsilon"))
+        given = {"scale": scale, "bias": bias, "epsilon": epsilon, "axes": axes, **options}
+        opts = parse_options(op, given, ("scale", "bias", "axes", "epsilon"))
         x = self._value(op, "input", input)
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
         default_axes = list(range(1, x.rank))

@@ -148,13 +148,24 @@ class TensorOps(_Base):
         self,
         input: MLOperand,
         beginning_padding: Sequence[int],
-        ending_padding: Sequence[int],
+        ending_padding: Sequence[int] | str | None = None,
+        mode: str | None = None,
+        value: Any = None,
         **options: Any,
     ) -> MLOperand:
         """Pad each dimension; options ``mode`` ("constant", "edge", "reflection",
-        "symmetric") and ``value`` (for "constant", default 0)."""
+        "symmetric") and ``value`` (for "constant", default 0).
+
+        pywebnn's form ``pad(input, padding, mode, value)``, with one list holding the
+        beginning paddings then the ending ones, is accepted too.
+        """
         op = "pad"
-        opts = parse_options(op, options, ("mode", "value"))
+        if ending_padding is None or isinstance(ending_padding, str):
+            # pywebnn: pad(input, padding[, mode[, value]]) with padding = begin + end
+            mode, value = (ending_padding, mode) if isinstance(ending_padding, str) else (mode, value)
+            both = int_list(op, "padding", beginning_padding)
+            beginning_padding, ending_padding = both[: len(both) // 2], both[len(both) // 2 :]
+        opts = parse_options(op, {"mode": mode, "value": value, **options}, ("mode", "value"))
         x = self._data_input(op, input)
         begin = int_list(op, "beginning_padding", beginning_padding, length=x.rank, minimum=0)
         end = int_list(op, "ending_padding", ending_padding, length=x.rank, minimum=0)
@@ -187,12 +198,17 @@ class TensorOps(_Base):
         return self._add1(op, [x], x.descriptor, {"axes": ax})
 
     def slice(
-        self, input: MLOperand, starts: Sequence[int], sizes: Sequence[int], **options: Any
+        self,
+        input: MLOperand,
+        starts: Sequence[int],
+        sizes: Sequence[int],
+        strides: Sequence[int] | None = None,
+        **options: Any,
     ) -> MLOperand:
         """Take ``sizes[d]`` elements from ``starts[d]`` in each dimension, every
         ``strides[d]``-th one (option ``strides``, default 1)."""
         op = "slice"
-        opts = parse_options(op, options, ("strides",))
+        opts = parse_options(op, {"strides": strides, **options}, ("strides",))
         x = self._data_input(op, input)
         st = int_list(op, "starts", starts, length=x.rank, minimum=0)
         sz = int_list(op, "sizes", sizes, length=x.rank, minimum=1)
@@ -207,11 +223,13 @@ class TensorOps(_Base):
         attrs = {"starts": st, "sizes": sz, "strides": steps}
         return self._add1(op, [x], OperandDescriptor(x.data_type, shape), attrs)
 
-    def split(self, input: MLOperand, splits: int | Sequence[int], **options: Any) -> list[MLOperand]:
+    def split(
+        self, input: MLOperand, splits: int | Sequence[int], axis: int | None = None, **options: Any
+    ) -> list[MLOperand]:
         """Split along ``axis`` (option, default 0) into ``splits`` equal parts, or into
         parts of the listed sizes. Returns one operand per part."""
         op = "split"
-        opts = parse_options(op, options, ("axis",))
+        opts = parse_options(op, {"axis": axis, **options}, ("axis",))
         x = self._data_input(op, input)
         if x.rank == 0:
             raise ValidationError(f"{op}: input must have rank >= 1; found a scalar")
@@ -250,11 +268,13 @@ class TensorOps(_Base):
         shape = tuple(s * r for s, r in zip(x.shape, reps, strict=True))
         return self._add1(op, [x], OperandDescriptor(x.data_type, shape), {"repetitions": reps})
 
-    def triangular(self, input: MLOperand, **options: Any) -> MLOperand:
+    def triangular(
+        self, input: MLOperand, upper: bool | None = None, diagonal: int | None = None, **options: Any
+    ) -> MLOperand:
         """Keep the upper (option ``upper``, default True) or lower triangle of the last two
         dimensions, counted from diagonal ``diagonal`` (default 0); zero the rest."""
         op = "triangular"
-        opts = parse_options(op, options, ("upper", "diagonal"))
+        opts = parse_options(op, {"upper": upper, "diagonal": diagonal, **options}, ("upper", "diagonal"))
         x = self._data_input(op, input)  # the support table requires rank >= 2
         upper = flag(op, "upper", opts.get("upper", True))
         diagonal = opts.get("diagonal", 0)

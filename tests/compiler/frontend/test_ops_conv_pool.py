@@ -282,3 +282,16 @@ VALIDATION = [
 def test_validation_messages(builder: Any, make: Any, exc: type, pattern: str) -> None:
     with pytest.raises(exc, match=pattern):
         make(builder)
+
+
+def test_pywebnn_positional_order_and_spellings(nocache_context: Any, rng: np.random.Generator) -> None:
+    """pywebnn 0.5 code runs unchanged: its positional order and its ``pads`` keyword."""
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    pads, strides, dil = [1, 0, 2, 1], [2, 1], [1, 2]
+    got = _run(nocache_context, lambda b, v, f: b.conv2d(v, f, strides, dil, pads, 1, "nchw", "oihw"), x, w)
+    _close(got, _conv_ref(x, w.astype(np.float64), pads, strides, dil, 1), "float32")
+    got = _run(nocache_context, lambda b, v: b.max_pool2d(v, [2, 2], [1, 1], None, None, "nchw", pads=[1, 1, 0, 0]), x)
+    _close(got, _pool_ref("max", x.astype(np.float64), [2, 2], [1, 1, 0, 0], [1, 1], [1, 1], (6, 4)), "float32")
+    got = _run(nocache_context, lambda b, v: b.average_pool2d(v, windowDimensions=[5, 5], roundingType="floor"), x)
+    _close(got, x.astype(np.float64).mean(axis=(2, 3), keepdims=True), "float32")

@@ -148,3 +148,13 @@ VALIDATION = [
 def test_validation_messages(builder: Any, make: Any, exc: type, pattern: str) -> None:
     with pytest.raises(exc, match=pattern):
         make(builder)
+
+
+def test_pywebnn_positional_order(nocache_context: Any, rng: np.random.Generator) -> None:
+    """pywebnn orders batch_normalization's options (scale, bias, epsilon, axis)."""
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    mean, var = np.zeros(2, np.float32), np.full(2, 4.0, np.float32)
+    got = _run(nocache_context, lambda b, v, m, s: b.batch_normalization(v, m, s, None, None, 0.0, 0), x, mean, var)
+    _close(got, x.astype(np.float64) / 2.0, "float32")
+    got = _run(nocache_context, lambda b, v: b.layer_normalization(v, None, None, 1e-3, [1]), x)
+    _close(got, _normalized(x, (1,), 1e-3), "float32")

@@ -271,3 +271,27 @@ def test_support_table_int4_is_refused_at_build_time(builder: Any, op: str) -> N
                builder.constant(np.ones(1, np.int8), data_type="int4"))
     with pytest.raises(WebNNTypeError, match=rf"unsupported data type for {op} on onnx-cpu"):
         _MOVE_OPS[op](builder, x, idx, updates)
+
+
+def test_pywebnn_positional_forms(nocache_context: Any) -> None:
+    """pywebnn's ``pad(input, padding, mode, value)`` (begin + end in one list) and its
+    positional options for triangular, gather, slice and split."""
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    outs = _run(
+        nocache_context,
+        lambda b, v: [
+            b.pad(v, [1, 0, 0, 2], "constant", 5.0),
+            b.pad(v, [0, 1, 1, 0], mode="edge"),
+            b.triangular(v, False, 1),
+            b.gather(v, b.constant(np.array([3, 0], np.int64)), 1),
+            b.slice(v, [0, 1], [3, 3], [2, 2]),
+            b.split(v, 2, 1)[1],
+        ],
+        x,
+    )
+    _exact(outs[0], np.pad(x, [(1, 0), (0, 2)], constant_values=5))
+    _exact(outs[1], np.pad(x, [(0, 1), (1, 0)], mode="edge"))
+    _exact(outs[2], np.tril(x, 1))
+    _exact(outs[3], x[:, [3, 0]])
+    _exact(outs[4], x[0:3:2, 1:4:2])
+    _exact(outs[5], x[:, 2:])
