@@ -7,6 +7,10 @@
 - Integer types without an ONNX Runtime CPU kernel compute exactly in int64: uint32 widens;
   uint64 is viewed bit-for-bit as int64 (sums and products wrap identically), and ordered
   operations (max, min, argMax, argMin) shift it by 2**63 first so the int64 order matches.
+- ONNX Runtime's integer ReduceSum / ReduceProd are not exact beyond 2**53 (they neither
+  wrap nor keep every bit), so integer sums and products compute in int64 (widened, or the
+  uint64 bit view) along the flattened reduced axes: a sum as the last element of a CumSum,
+  a product as a log-depth tree of Muls, both wrapping exactly; the result is cast back.
 """
 
 from __future__ import annotations
@@ -84,6 +88,52 @@ def _elementwise_reduction(ctx: LoweringContext, op: str, x: str, out: str) -> N
         ctx.add("Identity", [x], [out])
 
 
+_EXACT_INT = frozenset({"reduceSum", "reduceL1", "reduceSumSquare", "reduceProduct"})
+
+
+def _slice(ctx: LoweringContext, x: str, start: int, end: int, axis: int) -> str:
+    return ctx.add(
+        "Slice", [x, ctx.int64s([start], "starts"), ctx.int64s([end], "ends"), ctx.int64s([axis], "axes")]
+    )
+
+
+def _exact_int64_reduce(
+    ctx: LoweringContext, op: str, x: str, shape: Sequence[int], axes: Sequence[int], out_shape: Sequence[int]
+) -> str:
+    """Sum or multiply an int64 tensor over ``axes`` exactly (wrapping like C integers).
+
+    The reduced axes are moved last and flattened; a sum is the last element of a CumSum, a
+    product a log-depth tree of element-wise Muls (padding odd lengths with 1).
+    """
+    if op == "reduceL1":
+        x = ctx.add("Abs", [x])
+    elif op == "reduceSumSquare":
+        x = ctx.add("Mul", [x, x])
+    kept = [d for d in range(len(shape)) if d not in axes]
+    perm = kept + list(axes)
+    if perm != list(range(len(shape))):
+        x = ctx.add("Transpose", [x], perm=perm)
+    n = int(np.prod([shape[d] for d in axes]))
+    k = len(kept)
+    flat = ctx.add("Reshape", [x, ctx.int64s([shape[d] for d in kept] + [n])])
+    if op != "reduceProduct":
+        running = ctx.add("CumSum", [flat, ctx.const(np.asarray(k, np.int64), "axis")])
+        result = _slice(ctx, running, n - 1, n, k)
+    else:
+        result = flat
+        while n > 1:
+            if n % 2:
+                pads = [0] * (k + 1) + [0] * k + [1]
+                result = ctx.add(
+                    "Pad", [result, ctx.int64s(pads, "pads"), ctx.const(np.asarray(1, np.int64), "one")]
+                )
+                n += 1
+            half = n // 2
+            result = ctx.add("Mul", [_slice(ctx, result, 0, half, k), _slice(ctx, result, half, n, k)])
+            n = half
+    return ctx.add("Reshape", [result, ctx.int64s(list(out_shape))])
+
+
 def _reduce_call(ctx: LoweringContext, onnx_op: str, x: str, axes: Sequence[int], keep: bool, out: str | None = None) -> str:
     return ctx.add(
         onnx_op, [x, ctx.int64s(list(axes), "axes")], [out] if out else None, keepdims=int(keep)
@@ -106,6 +156,16 @@ def _reduce(ctx: LoweringContext, node: Node) -> None:
     if dt == DataType.FLOAT16 and not ordered:
         y = _reduce_call(ctx, onnx_op, _cast(ctx, src, DataType.FLOAT32), axes, keep)
         _cast(ctx, y, DataType.FLOAT16, out)
+        return
+    if dt.is_integer and op in _EXACT_INT:
+        if not dt.is_signed and op == "reduceL1":
+            op = "reduceSum"  # |x| == x
+        wide = _to_int64(ctx, src, dt, ordered=False)
+        y = _exact_int64_reduce(ctx, op, wide, x.shape, axes, node.outputs[0].shape)
+        if dt == DataType.INT64:
+            ctx.add("Identity", [y], [out])
+        else:
+            _from_int64(ctx, y, dt, False, out)
         return
     if dt.is_integer and dt not in _NATIVE_INT["ordered" if ordered else "sum"]:
         if op == "reduceL1":

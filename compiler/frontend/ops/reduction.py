@@ -54,13 +54,17 @@ class ReductionOps(_Base):
     reduce_min, reduce_product, reduce_sum, reduce_sum_square; arg_max, arg_min;
     cumulative_sum."""
 
-    def _reduce(self, op: str, x: MLOperand, axes: Any, keep_dimensions: Any, options: dict[str, Any]) -> MLOperand:
+    def _reduce(
+        self, op: str, x: MLOperand, axes: Any, keep_dimensions: bool | None, options: dict[str, Any]
+    ) -> MLOperand:
         opts = parse_options(op, options, ("axes", "keep_dimensions"), _KEEP_ALIASES)
         if "axes" in opts:
             if axes is not None:
                 raise WebNNTypeError(f"{op}: axes is given twice")
             axes = opts["axes"]
-        keep = flag(op, "keep_dimensions", opts.get("keep_dimensions", keep_dimensions))
+        if "keep_dimensions" in opts and keep_dimensions is not None:
+            raise WebNNTypeError(f"{op}: keep_dimensions is given twice")
+        keep = flag(op, "keep_dimensions", opts.get("keep_dimensions", keep_dimensions or False))
         v = self._value(op, "input", x)
         check_operand(op, "input", v)
         # Spec: axes absent = every axis; an empty list reduces nothing (the identity).
@@ -69,43 +73,43 @@ class ReductionOps(_Base):
         attrs = {"axes": tuple(sorted(ax)), "keep_dimensions": keep}
         return self._add1(op, [v], OperandDescriptor(v.data_type, shape), attrs)
 
-    def reduce_l1(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_l1(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Sum of absolute values over ``axes`` (default: all axes)."""
         return self._reduce("reduceL1", input, axes, keep_dimensions, options)
 
-    def reduce_l2(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_l2(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Square root of the sum of squares over ``axes``."""
         return self._reduce("reduceL2", input, axes, keep_dimensions, options)
 
-    def reduce_log_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_log_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Natural log of the sum over ``axes``."""
         return self._reduce("reduceLogSum", input, axes, keep_dimensions, options)
 
-    def reduce_log_sum_exp(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_log_sum_exp(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Natural log of the sum of exponentials over ``axes``."""
         return self._reduce("reduceLogSumExp", input, axes, keep_dimensions, options)
 
-    def reduce_max(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_max(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Maximum over ``axes``."""
         return self._reduce("reduceMax", input, axes, keep_dimensions, options)
 
-    def reduce_mean(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_mean(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Arithmetic mean over ``axes``."""
         return self._reduce("reduceMean", input, axes, keep_dimensions, options)
 
-    def reduce_min(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_min(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Minimum over ``axes``."""
         return self._reduce("reduceMin", input, axes, keep_dimensions, options)
 
-    def reduce_product(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_product(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Product over ``axes``."""
         return self._reduce("reduceProduct", input, axes, keep_dimensions, options)
 
-    def reduce_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_sum(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Sum over ``axes``."""
         return self._reduce("reduceSum", input, axes, keep_dimensions, options)
 
-    def reduce_sum_square(self, input: MLOperand, axes: Any = None, keep_dimensions: bool = False, **options: Any) -> MLOperand:
+    def reduce_sum_square(self, input: MLOperand, axes: Any = None, keep_dimensions: bool | None = None, **options: Any) -> MLOperand:
         """Sum of squares over ``axes``."""
         return self._reduce("reduceSumSquare", input, axes, keep_dimensions, options)
 
