@@ -97,3 +97,20 @@ def test_runtime_compatibility_explains_itself() -> None:
     problem = runtime_incompatibility(m, "onnx-cpu")
     assert problem is not None and "onnxruntime 0.1" in problem
     assert runtime_incompatibility(fake_manifest(b"x"), "onnx-cpu") is None
+
+
+def test_evicting_an_entry_in_use_does_not_pull_it_from_under_the_running_graph(cache_dir: Path) -> None:
+    import numpy as np
+
+    import webnnc
+    from tests.cache.helpers import X, build_tiny, tiny_expected
+
+    build_tiny(webnnc.ML().create_context(cache_dir=cache_dir), 6.0, name="in-use")
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    graph = build_tiny(context, 6.0)  # a hit: the session holds the verified bytes
+    assert graph.build_info["source"] == "cache-hit"
+    with ArtifactStore(cache_dir) as store:
+        assert len(store.evict(limit=0)) == 1
+        assert list(store.keys()) == [] and store.volume() == 0
+    for _ in range(3):
+        np.testing.assert_allclose(context.compute(graph, {"x": X})["y"], tiny_expected(6.0), rtol=1e-6)
