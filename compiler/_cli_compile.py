@@ -24,6 +24,10 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="register the model under this name (default: the function name)")
     p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
     p.add_argument(
+        "--explain", action="store_true",
+        help="print each pass's effect and time, the artifact size and the cache key's parts",
+    )
+    p.add_argument(
         "--input-shape", action="append", metavar="NAME=D1,D2,...",
         help="static shape for an ONNX input with dynamic dimensions (repeatable)",
     )
@@ -53,4 +57,8 @@ def run(args: argparse.Namespace) -> int:
             f"{name} [{target}]: {result.info.source} in {ms:.1f} ms, key {result.info.key[:16]}, "
             f"{m.format} artifact {m.artifact_size / 1024:.1f} KiB"
         )
+        if args.explain:
+            from webnnc.compiler.passes.report import explain
+
+            print(explain(result))
     return 0
