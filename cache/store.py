@@ -221,7 +221,9 @@ class ArtifactStore:
             if not tag.exists():
                 self._atomic_write(tag, _CACHEDIR_TAG.encode())
         except OSError as e:
-            self._degrade(e)
+            # No warning yet: a process that only reads (runtime.load from a read-only
+            # deployment image) has nothing to be warned about. ``put`` warns, once.
+            self.writable, self.problem = False, str(e)
         self._index = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
 
     # ------------------------------------------------------------------ paths
@@ -235,7 +237,7 @@ class ArtifactStore:
             raise CacheCorruptionError(f"not an artifact sha256: {sha!r}")
         return self._objects / sha[:2] / sha
 
-    def _degrade(self, error: BaseException) -> None:
+    def _degrade(self, error: BaseException | str) -> None:
         """Turn the store read-only, warning once per folder per process."""
         self.writable = False
         self.problem = f"{error}"
@@ -432,7 +434,7 @@ class ArtifactStore:
         except CacheCorruptionError as e:
             raise CacheError(f"the manifest does not describe the artifact being stored: {e}") from None
         if not self.writable:
-            self._degrade(OSError(self.problem or "not writable"))
+            self._degrade(self.problem or "not writable")
             return None
         obj = self._object_path(manifest.artifact_sha256)
         try:

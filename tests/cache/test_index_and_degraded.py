@@ -155,12 +155,14 @@ _READ_ONLY_RUN = textwrap.dedent(
     logging.getLogger().addHandler(H())
     context = webnnc.ML().create_context(cache_dir={cache_dir!r})
     hit = build_tiny(context, 1.0)
+    warnings_after_hit = len(seen)
     miss = build_tiny(context, 7.0)
     again = build_tiny(context, 8.0)
     print(json.dumps({{
         "sources": [g.build_info["source"] for g in (hit, miss, again)],
         "y": [context.compute(g, {{"x": X}})["y"].tolist() for g in (hit, miss)],
         "warnings": seen,
+        "warnings_after_hit": warnings_after_hit,
         "loaded": webnnc.runtime.load("ro-model", cache_dir={cache_dir!r})({{"x": X}})["y"].tolist(),
     }}))
     """
@@ -207,5 +209,6 @@ def test_read_only_folder_still_serves_hits_and_runs_misses_in_memory(cache_dir:
     np.testing.assert_allclose(np.array(out["y"][0]), tiny_expected(1.0), rtol=1e-6)
     np.testing.assert_allclose(np.array(out["y"][1]), tiny_expected(7.0), rtol=1e-6)
     np.testing.assert_allclose(np.array(out["loaded"]), tiny_expected(1.0), rtol=1e-6)
+    assert out["warnings_after_hit"] == 0, "a process that only reads is not warned"
     assert len(out["warnings"]) == 1 and "cannot be written" in out["warnings"][0], out["warnings"]
     assert sorted(str(p) for p in cache_dir.rglob("*")) == before, "nothing was written"
