@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand
 from webnnc.compiler.frontend._validation import (
     FLOAT_TYPES,
     broadcast_shapes,
@@ -89,6 +90,8 @@ class LinalgOps(_Base):
         vb = self._value(op, "b", b)
         check_rank(op, "a", va.shape, at_least=2)
         check_rank(op, "b", vb.shape, at_least=2)
+        check_operand(op, "a", va)  # rank <= MAX_RANK
+        check_operand(op, "b", vb)
         check_data_type(op, "a", va.data_type, FLOAT_TYPES)
         if vb.data_type != va.data_type:
             raise WebNNTypeError(f"{op}: b data type ({vb.data_type.value}) must match a ({va.data_type.value})")

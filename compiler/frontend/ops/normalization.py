@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._support import check_operand
 from webnnc.compiler.frontend._validation import (
     FLOAT_TYPES,
     check_axes,
@@ -56,6 +57,7 @@ class NormalizationOps(_Base):
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
         if x.rank == 0:
             raise ValidationError(f"{op}: input must have rank >= 1; found a scalar")
+        check_operand(op, "input", x)  # rank <= MAX_RANK
         axis = check_axis(op, opts.get("axis", 1), x.rank)
         size = x.shape[axis]
         operands: list[Value | None] = [x]
@@ -110,6 +112,7 @@ class NormalizationOps(_Base):
         opts = parse_options(op, given, ("scale", "bias", "axes", "epsilon"))
         x = self._value(op, "input", input)
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
+        check_operand(op, "input", x)  # rank <= MAX_RANK
         default_axes = list(range(1, x.rank))
         axes = check_axes(op, opts.get("axes", default_axes), x.rank)
         pshape = tuple(x.shape[a] for a in axes)
