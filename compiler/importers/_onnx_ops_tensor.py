@@ -403,3 +403,15 @@ def _lp_normalization(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]
     axis = normalize_axis(node.attr("axis", -1), x.rank)
     norm = ctx.call("reduceL1" if p == 1 else "reduceL2", x, axes=[axis], keep_dimensions=True)
     return [ctx.call("div", x, norm)]
+
+
+@onnx_op("ConstantOfShape", webnn=["expand"],
+         note="folded; a fill too large to fold becomes expand() of a one-element constant")
+def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    shape = node.ints(0, "shape") or []
+    value = node.attr("value")
+    fill = np.zeros([1], np.float32) if value is None else np.asarray(value).reshape([1])
+    if any(d <= 0 for d in shape):
+        raise Unsupported(f"shape {shape} has zero-sized dimensions; WebNN dimensions are >= 1")
+    scalar = ctx.operand(fill.reshape([1] * len(shape)))
+    return [ctx.call("expand", scalar, shape)]

@@ -22,7 +22,6 @@ COVERAGE_PATH = Path(__file__).with_name("COVERAGE.md")
 
 _FOLDED = {
     "Constant": "folded to a constant",
-    "ConstantOfShape": "folded to a constant (the shape is static)",
     "Shape": "folded from the static shape",
     "Size": "folded from the static shape",
     "Range": "folded when its inputs are constant",

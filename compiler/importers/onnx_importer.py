@@ -475,6 +475,9 @@ def _fold_or_convert(
             return list(shape_result)
     converter = CONVERTERS.get(node.op_type)
     if converter is None:
+        if all(not isinstance(t, MLOperand) for t in view.inputs):
+            return ("its inputs are constant but it could not be folded (result over "
+                    f"{MAX_FOLDED_ELEMENTS} elements, or the reference evaluator failed)")
         if node.op_type in _OPS_WITH_NO_RUNTIME_FORM:
             return "its inputs are computed at run time; WebNN needs it folded to a constant"
         return _no_mapping(node.op_type)
