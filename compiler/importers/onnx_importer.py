@@ -2,7 +2,8 @@
 
 Stages, in order:
 
-1. load and check the model (``onnx.checker``; its complaints are logged), read the opset;
+1. load and check the model (``onnx.checker``; its complaints are logged), read the opset
+   (models older than opset 7 are upgraded with ``onnx.version_converter``);
 2. pin every graph input to a concrete shape (from the model, or ``input_shapes``) and
    refuse, listing them all, when a dimension is still symbolic;
 3. run ONNX's shape inference (``onnx.shape_inference``); a mapped result whose shape
@@ -106,15 +107,25 @@ def _opset(model: onnx.ModelProto, where: str) -> int:
     if "" not in versions and "ai.onnx" not in versions:
         raise OnnxImportError(f"{where}: the model imports no default-domain (ai.onnx) opset")
     version = int(versions.get("", versions.get("ai.onnx", 0)))
-    if version < MIN_OPSET:
-        raise OnnxImportError(
-            f"{where}: opset {version} is older than {MIN_OPSET}; upgrade it first with "
-            f"onnx.version_converter.convert_version(model, {MIN_OPSET})"
-        )
     if version > MAX_OPSET:
         logger.warning("%s: opset %d is newer than %d; importing with opset-%d semantics",
                        where, version, MAX_OPSET, MAX_OPSET)
     return version
+
+
+def _upgrade(model: onnx.ModelProto, opset: int, where: str) -> tuple[onnx.ModelProto, int]:
+    """Convert a model older than MIN_OPSET with ONNX's version converter."""
+    import onnx.version_converter
+
+    try:
+        upgraded = onnx.version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:
+        raise OnnxImportError(
+            f"{where}: opset {opset} is older than {MIN_OPSET} and ONNX's version converter "
+            f"cannot upgrade it ({e}); convert the model to opset {MIN_OPSET} or newer"
+        ) from None
+    logger.info("%s: upgraded from opset %d to %d with onnx.version_converter", where, opset, MIN_OPSET)
+    return upgraded, MIN_OPSET
 
 
 def _pin_input_shapes(
@@ -259,6 +270,8 @@ def import_onnx(
 
     model, where = _load(path_or_model)
     opset = _opset(model, where)
+    if opset < MIN_OPSET:
+        model, opset = _upgrade(model, opset, where)
     model = _pin_input_shapes(model, input_shapes or {}, where)
     try:
         onnx.checker.check_model(model)

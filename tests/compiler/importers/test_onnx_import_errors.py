@@ -101,8 +101,10 @@ def test_parse_input_shapes_rejects_bad_text() -> None:
 def test_opset_and_file_errors(tmp_path: Any) -> None:
     x = helper.make_tensor_value_info("x", F, [2])
     old = _model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"], opset=6)
-    with pytest.raises(OnnxImportError, match="opset 6 is older than 7"):
-        import_onnx(old)
+    assert import_onnx(old).op_counts() == {"relu": 1}  # upgraded by onnx.version_converter
+    ancient = _model([helper.make_node("Frobnicate", ["x"], ["y"])], [x], ["y"], opset=5)
+    with pytest.raises(OnnxImportError, match="opset 5 is older than 7 and ONNX's version converter cannot"):
+        import_onnx(ancient)
     with pytest.raises(OnnxImportError, match="does not exist"):
         import_onnx(tmp_path / "missing.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all")
