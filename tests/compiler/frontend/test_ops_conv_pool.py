@@ -164,6 +164,8 @@ POOLS = [
     ("avg", [2, 2], [3, 2, 2, 3], [2, 1], [1, 1], "floor"),  # padding >= window: explicit pad
     ("max", [1, 2], [2, 2, 0, 2], [1, 1], [1, 1], "ceil"),  # windows wholly in padding -> 0
     ("l2", [3, 2], [0, 0, 0, 0], [1, 1], [1, 1], "floor"),
+    ("avg", [2, 3], [1, 0, 0, 2], [2, 2], [2, 1], "ceil"),  # dilated, partial last windows
+    ("max", [3, 2], [0, 0, 1, 1], [1, 3], [2, 2], "ceil"),
 ]
 
 
