@@ -219,3 +219,42 @@ def test_publishing_the_same_key_twice_is_harmless(cache_dir: Path) -> None:
         assert list(a.keys()) == [m.key]
         hit = b.get(m.key)
         assert hit is not None and hit.data == data
+
+
+_FORKING_HOLDER = textwrap.dedent(
+    """
+    import os, sys, time
+    from webnnc.cache.locks import BuildLock
+    lock = BuildLock(sys.argv[1])
+    lock.acquire()
+    child = os.fork()
+    if child == 0:  # inherits the locked descriptor and outlives the holder
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 1)  # let the parent's reader see end-of-file
+        os.dup2(devnull, 2)
+        time.sleep(60)
+        os._exit(0)
+    print(os.getpid(), child, flush=True)
+    os._exit(0)  # the recorded holder exits without releasing
+    """
+)
+
+
+def test_timeout_message_explains_a_holder_that_exited_but_left_a_child(tmp_path: Path) -> None:
+    path = tmp_path / "k.lock"
+    proc = _spawn(_FORKING_HOLDER, str(path), cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    holder_pid, child_pid = (int(x) for x in out.split())
+    try:
+        with pytest.raises(LockTimeout) as info:
+            BuildLock(path, timeout=0.2).acquire()
+        assert f"pid {holder_pid} has exited" in str(info.value) and "inherited" in str(info.value)
+    finally:
+        os.kill(child_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    lock = BuildLock(path, timeout=0)
+    while not lock.try_acquire():  # the child is gone: the lock frees up
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    lock.release()
