@@ -297,3 +297,40 @@ def test_pywebnn_positional_order_and_spellings(nocache_context: Any, rng: np.ra
     _close(got, _pool_ref("max", x.astype(np.float64), [2, 2], [1, 1, 0, 0], [1, 1], [1, 1], (6, 4)), "float32")
     got = _run(nocache_context, lambda b, v: b.average_pool2d(v, windowDimensions=[5, 5], roundingType="floor"), x)
     _close(got, x.astype(np.float64).mean(axis=(2, 3), keepdims=True), "float32")
+
+
+# ------------------------------------------------------------------ support table honesty
+_FLOAT_OPS: dict[str, Callable[[Any, str], Any]] = {
+    "conv2d": lambda b, t: b.conv2d(_x(b, [1, 2, 4, 4], t), _x(b, [3, 2, 2, 2], t, "w")),
+    "convTranspose2d": lambda b, t: b.conv_transpose2d(_x(b, [1, 2, 4, 4], t), _x(b, [2, 3, 2, 2], t, "w")),
+    "averagePool2d": lambda b, t: b.average_pool2d(_x(b, [1, 2, 4, 4], t)),
+    "maxPool2d": lambda b, t: b.max_pool2d(_x(b, [1, 2, 4, 4], t)),
+    "l2Pool2d": lambda b, t: b.l2_pool2d(_x(b, [1, 2, 4, 4], t)),
+    "resample2d": lambda b, t: b.resample2d(_x(b, [1, 2, 4, 4], t), scales=[2.0, 2.0]),
+    "gemm": lambda b, t: b.gemm(_x(b, [2, 3], t), _x(b, [3, 4], t, "w")),
+    "matmul": lambda b, t: b.matmul(_x(b, [2, 3], t), _x(b, [3, 4], t, "w")),
+    "batchNormalization": lambda b, t: b.batch_normalization(_x(b, [2, 3], t), _x(b, [3], t, "m"), _x(b, [3], t, "v")),
+    "instanceNormalization": lambda b, t: b.instance_normalization(_x(b, [1, 2, 3, 3], t)),
+    "layerNormalization": lambda b, t: b.layer_normalization(_x(b, [2, 3], t)),
+    "gru": lambda b, t: b.gru(_x(b, [2, 1, 3], t), _x(b, [1, 6, 3], t, "w"), _x(b, [1, 6, 2], t, "r"), 2, 2),
+    "gruCell": lambda b, t: b.gru_cell(_x(b, [1, 3], t), _x(b, [6, 3], t, "w"), _x(b, [6, 2], t, "r"), _x(b, [1, 2], t, "h"), 2),
+    "lstm": lambda b, t: b.lstm(_x(b, [2, 1, 3], t), _x(b, [1, 8, 3], t, "w"), _x(b, [1, 8, 2], t, "r"), 2, 2),
+    "lstmCell": lambda b, t: b.lstm_cell(_x(b, [1, 3], t), _x(b, [8, 3], t, "w"), _x(b, [8, 2], t, "r"),
+                                         _x(b, [1, 2], t, "h"), _x(b, [1, 2], t, "c"), 2),
+}
+
+
+@pytest.mark.parametrize("op", sorted(_FLOAT_OPS))
+def test_float_ops_match_support_table(nocache_context: Any, op: str) -> None:
+    """The table lists float32 and float16 for these operators: both build (and their
+    numerics are tested above); an integer type is refused at build time."""
+    from webnnc.compiler.frontend._support import op_support_limits
+
+    first = "a" if op in ("gemm", "matmul") else "input"
+    assert op_support_limits()[op][first]["dataTypes"] == ["float32", "float16"]
+    for dtype in ("float32", "float16"):
+        out = _FLOAT_OPS[op](nocache_context.create_graph_builder(), dtype)
+        for o in out if isinstance(out, list) else [out]:
+            assert o.data_type == dtype
+    with pytest.raises(WebNNTypeError, match=r"data type must be one of \[float16, float32\]; found int32"):
+        _FLOAT_OPS[op](nocache_context.create_graph_builder(), "int32")
