@@ -28,7 +28,8 @@ After::
     %4 = add(%2, %2) : float32[4]
 
 Preconditions: none. Postconditions: no node matches a rule. Numerics: identical results
-(bit for bit), except that ``-0.0 + 0`` gives ``+0.0``.
+(bit for bit), except that removing ``x + 0`` keeps a ``-0.0`` in ``x`` where the addition
+would give ``+0.0``.
 """
 
 from __future__ import annotations

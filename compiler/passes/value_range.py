@@ -5,7 +5,8 @@ range an activation or clamp would force it into? (Then the activation is a no-o
 
 # NOTE: NaN is outside every interval: the analysis reasons about the non-NaN values a
 # tensor can hold. WebNN does not say whether relu/clamp map NaN to NaN or to a bound, so a
-# NaN that reaches a relu removed as a no-op comes out as NaN. Infinities are inside the
+# NaN that reaches a relu removed as a no-op comes out as NaN, as ONNX Runtime's Relu
+# also returns it. Infinities are inside the
 # intervals (``inf + inf`` is ``inf``, ``inf * inf`` is ``inf``); bounds that would be
 # undefined (``inf - inf``, ``0 * inf``) are widened, never narrowed.
 """
