@@ -25,7 +25,6 @@ _BINARY = {
     "Equal": "equal", "Greater": "greater", "Less": "lesser",
     "GreaterOrEqual": "greaterOrEqual", "LessOrEqual": "lesserOrEqual",
     "And": "logicalAnd", "Or": "logicalOr", "Xor": "logicalXor",
-    "PRelu": "prelu",
 }
 _UNARY = {
     "Abs": "abs", "Neg": "neg", "Sqrt": "sqrt", "Exp": "exp", "Log": "log", "Relu": "relu",
@@ -36,12 +35,22 @@ _UNARY = {
 }
 
 
+@onnx_op("PRelu", webnn=["prelu", "reshape"],
+         note="a 1-D per-channel slope (pre-opset-7 exports) is laid along axis 1")
+def _prelu(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x, slope = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
+    assert slope is not None
+    s_shape = ctx.shape(slope)
+    if x.rank > 2 and len(s_shape) == 1 and s_shape[0] == x.shape[1] != x.shape[-1]:
+        slope = ctx.reshape(slope, [x.shape[1]] + [1] * (x.rank - 2))
+    return [ctx.call("prelu", x, ctx.operand(slope, like=x) if not isinstance(slope, MLOperand) else slope)]
+
+
 def _binary_converter(webnn: str) -> Any:
     def convert(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         a, b = node.input(0), node.input(1)
         assert a is not None and b is not None
-        like = a if isinstance(a, MLOperand) else b if isinstance(b, MLOperand) else None
-        return [ctx.call(webnn, ctx.operand(a), ctx.operand(b, like=like if webnn == "prelu" else None))]
+        return [ctx.call(webnn, ctx.operand(a), ctx.operand(b))]
 
     return convert
 
@@ -112,6 +121,17 @@ def _cast(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     if x.data_type == to:
         return [x]
     return [ctx.call("cast", x, to)]
+
+
+@onnx_op("CastLike", webnn=["cast"])
+def _cast_like(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x, like = node.inputs[0], node.inputs[1]
+    assert x is not None and like is not None
+    target = like.data_type if isinstance(like, MLOperand) else str(np.asarray(like).dtype)
+    if target == "bool":
+        target = "uint8"
+    xo = ctx.operand(x)
+    return [xo if xo.data_type == target else ctx.call("cast", xo, target)]
 
 
 @onnx_op("Clip", webnn=["clamp", "max", "min"], note="run-time bounds become max/min")

@@ -203,7 +203,9 @@ class _Folder:
     def __init__(self, model: onnx.ModelProto) -> None:
         self._opsets = {imp.domain or "": imp.version for imp in model.opset_import}
 
-    def __call__(self, node: onnx.NodeProto, inputs: list[np.ndarray | None]) -> list[np.ndarray] | None:
+    def __call__(
+        self, node: onnx.NodeProto, inputs: list[np.ndarray | None], opset: int
+    ) -> list[np.ndarray] | None:
         import onnx
         from onnx.reference import ReferenceEvaluator
 
@@ -221,9 +223,8 @@ class _Folder:
             [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in feeds],
             [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in outs],
         )
-        m = onnx.helper.make_model(
-            g, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in self._opsets.items()]
-        )
+        opsets = {**self._opsets, "": opset}  # a function body's nodes have their own opset
+        m = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in opsets.items()])
         try:
             results = ReferenceEvaluator(m).run(None, feeds)
         except Exception as e:  # the node is then converted instead of folded
@@ -304,9 +305,12 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
         elem = inp.type.tensor_type.elem_type
         dtype = ONNX_TO_NUMPY.get(elem)
         if dtype not in _WEBNN_INPUT_TYPES:
+            import onnx
+
             raise OnnxImportError(
                 f"{where}: input {inp.name!r} has ONNX element type "
-                f"{dtype or elem}; WebNN inputs are one of {sorted(_WEBNN_INPUT_TYPES)}"
+                f"{onnx.TensorProto.DataType.Name(elem).lower()}; WebNN inputs are one of "
+                f"{sorted(_WEBNN_INPUT_TYPES)}"
             )
         dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
         values[inp.name] = b.input(inp.name, dims, dtype)
@@ -413,10 +417,12 @@ def _expand_function(
         schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
     except onnx.defs.SchemaError:
         return None
-    versions = [v for v in getattr(schema, "all_function_opset_versions", []) if v <= opset]
-    if not versions:
+    available = list(getattr(schema, "all_function_opset_versions", []))
+    if not available:
         return None
-    version = max(versions)
+    # any body of this operator version is a valid expansion: it declares its own opset
+    older = [v for v in available if v <= opset]
+    version = max(older) if older else min(available)
     try:
         if version in getattr(schema, "function_opset_versions", []):
             raw = getattr(schema, "get_function_with_opset_version")(version)  # noqa: B009 (untyped)
@@ -471,6 +477,8 @@ def _expand_function(
 
 
 def _no_mapping(op_type: str) -> str:
+    if op_type.startswith(("Sequence", "Optional")):
+        return "WebNN has no sequence or optional types"
     return UNSUPPORTED_ONNX_OPS.get(op_type, "no WebNN mapping for this ONNX operator")
 
 
@@ -479,7 +487,7 @@ def _fold_or_convert(
 ) -> list[Tensor | None] | str:
     """The node's results, or the reason it cannot be imported."""
     if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
-        folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs])
+        folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs], view.opset)
         if folded is not None and sum(f.size for f in folded) <= MAX_FOLDED_ELEMENTS:
             return list(folded)
     if node.op_type in ("Shape", "Size"):
