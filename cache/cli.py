@@ -177,10 +177,7 @@ def run_gc(args: argparse.Namespace) -> int:
     fv: int | None = getattr(args, "format_version", None)
 
     def unusable(m: Any) -> str | None:
-        if args.keep_other_versions:
-            reason = unusable_reason(m, format_version=fv)
-            return reason if reason and "installed" not in reason and "CPU" not in reason else None
-        return unusable_reason(m, format_version=fv)
+        return unusable_reason(m, format_version=fv, environment=not args.keep_other_versions)
 
     with _store(args) as store:
         report = store.gc(unusable, dry_run=args.dry_run)

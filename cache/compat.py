@@ -39,6 +39,12 @@ def _machine_problem(manifest: Manifest) -> str | None:
     cpu = manifest.key_parts.get("machine.cpu")
     if cpu is not None and cpu != cpu_features():
         return f"compiled for CPU features {cpu!r}; this machine has {cpu_features()!r}"
+    gpu = manifest.key_parts.get("machine.gpu")
+    if gpu is not None:
+        from webnnc.cache.machine import gpu_features  # imports onnxruntime: only when needed
+
+        if gpu != gpu_features():
+            return f"compiled for GPU {gpu!r}; this machine has {gpu_features()!r}"
     return None
 
 
@@ -56,12 +62,16 @@ def runtime_incompatibility(manifest: Manifest, target: str) -> str | None:
     return None
 
 
-def unusable_reason(manifest: Manifest, *, format_version: int | None = None) -> str | None:
+def unusable_reason(
+    manifest: Manifest, *, format_version: int | None = None, environment: bool = True
+) -> str | None:
     """Why no key this installation computes can ever match ``manifest``; None when one can.
 
     Args:
         format_version: the compiler's FORMAT_VERSION (the cache cannot import the
             compiler, so the caller passes it; None skips that check).
+        environment: also count other library versions and another CPU/GPU as unusable
+            (False keeps them, for a folder shared by several environments).
     """
     problem = _layout_problem(manifest)
     if problem:
@@ -69,6 +79,8 @@ def unusable_reason(manifest: Manifest, *, format_version: int | None = None) ->
     fv = manifest.key_parts.get("format_version")  # absent in derived entries (.mlmodelc)
     if format_version is not None and fv is not None and fv != str(format_version):
         return f"compiler format version {fv}, current is {format_version}"
+    if not environment:
+        return None
     for part, built in sorted(manifest.key_parts.items()):
         if part.startswith("library."):
             lib = part.removeprefix("library.")

@@ -84,11 +84,16 @@ def test_gc_and_clear(capsys: pytest.CaptureFixture[str], cache_dir: Path, fille
     with ArtifactStore(cache_dir) as store:
         stale = fake_manifest(b"S" * 100, graph="stale", name="stale", format_version=0)
         store.put(stale, b"S" * 100)
+        elsewhere = fake_manifest(b"E" * 100, graph="env", name="env", libraries={"onnxruntime": "1.0.0"})
+        store.put(elsewhere, b"E" * 100)
     code, out, _ = _cli(capsys, cache_dir, "cache", "gc", "--dry-run")
-    assert code == 0 and "would remove 1 unusable" in out and entry_path(cache_dir, stale.key).exists()
-    code, out, _ = _cli(capsys, cache_dir, "cache", "gc")
+    assert code == 0 and "would remove 2 unusable" in out and entry_path(cache_dir, stale.key).exists()
+    code, out, _ = _cli(capsys, cache_dir, "cache", "gc", "--keep-other-versions")
     assert code == 0 and f"removed {stale.key[:16]}: compiler format version 0" in out
-    assert not entry_path(cache_dir, stale.key).exists()
+    assert not entry_path(cache_dir, stale.key).exists() and entry_path(cache_dir, elsewhere.key).exists()
+    code, out, _ = _cli(capsys, cache_dir, "cache", "gc")
+    assert code == 0 and f"removed {elsewhere.key[:16]}: built with onnxruntime 1.0.0" in out
+    assert not entry_path(cache_dir, elsewhere.key).exists()
     code, out, _ = _cli(capsys, cache_dir, "cache", "clear")
     assert code == 0 and "cleared 2 entries" in out
     assert list(ArtifactStore(cache_dir).keys()) == []
