@@ -164,11 +164,27 @@ def _sigmoid(ctx: LoweringContext, node: Node) -> None:
 def _hard_swish(ctx: LoweringContext, node: Node) -> None:
     # The spec's x * clip(x + 3, 0, 6) / 6: near x = -3 the sum is exact, while ONNX
     # Runtime's HardSwish (x * clip(x / 6 + 0.5)) is off by hundreds of ULP there.
+    # float16 computes in float32 and rounds once.
     dt = _input(node).data_type
+    x = _widen(ctx, node)
+    f32 = DataType.FLOAT32
+    shifted = ctx.add("Add", [x, ctx.scalar(3.0, f32, "three")])
+    gate = ctx.add("Clip", [shifted, ctx.scalar(0.0, f32, "zero"), ctx.scalar(6.0, f32, "six")])
+    y = ctx.add("Div", [ctx.add("Mul", [x, gate]), ctx.scalar(6.0, f32, "six")])
+    _narrow(ctx, y, dt, out_name(ctx, node))
+
+
+def _widen(ctx: LoweringContext, node: Node) -> str:
+    """Input 0 as float32 (float16 is cast; composite formulas then round only once)."""
     x = in_name(ctx, node, 0)
-    shifted = ctx.add("Add", [x, ctx.scalar(3.0, dt, "three")])
-    gate = ctx.add("Clip", [shifted, ctx.scalar(0.0, dt, "zero"), ctx.scalar(6.0, dt, "six")])
-    ctx.add("Div", [ctx.add("Mul", [x, gate]), ctx.scalar(6.0, dt, "six")], [out_name(ctx, node)])
+    return _cast(ctx, x, DataType.FLOAT32) if _input(node).data_type == DataType.FLOAT16 else x
+
+
+def _narrow(ctx: LoweringContext, y: str, dt: DataType, out: str) -> None:
+    if dt == DataType.FLOAT16:
+        _cast(ctx, y, DataType.FLOAT16, out)
+    else:
+        ctx.add("Identity", [y], [out])
 
 
 _NATIVE_RELU = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32, DataType.INT8})
@@ -200,10 +216,14 @@ def _hard_sigmoid(ctx: LoweringContext, node: Node) -> None:
 
 @lowers("linear")
 def _linear(ctx: LoweringContext, node: Node) -> None:
+    # alpha and beta are doubles in the spec: float16 computes in float32 (alpha rounded to
+    # float16 first would cost several ULP), rounding once at the end.
     dt = _input(node).data_type
     a = node.attributes
-    scaled = ctx.add("Mul", [in_name(ctx, node, 0), ctx.scalar(float(a["alpha"]), dt, "alpha")])
-    ctx.add("Add", [scaled, ctx.scalar(float(a["beta"]), dt, "beta")], [out_name(ctx, node)])
+    f32 = DataType.FLOAT32
+    scaled = ctx.add("Mul", [_widen(ctx, node), ctx.scalar(float(a["alpha"]), f32, "alpha")])
+    y = ctx.add("Add", [scaled, ctx.scalar(float(a["beta"]), f32, "beta")])
+    _narrow(ctx, y, dt, out_name(ctx, node))
 
 
 @lowers("prelu")

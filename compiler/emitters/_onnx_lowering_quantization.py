@@ -6,8 +6,8 @@ type on the CPU provider). So the lowering spells the arithmetic out: scale and 
 are first repeated to the input's shape (reshape / expand / reshape, folded away for
 constants), then
 
-- dequantize: ``(float(x) - float(zero_point)) * scale`` in float32, rounded once to the
-  scale's type;
+- dequantize: ``(float(x) - float(zero_point)) * scale`` in float32 (float64 for int32
+  inputs), rounded once to the scale's type;
 - quantize: ``clip(roundEven(x / scale) + zero_point, qmin, qmax)``, the division in
   float32, the addition and saturation in float64 (exact for int32 zero points), then cast.
 """
@@ -68,9 +68,15 @@ def _operands(ctx: LoweringContext, node: Node, zero_type: int) -> tuple[str, st
 
 @lowers("dequantizeLinear")
 def _dequantize(ctx: LoweringContext, node: Node) -> None:
-    x, scale, zero = _operands(ctx, node, _F32)
+    # int32 values need more bits than float32 has: they compute in float64
+    wide = _F64 if _input(node, 0).data_type == DataType.INT32 else _F32
+    x, scale, zero = _operands(ctx, node, wide)
     out_type = node.outputs[0].data_type
-    centered = ctx.add("Sub", [ctx.add("Cast", [x], to=_F32), zero])
+    centered = ctx.add("Sub", [ctx.add("Cast", [x], to=wide), zero])
+    if wide == _F64:
+        y = ctx.add("Mul", [centered, ctx.add("Cast", [scale], to=_F64)])
+        ctx.add("Cast", [y], [out_name(ctx, node)], to=ONNX_TYPES[out_type])
+        return
     if out_type == DataType.FLOAT32:
         ctx.add("Mul", [centered, scale], [out_name(ctx, node)])
         return
