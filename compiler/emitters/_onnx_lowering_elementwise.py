@@ -199,10 +199,28 @@ def _relu(ctx: LoweringContext, node: Node) -> None:
         ctx.add("Max", [in_name(ctx, node, 0), ctx.scalar(0, dt, "zero")], [out_name(ctx, node)])
 
 
-@lowers("elu", "leakyRelu")
-def _alpha_activation(ctx: LoweringContext, node: Node) -> None:
-    onnx_op = "Elu" if node.op_type == "elu" else "LeakyRelu"
-    ctx.add(onnx_op, [in_name(ctx, node, 0)], [out_name(ctx, node)], alpha=float(node.attributes["alpha"]))
+@lowers("leakyRelu")
+def _leaky_relu(ctx: LoweringContext, node: Node) -> None:
+    ctx.add("LeakyRelu", [in_name(ctx, node, 0)], [out_name(ctx, node)], alpha=float(node.attributes["alpha"]))
+
+
+@lowers("elu")
+def _elu(ctx: LoweringContext, node: Node) -> None:
+    # x < 0 ? alpha * (exp(x) - 1) : x. Near 0, exp(x) - 1 cancels (ONNX Runtime's Elu is off
+    # by hundreds of ULP for |x| < 0.01), so for -1 < x < 0 it uses Kahan's expm1:
+    # (u - 1) * x / log(u) with u = exp(x), and x itself once u rounds to 1.
+    dt = _input(node).data_type
+    f32 = DataType.FLOAT32
+    x = _widen(ctx, node)
+    u = ctx.add("Exp", [x])
+    u_minus_1 = ctx.add("Sub", [u, ctx.scalar(1.0, f32, "one")])
+    kahan = ctx.add("Div", [ctx.add("Mul", [u_minus_1, x]), ctx.add("Log", [u])])
+    small = ctx.add("Where", [ctx.add("Equal", [u, ctx.scalar(1.0, f32, "one")]), x, kahan])
+    near_zero = ctx.add("Greater", [x, ctx.scalar(-1.0, f32, "minus_one")])
+    expm1 = ctx.add("Where", [near_zero, small, u_minus_1])
+    negative = ctx.add("Mul", [expm1, ctx.scalar(float(node.attributes["alpha"]), f32, "alpha")])
+    is_negative = ctx.add("Less", [x, ctx.scalar(0.0, f32, "zero")])
+    _narrow(ctx, ctx.add("Where", [is_negative, negative, x]), dt, out_name(ctx, node))
 
 
 @lowers("hardSigmoid")

@@ -56,10 +56,14 @@ UNARY_REFS: list[tuple[str, Any, tuple[float, float], int]] = [
     ("softsign", lambda x: x / (1 + np.abs(x)), (-20, 20), 2),
     ("softplus", lambda x: np.log1p(np.exp(x)), (-10, 10), 4),
     ("relu", lambda x: np.maximum(x, 0), (-10, 10), 0),
+    ("elu", lambda x: np.where(x < 0, np.expm1(x), x), (-0.05, 0.01), 4),  # no cancellation near 0
+    ("elu", lambda x: np.where(x < 0, np.expm1(x), x), (-30, 5), 4),
 ]
 
 
-@pytest.mark.parametrize(("method", "ref", "span", "ulp"), UNARY_REFS, ids=[r[0] for r in UNARY_REFS])
+@pytest.mark.parametrize(
+    ("method", "ref", "span", "ulp"), UNARY_REFS, ids=[f"{r[0]}{list(r[2])}" for r in UNARY_REFS]
+)
 def test_unary_float32_accuracy(ctx: Any, method: str, ref: Any, span: tuple[float, float], ulp: int) -> None:
     x = np.linspace(span[0], span[1], 4001).astype(np.float32)
     if method == "round_even":
