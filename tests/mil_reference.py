@@ -213,6 +213,51 @@ MIL_EVALUATORS.update({
 })
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+MIL_EVALUATORS.update({
+    "softplus": _unary(lambda x: np.logaddexp(0.0, x)),
+    "softsign": _unary(lambda x: x / (1.0 + np.abs(x))),
+    "ceil": _unary(np.ceil),
+    "floor": _unary(np.floor),
+    "cos": _unary(np.cos),
+    "sin": _unary(np.sin),
+    "tan": _unary(np.tan),
+    "erf": _unary(lambda x: _erf(x) if x.size else x),
+    "round": _unary(np.round),  # MIL: half to even ("0.5 is rounded to 0"), as numpy
+    "sign": _unary(np.sign),
+    "gelu": _unary(lambda x: 0.5 * x * (1.0 + (_erf(x / math.sqrt(2.0)) if x.size else x))),
+})
+
+
+def _alpha_beta(fn: Callable[[np.ndarray, float, float], np.ndarray], alpha: float, beta: float) -> Evaluator:
+    def ev(a: dict[str, Any]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return fn(_f(a["x"]), float(a.get("alpha", alpha)), float(a.get("beta", beta)))
+
+    return ev
+
+
+MIL_EVALUATORS.update({
+    "elu": _alpha_beta(lambda x, al, _: np.where(x > 0, x, al * np.expm1(x)), 1.0, 0.0),
+    "leaky_relu": _alpha_beta(lambda x, al, _: np.where(x >= 0, x, al * x), 0.01, 0.0),
+    "linear_activation": _alpha_beta(lambda x, al, be: al * x + be, 1.0, 0.0),
+    "sigmoid_hard": _alpha_beta(lambda x, al, be: np.minimum(np.maximum(al * x + be, 0.0), 1.0), 0.2, 0.5),
+})
+
+
+@_op("log")
+def _log(a: dict[str, Any]) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.log(_f(a["x"]) + float(a.get("epsilon", 1e-45)))
+
+
+@_op("inverse")
+def _inverse(a: dict[str, Any]) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return 1.0 / (_f(a["x"]) + float(a.get("epsilon", 1e-4)))
+
+
 @_op("clip")
 def _clip(a: dict[str, Any]) -> np.ndarray:
     return np.minimum(np.maximum(_f(a["x"]), float(a["alpha"])), float(a["beta"]))
@@ -276,6 +321,151 @@ MIL_EVALUATORS.update({
     "reduce_min": _reduce(np.min),
     "reduce_sum": _reduce(np.sum),
 })
+
+
+def _logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+with np.errstate(all="ignore"):
+    MIL_EVALUATORS.update({
+        "reduce_prod": _reduce(np.prod),
+        "reduce_l1_norm": _reduce(lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims)),
+        "reduce_l2_norm": _reduce(lambda x, axis, keepdims: np.sqrt(np.sum(np.square(x), axis=axis, keepdims=keepdims))),
+        "reduce_log_sum": _reduce(lambda x, axis, keepdims: np.log(np.sum(x, axis=axis, keepdims=keepdims))),
+        "reduce_log_sum_exp": _reduce(_logsumexp),
+        "reduce_sum_square": _reduce(lambda x, axis, keepdims: np.sum(np.square(x), axis=axis, keepdims=keepdims)),
+    })
+
+
+def _arg(fn: Callable[..., np.ndarray]) -> Evaluator:
+    def ev(a: dict[str, Any]) -> np.ndarray:
+        x = _f(a["x"])
+        axis = int(a.get("axis", -1))
+        y = fn(x, axis=axis)  # numpy picks the first of equal values, as WebNN does
+        return np.expand_dims(y, axis) if bool(a.get("keep_dims", False)) else y
+
+    return ev
+
+
+MIL_EVALUATORS.update({"reduce_argmax": _arg(np.argmax), "reduce_argmin": _arg(np.argmin)})
+
+
+@_op("cumsum")
+def _cumsum(a: dict[str, Any]) -> np.ndarray:
+    x = _f(a["x"])
+    axis = int(a.get("axis", 0))
+    if bool(a.get("reverse", False)):
+        x = np.flip(x, axis)
+    y = np.cumsum(x, axis=axis)
+    if bool(a.get("exclusive", False)):
+        y = y - x
+    return np.flip(y, axis) if bool(a.get("reverse", False)) else y
+
+
+def _norm(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    mean = x.mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+
+
+@_op("layer_norm")
+def _layer_norm(a: dict[str, Any]) -> np.ndarray:
+    x = _f(a["x"])
+    axes = tuple(sorted(d % x.ndim for d in _ints(a["axes"])))
+    y = _norm(x, axes, float(a.get("epsilon", 1e-5)))
+    shape = [x.shape[d] if d in axes else 1 for d in range(x.ndim)]
+    if "gamma" in a:
+        y = y * _f(a["gamma"]).reshape(shape)
+    if "beta" in a:
+        y = y + _f(a["beta"]).reshape(shape)
+    return y
+
+
+@_op("instance_norm")
+def _instance_norm(a: dict[str, Any]) -> np.ndarray:
+    x = _f(a["x"])
+    y = _norm(x, tuple(range(2, x.ndim)), float(a.get("epsilon", 1e-5)))
+    shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+    if "gamma" in a:
+        y = y * _f(a["gamma"]).reshape(shape)
+    if "beta" in a:
+        y = y + _f(a["beta"]).reshape(shape)
+    return y
+
+
+@_op("pad")
+def _pad(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    pads = _ints(a["pad"])
+    n = len(pads) // 2
+    width = [(0, 0)] * (x.ndim - n) + [(pads[2 * i], pads[2 * i + 1]) for i in range(n)]
+    mode = str(a.get("mode", "constant"))
+    if mode == "constant":
+        return np.pad(x, width, constant_values=np.asarray(a.get("constant_val", 0)).astype(x.dtype))
+    return np.pad(x, width, mode={"reflect": "reflect", "replicate": "edge"}[mode])
+
+
+@_op("reverse")
+def _reverse(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    return np.flip(x, tuple(_ints(a["axes"]))) if "axes" in a else np.flip(x)
+
+
+@_op("slice_by_index")
+def _slice_by_index(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    n = x.ndim
+    begin, end = _ints(a["begin"]), _ints(a["end"])
+    stride = _ints(a["stride"]) if "stride" in a else [1] * n
+    bmask = [bool(v) for v in np.asarray(a.get("begin_mask", [False] * n)).reshape(-1)]
+    emask = [bool(v) for v in np.asarray(a.get("end_mask", [False] * n)).reshape(-1)]
+    sq = [bool(v) for v in np.asarray(a.get("squeeze_mask", [False] * n)).reshape(-1)]
+    idx: list[Any] = []
+    for d in range(n):
+        if sq[d]:
+            idx.append(begin[d])
+            continue
+        idx.append(slice(None if bmask[d] else begin[d], None if emask[d] else end[d], stride[d]))
+    return x[tuple(idx)]
+
+
+@_op("slice_by_size")
+def _slice_by_size(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    begin, size = _ints(a["begin"]), _ints(a["size"])
+    return x[tuple(slice(b, None if s == -1 else b + s) for b, s in zip(begin, size, strict=True))]
+
+
+@_op("split")
+def _split(a: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    x = np.asarray(a["x"])
+    axis = int(a["axis"])
+    if "split_sizes" in a:
+        cuts = np.cumsum(_ints(a["split_sizes"]))[:-1]
+        return tuple(np.split(x, cuts, axis=axis))
+    return tuple(np.split(x, int(a["num_splits"]), axis=axis))
+
+
+@_op("tile")
+def _tile(a: dict[str, Any]) -> np.ndarray:
+    return np.tile(np.asarray(a["x"]), _ints(a["reps"]))
+
+
+@_op("expand_dims")
+def _expand_dims(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    for ax in sorted(_ints(a["axes"])):
+        x = np.expand_dims(x, ax)
+    return x
+
+
+@_op("squeeze")
+def _squeeze(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    return np.squeeze(x, tuple(_ints(a["axes"]))) if "axes" in a else np.squeeze(x)
 
 
 @_op("batch_norm")

@@ -50,9 +50,20 @@ FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT16})
 NUMERIC = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32})
 
 
+def node_label(node: Node) -> str:
+    """The node's name, else its position in its graph (``#3``): builders rarely name nodes."""
+    if node.name:
+        return node.name
+    if node.graph is not None:
+        for i, n in enumerate(node.graph.nodes):
+            if n is node:
+                return f"#{i}"
+    return "?"
+
+
 def unsupported(node: Node, why: str, hint: str = "") -> UnsupportedOperatorError:
     """An error naming the op, the node and the target, saying why, with an optional hint."""
-    msg = f"{node.op_type} (node {node.name or '?'}): cannot be lowered to {TARGET}: {why}"
+    msg = f"{node.op_type} (node {node_label(node)}): cannot be lowered to {TARGET}: {why}"
     if hint:
         msg += f"; {hint}"
     return UnsupportedOperatorError(msg)
@@ -413,6 +424,305 @@ def _batch_normalization(ctx: MilContext, node: Node) -> Var:
     return y
 
 
+# ---------------------------------------------------------------- activations
+_ACTIVATIONS: dict[str, Callable[..., Var]] = {
+    "softplus": mb.softplus, "softsign": mb.softsign, "ceil": mb.ceil, "floor": mb.floor,
+    "cos": mb.cos, "sin": mb.sin, "tan": mb.tan, "erf": mb.erf,
+    "roundEven": mb.round,  # MIL rounds half to even ("0.5 is rounded to 0")
+}
+
+
+@lowers(*_ACTIVATIONS, data_types=FLOATS)
+def _activation(ctx: MilContext, node: Node) -> Var:
+    return _ACTIVATIONS[node.op_type](x=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+def _alpha(node: Node, key: str = "alpha") -> Any:
+    return _dt(node).numpy_dtype.type(float(node.attributes[key]))
+
+
+@lowers("elu", data_types=FLOATS)
+def _elu(ctx: MilContext, node: Node) -> Var:
+    return mb.elu(x=ctx.var(_x(node)), alpha=_alpha(node), name=_name(ctx, node))
+
+
+@lowers("leakyRelu", data_types=FLOATS)
+def _leaky_relu(ctx: MilContext, node: Node) -> Var:
+    return mb.leaky_relu(x=ctx.var(_x(node)), alpha=_alpha(node), name=_name(ctx, node))
+
+
+@lowers("linear", data_types=FLOATS)
+def _linear(ctx: MilContext, node: Node) -> Var:
+    return mb.linear_activation(x=ctx.var(_x(node)), alpha=_alpha(node), beta=_alpha(node, "beta"), name=_name(ctx, node))
+
+
+@lowers("hardSigmoid", data_types=FLOATS)
+def _hard_sigmoid(ctx: MilContext, node: Node) -> Var:
+    return mb.sigmoid_hard(x=ctx.var(_x(node)), alpha=_alpha(node), beta=_alpha(node, "beta"), name=_name(ctx, node))
+
+
+@lowers("hardSwish", data_types=FLOATS)
+def _hard_swish(ctx: MilContext, node: Node) -> Var:
+    # x * max(0, min(1, x / 6 + 0.5)) = x * relu6(x + 3) / 6
+    x = ctx.var(_x(node))
+    t = _dt(node).numpy_dtype.type
+    gate = mb.sigmoid_hard(x=x, alpha=t(1.0 / 6.0), beta=t(0.5), name=ctx.fresh("hard_swish_gate"))
+    return mb.mul(x=x, y=gate, name=_name(ctx, node))
+
+
+@lowers("gelu", data_types=FLOATS)
+def _gelu(ctx: MilContext, node: Node) -> Var:
+    return mb.gelu(x=ctx.var(_x(node)), mode="EXACT", name=_name(ctx, node))
+
+
+@lowers("prelu", data_types=FLOATS)
+def _prelu(ctx: MilContext, node: Node) -> Var:
+    # MIL's prelu wants a per-channel constant slope; the spec's slope broadcasts freely.
+    x, slope = ctx.var(_x(node, 0)), ctx.var(_x(node, 1))
+    zero = ctx.const(0, _dt(node), "zero")
+    pos = mb.maximum(x=x, y=zero, name=ctx.fresh("prelu_pos"))
+    neg = mb.mul(x=mb.minimum(x=x, y=zero, name=ctx.fresh("prelu_neg")), y=slope, name=ctx.fresh("prelu_scaled"))
+    return mb.add(x=pos, y=neg, name=_name(ctx, node))
+
+
+@lowers("log", data_types=FLOATS)
+def _log(ctx: MilContext, node: Node) -> Var:
+    # MIL's log adds epsilon (default 1e-45); WebNN's log(0) is -inf
+    return mb.log(x=ctx.var(_x(node)), epsilon=_dt(node).numpy_dtype.type(0), name=_name(ctx, node))
+
+
+@lowers("reciprocal", data_types=FLOATS)
+def _reciprocal(ctx: MilContext, node: Node) -> Var:
+    # not MIL's inverse: it adds epsilon (default 1e-4) to the denominator
+    return mb.real_div(x=ctx.const(1, _dt(node), "one"), y=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+@lowers("sign")
+def _sign(ctx: MilContext, node: Node) -> Var:
+    return mb.sign(x=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+@lowers("identity")
+def _identity(ctx: MilContext, node: Node) -> Var:
+    return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
+
+
+_CAST = {DataType.FLOAT32: "fp32", DataType.FLOAT16: "fp16", DataType.INT32: "int32"}
+
+
+@lowers("cast")
+def _cast(ctx: MilContext, node: Node) -> Var:
+    to = node.outputs[0].data_type
+    x = ctx.var(_x(node))
+    if to == _dt(node):
+        return mb.identity(x=x, name=_name(ctx, node))
+    return mb.cast(x=x, dtype=_CAST[to], name=_name(ctx, node))
+
+
+# ---------------------------------------------------------------- reductions
+_REDUCE: dict[str, tuple[Callable[..., Var], Callable[..., Var] | None]] = {
+    # op -> (MIL reduction, what an empty axes list leaves: the element-wise part, or None)
+    "reduceSum": (mb.reduce_sum, None),
+    "reduceMax": (mb.reduce_max, None),
+    "reduceMin": (mb.reduce_min, None),
+    "reduceProduct": (mb.reduce_prod, None),
+    "reduceL1": (mb.reduce_l1_norm, mb.abs),
+    "reduceL2": (mb.reduce_l2_norm, mb.abs),
+    "reduceLogSum": (mb.reduce_log_sum, mb.log),
+    "reduceLogSumExp": (mb.reduce_log_sum_exp, None),
+    "reduceSumSquare": (mb.reduce_sum_square, mb.square),
+}
+
+
+@lowers("reduceSum", "reduceMax", "reduceMin", "reduceProduct")
+@lowers("reduceL1", "reduceL2", "reduceLogSum", "reduceLogSumExp", "reduceSumSquare", data_types=FLOATS)
+def _reduce(ctx: MilContext, node: Node) -> Var:
+    axes = [int(a) for a in node.attributes["axes"]]
+    reduce, elementwise = _REDUCE[node.op_type]
+    x = ctx.var(_x(node))
+    if not axes:  # the spec's empty axes reduce nothing; the element-wise part remains
+        if elementwise is None:
+            return mb.identity(x=x, name=_name(ctx, node))
+        if elementwise is mb.log:
+            return mb.log(x=x, epsilon=_dt(node).numpy_dtype.type(0), name=_name(ctx, node))
+        return elementwise(x=x, name=_name(ctx, node))
+    return reduce(x=x, axes=axes, keep_dims=bool(node.attributes["keep_dimensions"]), name=_name(ctx, node))
+
+
+@lowers("argMax", "argMin")
+def _arg_reduce(ctx: MilContext, node: Node) -> Var:
+    fn = mb.reduce_argmax if node.op_type == "argMax" else mb.reduce_argmin
+    return fn(
+        x=ctx.var(_x(node)), axis=int(node.attributes["axis"]),
+        keep_dims=bool(node.attributes["keep_dimensions"]), name=_name(ctx, node),
+    )
+
+
+@lowers("cumulativeSum")
+def _cumulative_sum(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    return mb.cumsum(
+        x=ctx.var(_x(node)), axis=int(a["axis"]), exclusive=bool(a["exclusive"]),
+        reverse=bool(a["reversed"]), name=_name(ctx, node),
+    )
+
+
+# ---------------------------------------------------------------- normalization (general form)
+def _broadcast_param(ctx: MilContext, v: Value, shape: list[int], dt: DataType, perm: list[int] | None = None) -> Var:
+    """A parameter reshaped (after an optional transpose) to broadcast against the input."""
+    if v.is_constant:
+        assert v.const is not None
+        arr = v.const if perm is None else np.transpose(v.const, perm)
+        return ctx.const(arr.reshape(shape), dt, "norm_param")
+    var = ctx.var(v)
+    if perm is not None:
+        var = mb.transpose(x=var, perm=perm, name=ctx.fresh("norm_param_t"))
+    return mb.reshape(x=var, shape=np.asarray(shape, np.int32), name=ctx.fresh("norm_param"))
+
+
+def _normalize(ctx: MilContext, node: Node, axes: list[int], eps: float) -> Var:
+    """(x - mean) / sqrt(var + eps) over ``axes`` (biased variance), kept dims."""
+    x = ctx.var(_x(node))
+    dt = _dt(node)
+    mean = mb.reduce_mean(x=x, axes=axes, keep_dims=True, name=ctx.fresh("norm_mean"))
+    centered = mb.sub(x=x, y=mean, name=ctx.fresh("norm_center"))
+    var = mb.reduce_mean(x=mb.mul(x=centered, y=centered, name=ctx.fresh("norm_sq")), axes=axes, keep_dims=True,
+                         name=ctx.fresh("norm_var"))
+    std = mb.sqrt(x=mb.add(x=var, y=ctx.const(eps, dt, "eps"), name=ctx.fresh("norm_var_eps")), name=ctx.fresh("norm_std"))
+    return mb.real_div(x=centered, y=std, name=ctx.fresh("norm"))
+
+
+@lowers("instanceNormalization", data_types=FLOATS)
+def _instance_normalization(ctx: MilContext, node: Node) -> Var:
+    x, scale, bias = _x(node), node.inputs[1], node.inputs[2]
+    nhwc = node.attributes["layout"] == "nhwc"
+    channel = x.rank - 1 if nhwc else 1
+    spatial = list(range(1, x.rank - 1)) if nhwc else list(range(2, x.rank))
+    bshape = [1] * x.rank
+    bshape[channel] = x.shape[channel]
+    y = _normalize(ctx, node, spatial, float(node.attributes["epsilon"]))
+    if scale is not None:
+        y = mb.mul(x=y, y=_broadcast_param(ctx, scale, bshape, x.data_type), name=ctx.fresh("norm_scale"))
+    if bias is not None:
+        y = mb.add(x=y, y=_broadcast_param(ctx, bias, bshape, x.data_type), name=ctx.fresh("norm_bias"))
+    return mb.identity(x=y, name=_name(ctx, node))
+
+
+@lowers("layerNormalization", data_types=FLOATS)
+def _layer_normalization(ctx: MilContext, node: Node) -> Var:
+    x, scale, bias = _x(node), node.inputs[1], node.inputs[2]
+    axes = [int(a) for a in node.attributes["axes"]]
+    if not axes:  # nothing to normalize over: (x - x) / sqrt(0 + eps) * scale + bias
+        y = mb.mul(x=ctx.var(x), y=ctx.const(0, x.data_type, "zero"), name=ctx.fresh("norm_zero"))
+    else:
+        y = _normalize(ctx, node, axes, float(node.attributes["epsilon"]))
+    # scale / bias have the shape of x's dims at `axes`, in the order of `axes`
+    bshape = [x.shape[d] if d in axes else 1 for d in range(x.rank)]
+    order = sorted(range(len(axes)), key=lambda i: axes[i])
+    perm = order if order != list(range(len(axes))) else None
+    if scale is not None:
+        y = mb.mul(x=y, y=_broadcast_param(ctx, scale, bshape, x.data_type, perm), name=ctx.fresh("norm_scale"))
+    if bias is not None:
+        y = mb.add(x=y, y=_broadcast_param(ctx, bias, bshape, x.data_type, perm), name=ctx.fresh("norm_bias"))
+    return mb.identity(x=y, name=_name(ctx, node))
+
+
+# ---------------------------------------------------------------- more shapes
+@lowers("expand")
+def _expand(ctx: MilContext, node: Node) -> Var:
+    x = _x(node)
+    out = node.outputs[0].shape
+    var = ctx.var(x)
+    if x.rank < len(out):
+        padded = (1,) * (len(out) - x.rank) + x.shape
+        var = mb.reshape(x=var, shape=np.asarray(padded, np.int32), name=ctx.fresh("expand_rank"))
+    else:
+        padded = x.shape
+    reps = [o // i for o, i in zip(out, padded, strict=True)]
+    if not out or all(r == 1 for r in reps):
+        return mb.identity(x=var, name=_name(ctx, node))
+    return mb.tile(x=var, reps=reps, name=_name(ctx, node))
+
+
+_PAD_MODES = {"constant": "constant", "edge": "replicate", "reflection": "reflect"}
+
+
+@lowers("pad", data_types=FLOATS)
+def _pad(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    x = _x(node)
+    mode = str(a["mode"])
+    if mode not in _PAD_MODES:
+        raise unsupported(node, f"MIL's pad has no {mode!r} mode (it has constant, edge, reflection)")
+    begin, end = [int(v) for v in a["beginning_padding"]], [int(v) for v in a["ending_padding"]]
+    pads = [p for pair in zip(begin, end, strict=True) for p in pair]
+    if mode != "constant" and any(pads[: 2 * max(x.rank - 2, 0)]):
+        raise unsupported(node, f"MIL pads only the last two dimensions in {mode} mode")
+    if not any(pads):
+        return mb.identity(x=ctx.var(x), name=_name(ctx, node))
+    kwargs: dict[str, Any] = {}
+    if mode == "constant":
+        kwargs["constant_val"] = x.data_type.numpy_dtype.type(float(a["value"]))
+    return mb.pad(x=ctx.var(x), pad=np.asarray(pads, np.int32), mode=_PAD_MODES[mode], name=_name(ctx, node), **kwargs)
+
+
+@lowers("reverse")
+def _reverse(ctx: MilContext, node: Node) -> Var:
+    axes = [int(a) for a in node.attributes["axes"]]
+    if not axes:
+        return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
+    return mb.reverse(x=ctx.var(_x(node)), axes=axes, name=_name(ctx, node))
+
+
+@lowers("slice")
+def _slice(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    starts, sizes = [int(v) for v in a["starts"]], [int(v) for v in a["sizes"]]
+    if not starts:
+        return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
+    return mb.slice_by_index(
+        x=ctx.var(_x(node)),
+        begin=np.asarray(starts, np.int32),
+        end=np.asarray([s + n for s, n in zip(starts, sizes, strict=True)], np.int32),
+        stride=np.asarray([int(v) for v in a["strides"]], np.int32),
+        name=_name(ctx, node),
+    )
+
+
+@lowers("split")
+def _split(ctx: MilContext, node: Node) -> Sequence[Var]:
+    sizes = [int(v) for v in node.attributes["splits"]]
+    x = ctx.var(_x(node))
+    if len(sizes) == 1:
+        return [mb.identity(x=x, name=_name(ctx, node))]
+    out = mb.split(x=x, split_sizes=np.asarray(sizes, np.int32), axis=int(node.attributes["axis"]), name=_name(ctx, node))
+    return list(out)
+
+
+@lowers("tile")
+def _tile(ctx: MilContext, node: Node) -> Var:
+    reps = [int(r) for r in node.attributes["repetitions"]]
+    if not reps or all(r == 1 for r in reps):
+        return mb.identity(x=ctx.var(_x(node)), name=_name(ctx, node))
+    return mb.tile(x=ctx.var(_x(node)), reps=reps, name=_name(ctx, node))
+
+
+@lowers("triangular")
+def _triangular(ctx: MilContext, node: Node) -> Var:
+    x = _x(node)
+    if x.rank < 2:
+        return mb.identity(x=ctx.var(x), name=_name(ctx, node))
+    rows, cols = x.shape[-2:]
+    k = int(node.attributes["diagonal"])
+    keep = np.triu(np.ones([rows, cols], bool), k) if node.attributes["upper"] else np.tril(np.ones([rows, cols], bool), k)
+    return mb.select(
+        cond=mb.const(val=keep, name=ctx.fresh("triangle")),
+        a=ctx.var(x),
+        b=ctx.const(0, x.data_type, "zero"),
+        name=_name(ctx, node),
+    )
+
+
 # ---------------------------------------------------------------- driver
 def check_node(node: Node) -> None:
     """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types)."""
@@ -455,7 +765,7 @@ def lower_node(ctx: MilContext, node: Node) -> None:
         got = tuple(int(d) for d in var.shape)
         if got != value.shape:
             raise CompilerError(
-                f"internal: the CoreML lowering of {node.op_type} (node {node.name or '?'}) gives shape "
+                f"internal: the CoreML lowering of {node.op_type} (node {node_label(node)}) gives shape "
                 f"{list(got)}, the IR says {list(value.shape)}"
             )
         ctx.bind(value, var)

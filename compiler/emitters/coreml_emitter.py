@@ -52,6 +52,7 @@ from webnnc.compiler.emitters._coreml_lowering import (  # noqa: E402
     MilContext,
     check_node,
     lower_node,
+    node_label,
 )
 from webnnc.compiler.errors import UnsupportedOperatorError  # noqa: E402
 from webnnc.compiler.ir import Graph  # noqa: E402
@@ -100,13 +101,16 @@ def _mil_names(graph: Graph) -> tuple[dict[str, str], dict[str, str]]:
 
 # ---------------------------------------------------------------- IR -> MIL
 def _check_boundary(graph: Graph) -> None:
-    for v in [*graph.inputs, *graph.outputs.values()]:
+    named = [("input", v.name or "?", v) for v in graph.inputs]
+    named += [("output", name, v) for name, v in graph.outputs.items()]
+    for kind, name, v in named:
         if v.data_type not in MIL_TYPES:
-            kind = "input" if v in graph.inputs else "output"
+            nodes = [v.producer] if v.producer is not None else [n for n, _ in v.uses]
+            where = ", ".join(f"{n.op_type} node {node_label(n)}" for n in nodes[:3])
             raise UnsupportedOperatorError(
-                f"graph {kind} {v.name or '?'}: data type {v.data_type.value} cannot be a CoreML "
-                f"model {kind} (CoreML supports {', '.join(t.value for t in MIL_TYPES)}); "
-                "compile for onnx-cpu instead"
+                f"graph {kind} {name!r}{f' ({where})' if where else ''}: data type "
+                f"{v.data_type.value} cannot be a model {kind} on the coreml target (CoreML "
+                f"supports {', '.join(t.value for t in MIL_TYPES)}); compile for onnx-cpu instead"
             )
 
 
@@ -143,7 +147,8 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
             # Each output gets an op of its own named after it: a value may be exported twice,
             # or be an input or a constant.
             if not value.shape:
-                var = mb.reshape(x=var, shape=np.ones(1, np.int32), name=out_names[name])
+                # (not reshape: coremltools' reshape fails on a constant-folded scalar)
+                var = mb.expand_dims(x=var, axes=[0], name=out_names[name])
             else:
                 var = mb.identity(x=var, name=out_names[name])
             outputs.append(var)

@@ -12,9 +12,10 @@ tolerances (``tests/conformance/wpt_runner.py``). Outcomes:
 - a case in ``_EXCEPTIONS`` is a strict xfail with its reason;
 - every other case must match.
 
-The whole corpus (about 560 cases) takes ~30 s on one core, so by default every third
-supported case runs; ``WEBNNC_COREML_WPT=all`` (or ``python -m tests.compiler.emitters.
-test_coreml_wpt``, which prints the pass rate) runs them all.
+The whole corpus (about 1270 eligible cases) takes ~2.5 min on one core (each case is a full
+coremltools conversion), so by default every 15th case of every vector file runs;
+``WEBNNC_COREML_WPT=all`` runs them all, and ``python -m tests.compiler.emitters.test_coreml_wpt``
+prints per-op outcome counts and the pass rate.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ pytest.importorskip("coremltools")
 from webnnc.compiler.emitters.coreml_emitter import EMITTER
 
 # case id -> why the MIL program legitimately differs from the vector
-_EXCEPTIONS: dict[str, str] = {}
+_EXCEPTIONS: dict[str, str] = {
+    "reduce_l2::reduceL2 float16 1D constant tensor all positive default options": (
+        "the graph is all constants, so coremltools' own constant folding evaluates "
+        "reduce_l2_norm in float16 numpy while converting; the sum of squares (272^2 > 65504) "
+        "overflows and inf is baked into the model. webnnc's build() folds constants in its "
+        "own pass before the emitter runs"
+    ),
+}
 
 
 class _IRContext:
@@ -89,11 +97,18 @@ def run_case(case: WptCase) -> str:
     return "pass"
 
 
+SAMPLE_STRIDE = 15
+
+
 def _selected() -> list[WptCase]:
+    """All eligible cases with WEBNNC_COREML_WPT=all, else every 15th case of every file."""
     cases = [c for c in load_cases() if _eligible(c)]
     if os.environ.get("WEBNNC_COREML_WPT") == "all":
         return cases
-    return cases[::3]
+    by_file: dict[str, list[WptCase]] = {}
+    for c in cases:
+        by_file.setdefault(c.file, []).append(c)
+    return [c for group in by_file.values() for c in group[::SAMPLE_STRIDE]]
 
 
 def _params() -> list[Any]:
@@ -119,11 +134,9 @@ def test_coreml_wpt(case: WptCase) -> None:
         assert outcome in ("pass",) or outcome.startswith("invalid: "), outcome
 
 
-def test_sample_covers_every_supported_op() -> None:
-    # the default one-in-three sample still touches every supported operator
-    sampled = {op for c in _selected() for op in c.operators}
-    eligible = {op for c in load_cases() if _eligible(c) for op in c.operators}
-    assert eligible - sampled == set() or os.environ.get("WEBNNC_COREML_WPT") != "all"
+def test_sample_covers_every_vector_file() -> None:
+    sampled = {c.file for c in _selected()}
+    assert sampled == {c.file for c in load_cases() if _eligible(c)}
 
 
 def main() -> int:
