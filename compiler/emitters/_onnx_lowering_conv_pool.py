@@ -155,6 +155,23 @@ def _max_pool(ctx: LoweringContext, inp: str, res: str, empty: np.ndarray, attrs
     return ctx.add("Max", [y, ctx.add("CastLike", [floor, y])], [res])
 
 
+def _fit_scale(size: int, out: int, scale: float) -> float | None:
+    """The float32 scale nearest ``scale`` for which ONNX Runtime's output size,
+    ``int(float32(size) * scale)``, is the spec's ``floor(size * scale)`` (computed in double
+    by the front end); None if a few ULPs do not reach it (then sizes are passed instead).
+
+    >>> _fit_scale(7, 31, 31 / 7) > 31 / 7  # float32(31/7) * 7 rounds down to 30.99...
+    True
+    """
+    s32 = np.float32(scale)
+    for _ in range(16):
+        got = int(np.float32(size) * s32)
+        if got == out:
+            return float(s32)
+        s32 = np.nextafter(s32, np.float32(np.inf if got < out else -np.inf), dtype=np.float32)
+    return None
+
+
 @lowers("resample2d")
 def _resample2d(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
@@ -172,8 +189,12 @@ def _resample2d(ctx: LoweringContext, node: Node) -> None:
         "coordinate_transformation_mode": "half_pixel",
         "nearest_mode": "round_prefer_floor",
     }
+    fitted: list[float | None] = []
     if "scales" in a:
-        scales = ctx.const(np.asarray([1.0, 1.0, *a["scales"]], np.float32), "scales")
+        pairs = zip(axes, a["sizes"], a["scales"], strict=True)
+        fitted = [_fit_scale(x.shape[ax], int(size), float(sc)) for ax, size, sc in pairs]
+    if fitted and None not in fitted:
+        scales = ctx.const(np.asarray([1.0, 1.0, *fitted], np.float32), "scales")
         inputs = [src, "", scales]
     else:
         shape = [x.shape[d] for d in perm[:2]] + [int(s) for s in a["sizes"]]

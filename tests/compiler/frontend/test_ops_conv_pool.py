@@ -236,6 +236,14 @@ def test_resample2d_matches_reference(
     _close(got, _resample_ref(x, axes, sizes, scales, mode), "float32")
 
 
+def test_resample2d_scale_whose_float32_product_rounds_the_other_way(nocache_context: Any, rng: np.random.Generator) -> None:
+    """floor(7 * 31/7) is 31 in double but 30 in float32 (ONNX Runtime's arithmetic): the
+    output keeps the spec's size and the given scale's sampling positions."""
+    x = rng.standard_normal((1, 1, 7, 3)).astype(np.float32)
+    got = _run(nocache_context, lambda b, v: b.resample2d(v, mode="linear", scales=[31 / 7, 1.0]), x)
+    _close(got, _resample_ref(x, [2, 3], [31, 3], [31 / 7, 1.0], "linear"), "float32")
+
+
 # ------------------------------------------------------------------ validation
 def _x(b: Any, shape: list[int], dt: str = "float32", name: str = "x") -> Any:
     return b.input(name, shape, dt)
