@@ -90,7 +90,7 @@ CONVERTERS: dict[str, Converter] = {}
 # ONNX operators deliberately not mapped, with the reason (also listed in COVERAGE.md).
 UNSUPPORTED_ONNX_OPS: dict[str, str] = {
     "Loop": "control flow: WebNN graphs have no loops",
-    "If": "control flow: WebNN graphs have no conditionals (folded only when the condition is constant)",
+    "If": "control flow: WebNN graphs have no conditionals (inlined when the condition is constant)",
     "Scan": "control flow: WebNN graphs have no loops",
     "NonZero": "output shape depends on the data; WebNN needs static shapes",
     "NonMaxSuppression": "output shape depends on the data; WebNN needs static shapes",

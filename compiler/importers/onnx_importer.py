@@ -353,6 +353,17 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
             frozenset(i for i, n in enumerate(node.output) if n and (used.get(n) or depth)),
         )
         results = _fold_or_convert(ctx, folder, node, view)
+        if isinstance(results, str) and node.op_type == "If" and not isinstance(inputs[0], MLOperand):
+            # a condition known at import time (often a shape check): inline the taken branch
+            branch = view.attrs["then_branch" if bool(np.asarray(inputs[0])) else "else_branch"].g
+            for k, sub in enumerate(branch.node):
+                process(sub, node_opset, f"{label}/{sub.name or f'{sub.op_type}_{k}'}", depth + 1)
+            for name, out in zip(node.output, branch.output, strict=True):
+                if out.name in poisoned:
+                    poisoned.add(name)
+                elif out.name in values:
+                    values[name] = values[out.name]
+            return
         if isinstance(results, str) and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH:
             # no direct mapping: expand the operator into its ONNX function body, if it has one
             expansion = _expand_function(node, node_opset, inputs, label)

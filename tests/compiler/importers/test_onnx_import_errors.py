@@ -159,3 +159,30 @@ def test_shape_disagreements_with_onnx_inference_are_logged(caplog: pytest.LogCa
         graph = import_onnx(_model([node], [x], ["y"]))
     assert graph.outputs["y"].shape == (1, 1, 3, 3)
     assert "WebNN shape [1, 1, 3, 3], ONNX shape inference [1, 1, 4, 4]" in caplog.text
+
+
+def test_if_with_a_constant_condition_inlines_the_taken_branch(
+    nocache_context: Any, rng: np.random.Generator
+) -> None:
+    """Exporters guard reshapes with shape checks: If(Equal(Shape(x)[0], 2)) folds at import."""
+    x = helper.make_tensor_value_info("x", F, [2, 3])
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", F, [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", F, [2, 3])])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Equal", ["n", "two"], ["cond"]),
+        helper.make_node("If", ["cond"], ["r"], then_branch=then_g, else_branch=else_g),
+        helper.make_node("Mul", ["r", "r"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+             numpy_helper.from_array(np.array(2, np.int64), "two")]
+    model = _model(nodes, [x], ["y"], inits)
+    assert import_onnx(model).op_counts() == {"relu": 1, "mul": 1}
+    builder = nocache_context.create_graph_builder()
+    compiled = builder.build(import_onnx(model, builder=builder))
+    feeds = {"x": rng.standard_normal([2, 3]).astype(np.float32)}
+    (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    np.testing.assert_array_equal(nocache_context.compute(compiled, feeds)["y"], want)
