@@ -12,8 +12,7 @@ import numpy as np
 from webnnc.cache.compat import installed_library
 from webnnc.cache.key import CacheKey
 from webnnc.cache.manifest import IOSpec, Manifest
-
-FORMAT_VERSION = 1
+from webnnc.compiler._version import FORMAT_VERSION
 
 
 def fake_manifest(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.helpers import entry_path, fake_manifest, object_path
+from tests.cache.helpers import FORMAT_VERSION, entry_path, fake_manifest, object_path
 from webnnc.cache.compat import runtime_incompatibility, unusable_reason
 from webnnc.cache.key import LAYOUT_VERSION
 from webnnc.cache.store import DEFAULT_SIZE_LIMIT, ArtifactStore
@@ -65,7 +65,7 @@ def test_the_entry_just_stored_is_never_evicted_even_when_alone_over_the_limit(
 def test_gc_removes_entries_no_current_version_can_use_and_debris(cache_dir: Path) -> None:
     with ArtifactStore(cache_dir) as store:
         current = fake_manifest(_blob(1), graph="now")
-        old_format = fake_manifest(_blob(2), graph="old", format_version=0)
+        old_format = fake_manifest(_blob(2), graph="old", format_version=FORMAT_VERSION - 1)
         old_layout = fake_manifest(_blob(3), graph="layout", layout_version=LAYOUT_VERSION - 1)
         other_ort = fake_manifest(_blob(4), graph="ort", libraries={"onnxruntime": "1.0.0"})
         for m, i in ((current, 1), (old_format, 2), (old_layout, 3), (other_ort, 4)):
@@ -76,13 +76,13 @@ def test_gc_removes_entries_no_current_version_can_use_and_debris(cache_dir: Pat
         (cache_dir / "tmp" / "half-written.tmp").write_bytes(b"x")
 
         def unusable(m: object) -> str | None:
-            return unusable_reason(m, format_version=1)  # type: ignore[arg-type]
+            return unusable_reason(m, format_version=FORMAT_VERSION)  # type: ignore[arg-type]
 
         dry = store.gc(unusable, dry_run=True)
         assert len(dry.entries) == 3 and len(list(store.keys())) == 4, "dry run removes nothing"
         report = store.gc(unusable)
         reasons = dict(report.entries)
-        assert "format version 0" in reasons[old_format.key]
+        assert f"format version {FORMAT_VERSION - 1}" in reasons[old_format.key]
         assert "layout version" in reasons[old_layout.key]
         assert "onnxruntime 1.0.0" in reasons[other_ort.key]
         assert list(store.keys()) == [current.key]

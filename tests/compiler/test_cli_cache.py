@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.helpers import entry_path, fake_manifest, object_path
+from tests.cache.helpers import FORMAT_VERSION, entry_path, fake_manifest, object_path
 from tests.conftest import webnnc_cli
 from webnnc.cache.store import ArtifactStore
 from webnnc.compiler.cli import main
@@ -82,14 +82,14 @@ def test_verify_reports_and_drops_bad_entries(capsys: pytest.CaptureFixture[str]
 
 def test_gc_and_clear(capsys: pytest.CaptureFixture[str], cache_dir: Path, filled: dict[str, str]) -> None:
     with ArtifactStore(cache_dir) as store:
-        stale = fake_manifest(b"S" * 100, graph="stale", name="stale", format_version=0)
+        stale = fake_manifest(b"S" * 100, graph="stale", name="stale", format_version=FORMAT_VERSION - 1)
         store.put(stale, b"S" * 100)
         elsewhere = fake_manifest(b"E" * 100, graph="env", name="env", libraries={"onnxruntime": "1.0.0"})
         store.put(elsewhere, b"E" * 100)
     code, out, _ = _cli(capsys, cache_dir, "cache", "gc", "--dry-run")
     assert code == 0 and "would remove 2 unusable" in out and entry_path(cache_dir, stale.key).exists()
     code, out, _ = _cli(capsys, cache_dir, "cache", "gc", "--keep-other-versions")
-    assert code == 0 and f"removed {stale.key[:16]}: compiler format version 0" in out
+    assert code == 0 and f"removed {stale.key[:16]}: compiler format version {FORMAT_VERSION - 1}" in out
     assert not entry_path(cache_dir, stale.key).exists() and entry_path(cache_dir, elsewhere.key).exists()
     code, out, _ = _cli(capsys, cache_dir, "cache", "gc")
     assert code == 0 and f"removed {elsewhere.key[:16]}: built with onnxruntime 1.0.0" in out
