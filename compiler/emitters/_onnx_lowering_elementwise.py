@@ -9,6 +9,8 @@ where. Comparisons and logical operators produce ONNX booleans, cast to WebNN's 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 
@@ -94,11 +96,21 @@ def _where(ctx: LoweringContext, node: Node) -> None:
     ctx.add("Where", [cond, t, f], [out_name(ctx, node)])
 
 
+def _int_bound(value: float | int, dt: DataType) -> int:
+    """A clamp bound saturated to integer type ``dt``. The builder already stores exact ints;
+    a clamp made by a pass may carry float bounds (+-inf)."""
+    info = np.iinfo(dt.numpy_dtype)
+    if isinstance(value, float):
+        value = math.trunc(min(max(value, -(2.0**64)), 2.0**64))
+    return int(min(max(int(value), int(info.min)), int(info.max)))
+
+
 @lowers("clamp")
 def _clamp(ctx: LoweringContext, node: Node) -> None:
     dt = _input(node).data_type
     lo, hi = node.attributes["min_value"], node.attributes["max_value"]
-    # Bounds were cast to the input's type by the builder (integers exactly, as Python ints).
+    if dt.is_integer:
+        lo, hi = _int_bound(lo, dt), _int_bound(hi, dt)
     lo_name = ctx.const(np.asarray(lo, dtype=dt.numpy_dtype), "min")
     hi_name = ctx.const(np.asarray(hi, dtype=dt.numpy_dtype), "max")
     ctx.add("Clip", [in_name(ctx, node, 0), lo_name, hi_name], [out_name(ctx, node)])
