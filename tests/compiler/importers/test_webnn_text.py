@@ -237,3 +237,21 @@ def test_cli_compiles_a_webnn_text_file(tmp_path: Path, cache_dir: Path, rng: np
     got = webnnc.runtime.load("head", cache_dir=cache_dir).run({"x": x})["probs"]
     z = (x.astype(np.float64) @ w + b) * 0.5
     np.testing.assert_allclose(got, np.exp(z - z.max()) / np.exp(z - z.max()).sum(), rtol=1e-5, atol=1e-7)
+
+
+def test_weights_without_header_use_offsets_from_zero(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The older manifest layout (as in webnn-graph's first example): raw tensors from offset 0."""
+    path = tmp_path / "head.webnn"
+    path.write_text(HEAD)
+    w = rng.standard_normal([8, 4]).astype("<f4")
+    b = rng.standard_normal([4]).astype("<f4")
+    path.with_suffix(".weights").write_bytes(w.tobytes() + b.tobytes())
+    tensors = {"W": {"dataType": "float32", "shape": [8, 4], "byteOffset": 0, "byteLength": 128},
+               "b": {"dataType": "float32", "shape": [4], "byteOffset": 128, "byteLength": 16}}
+    (tmp_path / "head.manifest.json").write_text(
+        json.dumps({"format": "wg-weights-manifest", "version": 1, "endianness": "little", "tensors": tensors}))
+    graph = load_webnn_text(path)
+    consts = sorted((c.const for c in graph.constants if c.const is not None and c.const.size > 1),
+                    key=lambda a: a.size)
+    np.testing.assert_array_equal(consts[0], b)
+    np.testing.assert_array_equal(consts[1], w)
