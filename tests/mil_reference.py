@@ -405,7 +405,9 @@ def _pad(a: dict[str, Any]) -> np.ndarray:
     mode = str(a.get("mode", "constant"))
     if mode == "constant":
         return np.pad(x, width, constant_values=np.asarray(a.get("constant_val", 0)).astype(x.dtype))
-    return np.pad(x, width, mode={"reflect": "reflect", "replicate": "edge"}[mode])
+    if mode == "reflect":
+        return np.pad(x, width, mode="reflect")
+    return np.pad(x, width, mode="edge")  # "replicate"
 
 
 @_op("reverse")

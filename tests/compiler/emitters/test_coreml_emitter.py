@@ -28,7 +28,7 @@ pytest.importorskip("coremltools")
 from webnnc.compiler.emitters import get_emitter
 from webnnc.compiler.emitters.coreml_emitter import EMITTER, MODEL_PATH
 
-TOL = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float16": {"rtol": 1e-2, "atol": 1e-3}}
+TOL: dict[str, Any] = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float16": {"rtol": 1e-2, "atol": 1e-3}}
 
 
 def _graph(fn: Callable[[MLGraphBuilder], dict[str, Any]]) -> Graph:
@@ -208,7 +208,8 @@ def test_conv2d_layouts_groups_dilations_bias(
     got = _run(graph, feeds)["y"]
     ref = _conv_ref(x, w, padding, strides, groups, dil) + bias.astype(np.float64).reshape(1, 4, 1, 1)
     assert got.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(got, np.transpose(ref, perm_in), **TOL[dtype] if dtype == "float16" else {"rtol": 1e-5, "atol": 1e-5})
+    tol: Any = TOL["float16"] if dtype == "float16" else {"rtol": 1e-5, "atol": 1e-5}  # 24-term sums
+    np.testing.assert_allclose(got, np.transpose(ref, perm_in), **tol)
 
 
 def _pool_ref(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: list[int], out: tuple[int, int], kind: str) -> np.ndarray:
