@@ -140,3 +140,33 @@ def test_cli_reports_dynamic_dims_and_accepts_input_shape(tmp_path: Path, cache_
     shapes = ["--input-shape", "hidden_states=1,8,16", "--input-shape", "attention_mask=1,8"]
     proc = subprocess.run(base + shapes, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_float16_model_stays_float16(nocache_context: Any, rng: np.random.Generator) -> None:
+    """A float16 model imports as float16 and matches ORT within float16 precision
+    (rtol 1e-2, atol 1e-3: about 10 ulp at the output's magnitude)."""
+    from onnx import TensorProto as T
+    from onnx import helper, numpy_helper
+
+    inits = [
+        numpy_helper.from_array(rng.standard_normal([4, 3, 3, 3]).astype(np.float16), "w"),
+        numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
+        numpy_helper.from_array((1 + 0.1 * rng.standard_normal(8)).astype(np.float16), "g"),
+        numpy_helper.from_array((0.1 * rng.standard_normal(8)).astype(np.float16), "b"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("LayerNormalization", ["r", "g", "b"], ["ln"], axis=-1),
+        helper.make_node("Resize", ["ln", "", "scales"], ["y"], mode="linear"),
+    ]
+    graph = helper.make_graph(nodes, "fp16", [helper.make_tensor_value_info("x", T.FLOAT16, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", T.FLOAT16, [1, 4, 16, 16])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    builder = nocache_context.create_graph_builder()
+    compiled = builder.build(import_onnx(model, builder=builder))
+    feeds = {"x": rng.standard_normal([1, 3, 8, 8]).astype(np.float16)}
+    got = nocache_context.compute(compiled, feeds)["y"]
+    (want,) = _ort(model, feeds)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-2, atol=1e-3)
