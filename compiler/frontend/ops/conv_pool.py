@@ -135,21 +135,22 @@ class ConvPoolOps(_Base):
         check_data_type(op, "input", x.data_type, FLOAT_TYPES)
         return x
 
-    def _filter_and_bias(
-        self, op: str, x: Value, filter: MLOperand, bias: Any, channels: int | None
-    ) -> tuple[Value, Value | None]:
+    def _filter(self, op: str, x: Value, filter: MLOperand) -> Value:
         w = self._value(op, "filter", filter)
         check_rank(op, "filter", w.shape, 4)
         check_same_type(op, "filter", w.data_type, "input", x.data_type)
+        return w
+
+    def _bias(self, op: str, x: Value, bias: Any, channels: int) -> Value | None:
         b = operand_option(self, op, "bias", bias)
         if b is not None:
             check_same_type(op, "bias", b.data_type, "input", x.data_type)
-            if channels is not None and b.shape != (channels,):
+            if b.shape != (channels,):
                 raise ValidationError(
                     f"{op}: bias must have shape [{channels}] (the output channels); "
                     f"found {list(b.shape)}"
                 )
-        return w, b
+        return b
 
     def conv2d(
         self,
@@ -181,7 +182,7 @@ class ConvPoolOps(_Base):
             n, c, h, wd = x.shape
         else:
             n, h, wd, c = x.shape
-        w, _ = self._filter_and_bias(op, x, filter, None, None)
+        w = self._filter(op, x, filter)
         oc, ic_per_group, kh, kw = filter_dims(f_layout, w.shape)
         if c % group_count != 0:
             raise ValidationError(f"{op}: input channels ({c}) must be divisible by groups ({group_count})")
@@ -194,7 +195,7 @@ class ConvPoolOps(_Base):
             raise ValidationError(
                 f"{op}: filter output channels ({oc}) must be divisible by groups ({group_count})"
             )
-        _, b = self._filter_and_bias(op, x, filter, opts.get("bias"), oc)
+        b = self._bias(op, x, opts.get("bias"), oc)
         oh = math.floor(conv_output_size(h, kh, pads[0], pads[1], strides_[0], dil[0]))
         ow = math.floor(conv_output_size(wd, kw, pads[2], pads[3], strides_[1], dil[1]))
         if oh < 1 or ow < 1:
@@ -250,7 +251,7 @@ class ConvPoolOps(_Base):
             n, c, h, wd = x.shape
         else:
             n, h, wd, c = x.shape
-        w, _ = self._filter_and_bias(op, x, filter, None, None)
+        w = self._filter(op, x, filter)
         oc_per_group, ic, kh, kw = filter_dims(f_layout, w.shape)
         if ic != c:
             raise ValidationError(
@@ -259,7 +260,7 @@ class ConvPoolOps(_Base):
         if c % group_count != 0:
             raise ValidationError(f"{op}: input channels ({c}) must be divisible by groups ({group_count})")
         oc = oc_per_group * group_count
-        _, b = self._filter_and_bias(op, x, filter, opts.get("bias"), oc)
+        b = self._bias(op, x, opts.get("bias"), oc)
         for i in range(2):
             if out_pad[i] >= strides_[i]:
                 raise ValidationError(
