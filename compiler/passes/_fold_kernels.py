@@ -126,13 +126,14 @@ def _unary(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
 @fold_rule("clamp")
 def _clamp(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
     x = _wide(_first(args))
-    lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
+    lo, hi = node.attributes["min_value"], node.attributes["max_value"]
     if x.dtype.kind in "iu":
         # exact integer bounds (a float64 near 2**63 does not round-trip through int64)
         info = np.iinfo(x.dtype)
         lo_i = info.min if lo <= info.min else min(math.ceil(lo), info.max)
         hi_i = info.max if hi >= info.max else max(math.floor(hi), info.min)
         return [np.clip(x, x.dtype.type(lo_i), x.dtype.type(hi_i))]
+    lo, hi = float(lo), float(hi)
     return [np.clip(x, x.dtype.type(lo), x.dtype.type(hi))]
 
 
@@ -214,3 +215,135 @@ def _batch_normalization(node: Node, args: Sequence[Array | None]) -> Sequence[A
     if bias is not None:
         y = y + bias.reshape(shape)
     return [y]
+
+
+# ---------------------------------------------------------------- comparisons, logic, selection
+_COMPARE: dict[str, Callable[[Array, Array], Array]] = {
+    "equal": np.equal,
+    "notEqual": np.not_equal,
+    "greater": np.greater,
+    "greaterOrEqual": np.greater_equal,
+    "lesser": np.less,
+    "lesserOrEqual": np.less_equal,
+}
+_LOGIC: dict[str, Callable[[Array, Array], Array]] = {
+    "logicalAnd": np.logical_and,
+    "logicalOr": np.logical_or,
+    "logicalXor": np.logical_xor,
+}
+
+
+@fold_rule(*_COMPARE, *_LOGIC)
+def _compare(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    a, b = args
+    assert a is not None and b is not None
+    if node.op_type in _LOGIC:
+        return [_LOGIC[node.op_type](a != 0, b != 0).astype(np.uint8)]
+    return [_COMPARE[node.op_type](a, b).astype(np.uint8)]
+
+
+@fold_rule("logicalNot")
+def _logical_not(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [(_first(args) == 0).astype(np.uint8)]
+
+
+@fold_rule("isNaN", "isInfinite")
+def _classify(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = _first(args)
+    test = np.isnan if node.op_type == "isNaN" else np.isinf
+    return [test(x).astype(np.uint8)]
+
+
+@fold_rule("where")
+def _where(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    cond, t, f = args
+    assert cond is not None and t is not None and f is not None
+    return [np.broadcast_to(np.where(cond != 0, t, f), node.outputs[0].shape)]
+
+
+# ---------------------------------------------------------------- more unary math, activations
+_MORE_UNARY: dict[str, Callable[[Array], Array]] = {
+    "sign": np.sign,
+    "roundEven": np.rint,  # rounds half to even
+    "tan": np.tan,
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "softplus": lambda x: np.logaddexp(np.zeros((), x.dtype), x),
+    "hardSwish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+}
+
+
+@fold_rule(*_MORE_UNARY)
+def _more_unary(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [_MORE_UNARY[node.op_type](_wide(_first(args)))]
+
+
+@fold_rule("elu", "leakyRelu", "hardSigmoid", "linear")
+def _parametric(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = _wide(_first(args))
+    alpha = x.dtype.type(node.attributes["alpha"])
+    if node.op_type == "elu":
+        return [np.where(x > 0, x, alpha * np.expm1(x))]
+    if node.op_type == "leakyRelu":
+        return [np.where(x >= 0, x, alpha * x)]
+    beta = x.dtype.type(node.attributes["beta"])
+    if node.op_type == "hardSigmoid":
+        return [np.clip(alpha * x + beta, 0, 1)]
+    return [alpha * x + beta]
+
+
+# ---------------------------------------------------------------- reductions
+def _keep(node: Node) -> tuple[tuple[int, ...], bool]:
+    return tuple(node.attributes["axes"]), bool(node.attributes["keep_dimensions"])
+
+
+_REDUCE: dict[str, Callable[[Array, tuple[int, ...], bool], Array]] = {
+    "reduceSum": lambda x, a, k: np.sum(x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceMax": lambda x, a, k: np.max(x, axis=a, keepdims=k),
+    "reduceMin": lambda x, a, k: np.min(x, axis=a, keepdims=k),
+    "reduceProduct": lambda x, a, k: np.prod(x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceL1": lambda x, a, k: np.sum(np.abs(x), axis=a, keepdims=k, dtype=x.dtype),
+    "reduceL2": lambda x, a, k: np.sqrt(np.sum(x * x, axis=a, keepdims=k, dtype=x.dtype)),
+    "reduceSumSquare": lambda x, a, k: np.sum(x * x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceLogSum": lambda x, a, k: np.log(np.sum(x, axis=a, keepdims=k, dtype=x.dtype)),
+}
+
+
+@fold_rule(*_REDUCE, "reduceLogSumExp")
+def _reduce(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
+    x = _wide(_first(args))
+    axes, keep = _keep(node)
+    if not axes or x.size == 0:
+        return None  # the spec's empty-axes and empty-input cases stay with the backend
+    if node.op_type == "reduceLogSumExp":
+        m = np.max(x, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        y = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        return [y if keep else np.squeeze(y, axis=axes)]
+    return [_REDUCE[node.op_type](x, axes, keep)]
+
+
+# ---------------------------------------------------------------- data movement
+@fold_rule("slice")
+def _slice(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    at = node.attributes
+    index = tuple(
+        slice(s, s + n, k) for s, n, k in zip(at["starts"], at["sizes"], at["strides"], strict=True)
+    )
+    return [_first(args)[index]]
+
+
+@fold_rule("tile")
+def _tile(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.tile(_first(args), node.attributes["repetitions"])]
+
+
+@fold_rule("reverse")
+def _reverse(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.flip(_first(args), axis=tuple(node.attributes["axes"]))]
+
+
+@fold_rule("split")
+def _split(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    axis = int(node.attributes["axis"])
+    bounds = np.cumsum([out.shape[axis] for out in node.outputs])[:-1]
+    return np.split(_first(args), bounds, axis=axis)

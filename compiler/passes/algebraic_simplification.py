@@ -80,12 +80,19 @@ def _single_input(node: Node, op_type: str) -> Value | None:
     return node.inputs[0]
 
 
+# Integer clamp bounds beyond 2**53 do not survive the trip through float ranges exactly.
+_EXACT = float(2**53)
+
+
 def _clamp_bounds(node: Node) -> tuple[float, float] | None:
     """The ``[lo, hi]`` a relu or clamp node forces its input into."""
     if node.op_type == "relu":
         return 0.0, math.inf
     if node.op_type == "clamp":
-        return float(node.attributes["min_value"]), float(node.attributes["max_value"])
+        lo, hi = node.attributes["min_value"], node.attributes["max_value"]
+        if any(isinstance(b, int) and abs(b) > _EXACT for b in (lo, hi)):
+            return None
+        return float(lo), float(hi)
     return None
 
 
@@ -114,7 +121,10 @@ def _merge_clamps(graph: Graph, node: Node, ranges: dict[int, Range]) -> Value |
     if (lo, hi) == (0.0, math.inf):
         new = insert_node(graph, node, "relu", [x], [x.descriptor])
     else:
-        new = insert_node(graph, node, "clamp", [x], [x.descriptor], {"min_value": lo, "max_value": hi})
+        bounds: dict[str, float | int] = {"min_value": lo, "max_value": hi}
+        if x.data_type.is_integer:  # integer clamps carry integer bounds (as the builder makes them)
+            bounds = {k: int(v) if math.isfinite(v) else v for k, v in bounds.items()}
+        new = insert_node(graph, node, "clamp", [x], [x.descriptor], bounds)
     return new.outputs[0]
 
 

@@ -125,9 +125,25 @@ def _unit(node: Node, r: Sequence[Range]) -> Range:
     return Range(0.0, 1.0)
 
 
-@_rule("tanh")
-def _tanh(node: Node, r: Sequence[Range]) -> Range:
+@_rule("tanh", "softsign", "sign")
+def _signed_unit(node: Node, r: Sequence[Range]) -> Range:
     return Range(-1.0, 1.0)
+
+
+@_rule("hardSigmoid", "isNaN", "isInfinite", "logicalNot", "logicalAnd", "logicalOr",
+       "logicalXor", "equal", "notEqual", "greater", "greaterOrEqual", "lesser", "lesserOrEqual")
+def _zero_one(node: Node, r: Sequence[Range]) -> Range:
+    return Range(0.0, 1.0)
+
+
+@_rule("softplus", "reduceL1", "reduceL2", "reduceSumSquare")
+def _nonneg_result(node: Node, r: Sequence[Range]) -> Range:
+    return _NONNEG
+
+
+@_rule("where")
+def _where(node: Node, r: Sequence[Range]) -> Range:
+    return r[1].union(r[2])
 
 
 @_rule("neg")
@@ -164,7 +180,10 @@ def _min(node: Node, r: Sequence[Range]) -> Range:
     return Range(min(r[0].lo, r[1].lo), min(r[0].hi, r[1].hi))
 
 
-@_rule("reshape", "transpose", "identity", "expand", "maxPool2d", "averagePool2d", "reduceMean")
+@_rule(
+    "reshape", "transpose", "identity", "expand", "maxPool2d", "averagePool2d", "reduceMean",
+    "reduceMax", "reduceMin", "slice", "tile", "reverse", "gather",
+)
 def _same(node: Node, r: Sequence[Range]) -> Range:
     # Data movement, or a max / mean of elements: the result stays within the input's range.
     return r[0]

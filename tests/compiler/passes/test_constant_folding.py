@@ -64,6 +64,30 @@ CASES: list[tuple[str, list[list[int]], dict[str, Any]]] = [
     ("softmax", [[2, 3]], {"axis": 1}),
     ("reduce_mean", [[2, 3, 4]], {"axes": [2]}),
     ("batch_normalization", [[2, 3], [3], [3], [3], [3]], {"axis": 1, "epsilon": 1e-3}),
+    ("sign", [[2, 3]], {}),
+    ("round_even", [[2, 3]], {}),
+    ("tan", [[2, 3]], {}),
+    ("softsign", [[2, 3]], {}),
+    ("softplus", [[2, 3]], {}),
+    ("hard_swish", [[2, 3]], {}),
+    ("elu", [[2, 3]], {"alpha": 0.7}),
+    ("leaky_relu", [[2, 3]], {"alpha": 0.1}),
+    ("hard_sigmoid", [[2, 3]], {"alpha": 0.3, "beta": 0.4}),
+    ("linear", [[2, 3]], {"alpha": 1.5, "beta": -0.25}),
+    ("reduce_sum", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_max", [[2, 4, 3]], {"axes": [1]}),
+    ("reduce_min", [[4, 2, 3]], {"axes": [0]}),
+    ("reduce_product", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_l1", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_l2", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_sum_square", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_log_sum", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_log_sum_exp", [[2, 3, 4]], {"axes": [2]}),
+    ("reduce_sum", [[2, 1, 3]], {"axes": [1], "keep_dimensions": False}),
+    ("slice", [[4, 7]], {"starts": [1, 0], "sizes": [3, 6], "strides": [2, 2]}),
+    ("tile", [[1, 3]], {"repetitions": [2, 1]}),
+    ("reverse", [[2, 3]], {"axes": [1]}),
+    ("expand", [[1, 3]], {"new_shape": [2, 3]}),
 ]
 
 
@@ -73,12 +97,32 @@ def test_fold_rule_matches_onnx_runtime(method: str, shapes: list[list[int]], op
         if not hasattr(b, method):
             pytest.skip(f"the builder has no {method}")
         x = b.input("x", [2, 3], "float32")
-        lo = 0.1 if method in ("sqrt", "pow", "div", "batch_normalization") else -2.0
+        positive = ("sqrt", "pow", "div", "batch_normalization", "reduce_log_sum")
+        lo = 0.1 if method in positive else -2.0
         args = [_c(b, s, lo=lo) for s in shapes]
         return {"y": b.add(x, getattr(b, method)(*args, **options))}
 
     g = check_pass(make, FoldConstantsPass())
     assert ops(g) == ["add"], f"{method} was not folded"
+
+
+def test_comparisons_logic_where_and_split_fold() -> None:
+    a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], F32)
+    c = np.array([[1.0, 1.0, 4.0], [3.0, 5.0, 0.0]], F32)
+
+    def make(b: Any) -> dict[str, Any]:
+        for m in ("equal", "greater", "lesser_or_equal", "logical_and", "logical_xor", "where_", "split"):
+            if not hasattr(b, m):
+                pytest.skip(f"the builder has no {m}")
+        x = b.input("x", [2, 3], "float32")
+        ka, kc = b.constant(a), b.constant(c)
+        eq, gt, le = b.equal(ka, kc), b.greater(ka, kc), b.lesser_or_equal(ka, kc)
+        mask = b.logical_xor(b.logical_and(eq, le), gt)
+        first, _ = b.split(b.concat([ka, kc], 0), 2)
+        return {"y": b.where_(mask, x, b.add(x, first))}
+
+    g = check_pass(make, FoldConstantsPass())
+    assert ops(g) == ["add", "where"]
 
 
 def test_concat_folds() -> None:
