@@ -214,9 +214,11 @@ def export_bundle(
     exported: list[Manifest] = []
     seen: set[str] = set()
     try:
+        # Streamed: one artifact in memory at a time; the index goes last (readers look
+        # members up by name, not by position).
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
             entries: list[dict[str, Any]] = []
-            blobs: list[tuple[str, bytes, float]] = []
+            objects: set[str] = set()
             for m in manifests:
                 if m.key in seen:
                     continue
@@ -224,17 +226,17 @@ def export_bundle(
                 hit = store.get(m.key, use=False)  # verified; a corrupt entry is dropped, not exported
                 if hit is None:
                     continue
-                entries.append({"key": m.key, "sha256": m.artifact_sha256, "name": m.name, "target": m.target})
-                blobs.append((f"entries/{m.key}.json", hit.manifest.to_json().encode(), m.created))
-                if not any(b[0] == f"objects/{m.artifact_sha256}" for b in blobs):
-                    blobs.append((f"objects/{m.artifact_sha256}", hit.data, m.created))
-                exported.append(hit.manifest)
+                hm = hit.manifest
+                entries.append({"key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "target": hm.target})
+                _add(tar, f"entries/{hm.key}.json", hm.to_json().encode(), hm.created)
+                if hm.artifact_sha256 not in objects:
+                    objects.add(hm.artifact_sha256)
+                    _add(tar, f"objects/{hm.artifact_sha256}", hit.data, hm.created)
+                exported.append(hm)
             if not exported:
                 raise BundleError(f"nothing to export from {store.directory}")
             index = {"bundle_version": BUNDLE_VERSION, "created": time.time(), "entries": entries}
             _add(tar, _INDEX, json.dumps(index, indent=1, sort_keys=True).encode(), time.time())
-            for name, data, mtime in blobs:
-                _add(tar, name, data, mtime)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
