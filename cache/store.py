@@ -357,21 +357,29 @@ class ArtifactStore:
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests stored under model ``name`` (for ``target``, or any), newest first.
 
-        Uses the index when it knows the name, else scans every manifest (the index may
-        have been deleted); entries are not verified here.
+        A name is the one a manifest was built with, or one registered in the index when a
+        hit came under a new name. With a target and an index that knows the name, no scan
+        is needed; otherwise every manifest is read (the index may have been deleted).
+        Entries are not verified here.
         """
         found: dict[str, Manifest] = {}
-        if target is not None:
-            for key in self._index.keys_for_name(target, name):
+        scanned: list[Manifest] | None = None
+        if target is None:
+            scanned = list(self.manifests())
+            targets = sorted({m.target for m in scanned})
+        else:
+            targets = [target]
+        for t in targets:
+            for key in self._index.keys_for_name(t, name):
                 try:
                     m = self.manifest(key)
                 except (CacheCorruptionError, CacheError):
                     continue
-                if m is not None and m.target == target:
+                if m is not None and m.target == t:
                     found[key] = m
-        if not found:
-            for m in self.manifests():
-                if m.name == name and (target is None or m.target == target):
+        if not found or scanned is not None:
+            for m in scanned if scanned is not None else self.manifests():
+                if m.name == name and target in (None, m.target):
                     found[m.key] = m
         return sorted(found.values(), key=lambda m: m.created, reverse=True)
 

@@ -151,3 +151,13 @@ def test_parse_size_rejects_nonsense() -> None:
     assert parse_size("1.5K") == 1536
     with pytest.raises(ValueError, match="cannot read a size"):
         parse_size("lots")
+
+
+def test_a_hit_under_a_new_name_registers_that_name(cache_dir: Path) -> None:
+    with ArtifactStore(cache_dir) as store:
+        key = _put(store, name="original")
+        assert store.find("alias") == []
+        assert store.get(key, name="alias") is not None
+        assert [m.key for m in store.find("alias", "onnx-cpu")] == [key]
+        assert [m.key for m in store.find("alias")] == [key]
+        assert [m.key for m in store.find("original")] == [key]
