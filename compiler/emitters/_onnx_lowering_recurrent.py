@@ -1,10 +1,11 @@
 """ONNX lowerings of gru, gruCell, lstm and lstmCell, unrolled over the (static) steps.
 
 NOTE: ONNX's GRU/LSTM operators differ from WebNN in gate layouts ("rzn", "ifgo"), bias
-handling, the activations allowed per gate, and float16 support; unrolling into MatMul / Add / activation nodes follows the spec's own
-decomposition term by term instead, and ONNX Runtime fuses the result well for the short
-sequences WebNN graphs carry. The input projections of all steps are one MatMul per
-direction. float16 graphs compute in float32 and round once per output.
+handling, the activations allowed per gate, and float16 support; unrolling into MatMul /
+Add / activation nodes follows the spec's own step formulas term by term instead (the
+graph grows linearly with ``steps``, which is static in WebNN). The input projections of all steps are one MatMul per direction; the sequence output is indexed by
+input time step in both directions. float16 graphs compute in float32 and round once per
+output.
 """
 
 from __future__ import annotations
