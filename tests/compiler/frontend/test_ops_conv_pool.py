@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
 
@@ -342,3 +344,31 @@ def test_float_ops_match_support_table(nocache_context: Any, op: str) -> None:
             assert o.data_type == dtype
     with pytest.raises(WebNNTypeError, match=r"data type must be one of \[float16, float32\]; found int32"):
         _FLOAT_OPS[op](nocache_context.create_graph_builder(), "int32")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["avg", "max", "l2"]),
+    win=st.lists(st.integers(1, 3), min_size=2, max_size=2),
+    pads=st.lists(st.integers(0, 3), min_size=4, max_size=4),
+    strides=st.lists(st.integers(1, 3), min_size=2, max_size=2),
+    dil=st.lists(st.integers(1, 2), min_size=2, max_size=2),
+    ceil=st.booleans(),
+)
+def test_pools_property(nocache_context: Any, kind: str, win: list[int], pads: list[int], strides: list[int],
+                        dil: list[int], ceil: bool) -> None:
+    """Any valid window/padding/stride/dilation/rounding combination matches the reference
+    (covers the grown end padding, the explicit-padding path and all-padding windows)."""
+    size = (5, 4)
+    raw = [(n + pads[2 * i] + pads[2 * i + 1] - (win[i] - 1) * dil[i] - 1) / strides[i] + 1 for i, n in enumerate(size)]
+    out_hw = tuple(int(np.ceil(r)) if ceil else int(np.floor(r)) for r in raw)
+    assume(min(out_hw) >= 1)
+    x = np.random.default_rng(7).standard_normal((1, 2, *size)).astype(np.float32)
+    method = {"avg": "average_pool2d", "max": "max_pool2d", "l2": "l2_pool2d"}[kind]
+    got = _run(
+        nocache_context,
+        lambda b, v: getattr(b, method)(v, window_dimensions=win, padding=pads, strides=strides, dilations=dil,
+                                        output_shape_rounding="ceil" if ceil else "floor"),
+        x,
+    )
+    _close(got, _pool_ref(kind, x.astype(np.float64), win, pads, strides, dil, out_hw), "float32")  # type: ignore[arg-type]
