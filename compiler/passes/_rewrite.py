@@ -15,6 +15,8 @@ __all__ = [
     "only_use",
     "replace_node",
     "scalar_constant",
+    "sweep",
+    "unlink",
 ]
 
 
@@ -65,8 +67,26 @@ def insert_node(
     return node
 
 
+def unlink(graph: Graph, node: Node) -> None:
+    """Take out a node whose results are no longer used; :func:`sweep` drops it from the list.
+
+    Passes unlink as they go (so use counts stay exact) and sweep once at the end: removing
+    from the node list one by one would make a pass quadratic in the graph's size.
+    """
+    for out in node.outputs:
+        if out.uses or graph.is_output(out):
+            raise ValueError(f"cannot remove {node!r}: output {out!r} is still used")
+    node.detach()
+    node.graph = None
+
+
+def sweep(graph: Graph) -> None:
+    """Drop the unlinked nodes from the node list (one pass over it)."""
+    graph.set_nodes(n for n in graph.nodes if n.graph is graph)
+
+
 def replace_node(graph: Graph, old: Node, new_outputs: Sequence[Value]) -> None:
-    """Splice ``new_outputs`` in for ``old``'s outputs and drop ``old`` from the graph."""
+    """Splice ``new_outputs`` in for ``old``'s outputs and unlink ``old`` (then :func:`sweep`)."""
     for before, after in zip(old.outputs, new_outputs, strict=True):
         graph.replace_value(before, after)
-    graph.remove(old)
+    unlink(graph, old)

@@ -40,7 +40,13 @@ from collections.abc import Callable
 
 from webnnc.compiler.ir import Graph, Node, OperandDescriptor, Value
 from webnnc.compiler.passes._infra import InPlacePass, PassResult
-from webnnc.compiler.passes._rewrite import insert_node, only_use, scalar_constant
+from webnnc.compiler.passes._rewrite import (
+    insert_node,
+    only_use,
+    scalar_constant,
+    sweep,
+    unlink,
+)
 from webnnc.compiler.passes.value_range import Range, infer_node_ranges, range_of
 
 __all__ = ["SimplifyAlgebraPass"]
@@ -63,10 +69,11 @@ class SimplifyAlgebraPass(InPlacePass):
                 if replacement.producer is not None and id(replacement) not in ranges:
                     infer_node_ranges(replacement.producer, ranges)
                 graph.replace_value(node.outputs[0], replacement)
-                graph.remove(node)
+                unlink(graph, node)
                 applied[rule.__name__.lstrip("_")] = applied.get(rule.__name__.lstrip("_"), 0) + 1
                 break
         if applied:
+            sweep(graph)
             logger.info("simplified %d nodes %s", sum(applied.values()), applied)
         return PassResult(graph, bool(applied), {"rules": applied})
 

@@ -26,6 +26,7 @@ from collections.abc import Hashable
 
 from webnnc.compiler.ir import Graph, Node, Value
 from webnnc.compiler.passes._infra import InPlacePass, PassResult
+from webnnc.compiler.passes._rewrite import sweep, unlink
 
 __all__ = ["CommonSubexpressionEliminationPass"]
 
@@ -79,6 +80,8 @@ def _merge_nodes(graph: Graph) -> int:
             continue
         for dup, orig in zip(node.outputs, kept.outputs, strict=True):
             graph.replace_value(dup, orig)
-        graph.remove(node)
+        unlink(graph, node)
         merged += 1
+    if merged:
+        sweep(graph)
     return merged

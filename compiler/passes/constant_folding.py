@@ -28,6 +28,7 @@ from webnnc.compiler.errors import CompilerError
 from webnnc.compiler.ir import Graph, Node
 from webnnc.compiler.passes._fold_kernels import FOLD_RULES, fold_rule
 from webnnc.compiler.passes._infra import InPlacePass, PassResult
+from webnnc.compiler.passes._rewrite import sweep, unlink
 
 __all__ = ["MAX_FOLDED_ELEMENTS", "NONDETERMINISTIC_OPS", "FoldConstantsPass", "fold_rule"]
 
@@ -57,6 +58,7 @@ class FoldConstantsPass(InPlacePass):
             if _try_fold(graph, node, self.max_elements):
                 folded[node.op_type] = folded.get(node.op_type, 0) + 1
         if folded:
+            sweep(graph)
             logger.info("folded %d constant nodes %s", sum(folded.values()), folded)
             graph.remove_unused_constants()
         return PassResult(graph, bool(folded), {"folded": folded})
@@ -84,7 +86,7 @@ def _try_fold(graph: Graph, node: Node, max_elements: int) -> bool:
         )
     for out, arr in zip(node.outputs, arrays, strict=True):
         graph.replace_value(out, graph.add_constant(arr, out.descriptor))
-    graph.remove(node)
+    unlink(graph, node)
     return True
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from webnnc.compiler.ir import Graph
 from webnnc.compiler.passes._infra import InPlacePass, PassResult
+from webnnc.compiler.passes._rewrite import sweep, unlink
 from webnnc.compiler.passes.fusion_rules import ALL_RULES, FusionRule, Match
 
 __all__ = ["FuseOperatorsPass"]
@@ -43,7 +44,7 @@ class FuseOperatorsPass(InPlacePass):
     def call(self, graph: Graph) -> PassResult:
         fused: dict[str, int] = {}
         misses: list[str] = []
-        for node in graph:
+        for position, node in enumerate(graph):
             if node.graph is not graph:  # consumed by an earlier rewrite in this sweep
                 continue
             for rule in self.rules:
@@ -52,16 +53,17 @@ class FuseOperatorsPass(InPlacePass):
                 found = rule.check(graph, node)
                 if not isinstance(found, Match):
                     if self.trace:
-                        misses.append(f"{rule.name} at {node.op_type} #{graph.nodes.index(node)}: {found}")
+                        misses.append(f"{rule.name} at {node.op_type} #{position}: {found}")
                     continue
                 replacement = rule.rewrite(graph, found)
                 graph.replace_value(found.root.outputs[0], replacement)
                 for matched in reversed(found.nodes):
                     if not any(out.uses or graph.is_output(out) for out in matched.outputs):
-                        graph.remove(matched)
+                        unlink(graph, matched)
                 fused[rule.name] = fused.get(rule.name, 0) + 1
                 break
         if fused:
+            sweep(graph)
             logger.info("fused %s", ", ".join(f"{n} {k}" for k, n in fused.items()))
         details: dict[str, object] = {"fused": fused}
         if self.trace:
