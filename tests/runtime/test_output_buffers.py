@@ -77,3 +77,11 @@ def test_results_match_the_plain_session(nocache_context: Any, reuse: bool) -> N
     for k in ("y", "z"):
         np.testing.assert_array_equal(got[k], plain[k])
         assert got[k].dtype == np.float32
+
+
+def test_non_contiguous_inputs_are_bound_correctly(nocache_context: Any) -> None:
+    g = _graph(nocache_context, n=4)
+    big = np.arange(16, dtype=np.float32)
+    x = big[::4]  # strided view
+    assert not x.flags.c_contiguous
+    np.testing.assert_array_equal(g.run({"x": x})["z"], -x)
