@@ -124,8 +124,6 @@ UNSUPPORTED_ONNX_OPS: dict[str, str] = {
     "RegexFullMatch": "WebNN has no string data type",
     "Einsum": "WebNN has no einsum; not decomposed by the importer",
     "RNN": "WebNN has no plain RNN operator (only gru/lstm)",
-    "LSTM": "not mapped yet: WebNN lstm differs in gate order and weight layout",
-    "GRU": "not mapped yet: WebNN gru differs in gate order and weight layout",
     "RoiAlign": "WebNN has no ROI operators",
     "MaxRoiPool": "WebNN has no ROI operators",
     "MaxUnpool": "WebNN has no unpooling operator",

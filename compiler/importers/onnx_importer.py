@@ -29,6 +29,7 @@ import numpy as np
 # Register the converters (their modules fill CONVERTERS on import).
 import webnnc.compiler.importers._onnx_ops_elementwise
 import webnnc.compiler.importers._onnx_ops_nn
+import webnnc.compiler.importers._onnx_ops_recurrent
 import webnnc.compiler.importers._onnx_ops_tensor  # noqa: F401
 from webnnc.compiler.errors import ValidationError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand

@@ -84,6 +84,8 @@ _OPERAND_OPTIONS: dict[str, tuple[int, tuple[str, ...]]] = {
     "layerNormalization": (1, ("scale", "bias")),
     "instanceNormalization": (1, ("scale", "bias")),
     "gemm": (2, ("c",)),
+    "gru": (3, ("bias", "recurrentBias", "initialHiddenState")),
+    "lstm": (3, ("bias", "recurrentBias", "initialHiddenState", "peepholeWeight", "initialCellState")),
 }
 
 
@@ -480,7 +482,7 @@ def _call(b: MLGraphBuilder, node: TextNode, args: list[Any], options: dict[str,
         if len(extra) > len(optional):
             raise WebNNTextError(f"{where}:{node.line}: {node.op} takes at most {required + len(optional)} operands")
         for opt, a in zip(optional, extra, strict=False):
-            kwargs[opt] = a
+            kwargs[_snake(opt)] = a
         args = [a for i, a in enumerate(args) if i < required or not isinstance(a, MLOperand)]
     else:
         params = list(inspect.signature(method).parameters)

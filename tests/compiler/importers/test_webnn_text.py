@@ -197,9 +197,9 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
 
 
 def _op_cases() -> list[Any]:
-    from tests.compiler.importers.test_onnx_ops import CASES
+    from tests.compiler.importers.test_onnx_ops import CASES, FUNCTION_CASES, RECURRENT_CASES
 
-    return CASES
+    return [*CASES, *RECURRENT_CASES, *FUNCTION_CASES]
 
 
 @pytest.mark.parametrize("case", _op_cases(), ids=lambda c: c.id)
