@@ -11,6 +11,7 @@ from webnnc.runtime.errors import RuntimeLoadError
 
 if TYPE_CHECKING:
     from webnnc.cache.manifest import Manifest
+    from webnnc.cache.store import ArtifactStore
     from webnnc.runtime.graph import MLGraph
 
 __all__ = ["load"]
@@ -48,6 +49,7 @@ def load(
     rejected: list[str] = []
     where: str
     found: tuple[Manifest, bytes] | None = None
+    store: ArtifactStore | None = None
     if bundle is not None:
         from webnnc.cache.bundle import BundleError, BundleReader
 
@@ -70,19 +72,19 @@ def load(
     else:
         from webnnc.cache.store import ArtifactStore
 
-        with ArtifactStore(cache_dir) as store:
-            where = str(store.directory)
-            keys = [name_or_key] if is_key else [m.key for m in store.find(name_or_key, target)]
-            for key in keys:
-                hit = store.get(key)
-                if hit is None:
-                    continue
-                problem = runtime_incompatibility(hit.manifest, target)
-                if problem:
-                    rejected.append(f"{key[:12]}…: {problem}")
-                    continue
-                found = (hit.manifest, hit.data)
-                break
+        store = ArtifactStore(cache_dir)
+        where = str(store.directory)
+        keys = [name_or_key] if is_key else [m.key for m in store.find(name_or_key, target)]
+        for key in keys:
+            hit = store.get(key)
+            if hit is None:
+                continue
+            problem = runtime_incompatibility(hit.manifest, target)
+            if problem:
+                rejected.append(f"{key[:12]}…: {problem}")
+                continue
+            found = (hit.manifest, hit.data)
+            break
     if found is None:
         detail = f"; found but unusable here: {'; '.join(rejected)}" if rejected else ""
         raise RuntimeLoadError(
@@ -96,6 +98,6 @@ def load(
         path=None,
         data=data,
         info={"source": "loaded", "key": manifest.key, "timings_ms": {"lookup": round(lookup_ms, 3)}},
-        # CoreML keeps the .mlmodelc it compiles from a package in the cache
-        store=ArtifactStore(cache_dir) if bundle is None and manifest.format == "mlpackage" else None,
+        cuda_graph=target == "onnx-cuda",  # replays CUDA graphs like a built graph
+        store=store,  # CoreML keeps the .mlmodelc it compiles from a package in the cache
     )
