@@ -122,7 +122,6 @@ UNSUPPORTED_ONNX_OPS: dict[str, str] = {
     "StringConcat": "WebNN has no string data type",
     "StringSplit": "WebNN has no string data type",
     "RegexFullMatch": "WebNN has no string data type",
-    "Einsum": "WebNN has no einsum; not decomposed by the importer",
     "RNN": "WebNN has no plain RNN operator (only gru/lstm)",
     "RoiAlign": "WebNN has no ROI operators",
     "MaxRoiPool": "WebNN has no ROI operators",

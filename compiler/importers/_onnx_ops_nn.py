@@ -344,3 +344,64 @@ def _log_softmax(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     total = ctx.call("reduceSum", ctx.call("exp", shifted), axes=[axis], keep_dimensions=True)
     y = ctx.call("sub", shifted, ctx.call("log", total))
     return [ctx.reshape(y, x.shape) if flattened else y]
+
+
+def _einsum_terms(equation: str, ranks: list[int]) -> tuple[list[str], str]:
+    eq = equation.replace(" ", "")
+    if "..." in eq:
+        raise Unsupported(f"equation {equation!r}: ellipsis ('...') is not mapped")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise Unsupported(f"equation {equation!r} names {len(terms)} operands; the node has {len(ranks)}")
+    for t, r in zip(terms, ranks, strict=True):
+        if len(t) != r or len(set(t)) != len(t):
+            raise Unsupported(f"term {t!r} of {equation!r}: repeated indices (diagonals) or a rank "
+                              f"other than {r} are not mapped")
+    if not arrow:  # implicit output: indices used once, alphabetically
+        once = [c for c in sorted(set(lhs.replace(",", ""))) if lhs.count(c) == 1]
+        out = "".join(once)
+    return terms, out
+
+
+@onnx_op("Einsum", webnn=["transpose", "reshape", "matmul", "reduceSum"],
+         note="one or two operands, no ellipsis or diagonals: transposes + one batched matmul")
+def _einsum(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    ops = [ctx.operand(t) for t in node.inputs if t is not None]
+    if len(ops) > 2:
+        raise Unsupported(f"{len(ops)} operands: only one- and two-operand einsums are mapped")
+    terms, out = _einsum_terms(str(node.attr("equation")), [o.rank for o in ops])
+    sizes: dict[str, int] = {}
+    for t, o in zip(terms, ops, strict=True):
+        for c, d in zip(t, o.shape, strict=True):
+            if sizes.setdefault(c, d) != d:
+                raise Unsupported(f"index {c!r} has sizes {sizes[c]} and {d}: broadcasting is not mapped")
+
+    def reduce_only(x: MLOperand, term: str, keep: set[str]) -> tuple[MLOperand, str]:
+        axes = [i for i, c in enumerate(term) if c not in keep]
+        if not axes:
+            return x, term
+        return ctx.call("reduceSum", x, axes=axes, keep_dimensions=False), "".join(c for c in term if c in keep)
+
+    def permute(x: MLOperand, term: str, order: str) -> MLOperand:
+        perm = [term.index(c) for c in order]
+        return x if perm == list(range(len(perm))) else ctx.call("transpose", x, permutation=perm)
+
+    if len(ops) == 1:
+        x, term = reduce_only(ops[0], terms[0], set(out))
+        return [permute(x, term, out)]
+    a, ta = reduce_only(ops[0], terms[0], set(terms[1]) | set(out))
+    b, tb = reduce_only(ops[1], terms[1], set(terms[0]) | set(out))
+    batch = [c for c in ta if c in tb and c in out]
+    contract = [c for c in ta if c in tb and c not in out]
+    left = [c for c in ta if c not in tb]
+    right = [c for c in tb if c not in ta]
+
+    def size(cs: list[str]) -> int:
+        return prod([sizes[c] for c in cs])
+
+    a3 = ctx.reshape(permute(a, ta, "".join(batch + left + contract)), [size(batch), size(left), size(contract)])
+    b3 = ctx.reshape(permute(b, tb, "".join(batch + contract + right)), [size(batch), size(contract), size(right)])
+    y = ctx.call("matmul", a3, b3)
+    y = ctx.reshape(y, [sizes[c] for c in batch + left + right])
+    return [permute(y, "".join(batch + left + right), out)]
