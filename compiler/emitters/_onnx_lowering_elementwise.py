@@ -44,9 +44,19 @@ def _cast(ctx: LoweringContext, name: str, to: DataType | int, out: str | None =
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow"}
 
 
+_NATIVE_POW = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32, DataType.INT64})
+
+
 @lowers(*_BINARY)
 def _binary(ctx: LoweringContext, node: Node) -> None:
-    ctx.add(_BINARY[node.op_type], [in_name(ctx, node, 0), in_name(ctx, node, 1)], [out_name(ctx, node)])
+    a, b = in_name(ctx, node, 0), in_name(ctx, node, 1)
+    dt = _input(node).data_type
+    if node.op_type == "pow" and dt not in _NATIVE_POW:
+        # int8 / uint8 / uint32 have no Pow kernel: compute in int64, wrap back on the cast
+        wide = ctx.add("Pow", [_cast(ctx, a, DataType.INT64), _cast(ctx, b, DataType.INT64)])
+        _cast(ctx, wide, dt, out_name(ctx, node))
+        return
+    ctx.add(_BINARY[node.op_type], [a, b], [out_name(ctx, node)])
 
 
 # ---------------------------------------------------------------- comparisons, logical

@@ -183,7 +183,7 @@ OP_SUPPORT: dict[str, dict[str, OperandLimits]] = {
     "div": _binary(NUMERIC),
     "max": _binary(NUMERIC),
     "min": _binary(NUMERIC),
-    "pow": _binary({_T.FLOAT32, _T.FLOAT16, _T.INT32, _T.INT64}),
+    "pow": _binary(NUMERIC - {_T.UINT64}),
     # comparisons and logical operators (outputs are uint8 0 / 1)
     "equal": _COMPARE,
     "notEqual": _COMPARE,

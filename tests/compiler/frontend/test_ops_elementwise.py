@@ -47,6 +47,13 @@ def test_float16_pow_within_one_ulp(ctx: Any, rng: np.random.Generator) -> None:
     assert out.dtype == np.float16 and ulps.max() <= 1
 
 
+def test_integer_pow_without_a_kernel(ctx: Any) -> None:
+    a = np.array([2, 3, 0, 5], np.uint8)
+    e = np.array([3, 2, 4, 4], np.uint8)
+    out = _run(ctx, lambda b, a, e: b.pow(a, e), {"a": a, "e": e})
+    np.testing.assert_array_equal(out, np.power(a.astype(np.int64), e).astype(np.uint8))  # 625 wraps
+
+
 def test_comparisons_return_uint8(ctx: Any) -> None:
     a = np.array([1.0, 2.0, np.nan, -0.0], np.float32)
     c = np.array([2.0, 2.0, np.nan, 0.0], np.float32)
@@ -97,9 +104,9 @@ def test_clamp_bounds_cast_to_the_input_type(ctx: Any) -> None:
          r"add: shapes of a \[2, 3\] and b \[4, 3\] are not broadcastable \(dimension -2: 2 vs 4\)"),
         (lambda b: b.mul(b.input("a", [2]), b.input("c", [2], "int32")), WebNNTypeError,
          r"mul: a and b must have the same data type; found float32 and int32"),
-        (lambda b: b.pow(b.input("a", [2], "uint32"), b.input("c", [2], "uint32")), WebNNTypeError,
-         r"pow: unsupported data type for pow on onnx-cpu: a is uint32; supported: "
-         r"\[float16, float32, int32, int64\]"),
+        (lambda b: b.pow(b.input("a", [2], "uint64"), b.input("c", [2], "uint64")), WebNNTypeError,
+         r"pow: unsupported data type for pow on onnx-cpu: a is uint64; supported: "
+         r"\[float16, float32, int32, int64, int8, uint32, uint8\]"),
         (lambda b: b.logical_and(b.input("a", [2]), b.input("c", [2])), WebNNTypeError,
          r"logicalAnd: a data type must be one of \[uint8\]; found float32"),
         (lambda b: b.where_(b.input("c", [2]), b.input("t", [2]), b.input("f", [2])), WebNNTypeError,
