@@ -219,7 +219,7 @@ OP_SUPPORT: dict[str, dict[str, OperandLimits]] = {
     "identity": _unary(NUMERIC, spec=ALL),
     "isNaN": {"input": operand(FLOATS), "output": operand(UINT8)},
     "isInfinite": {"input": operand(FLOATS), "output": operand(UINT8)},
-    "cast": {"input": operand(NUMERIC, spec=ALL), "output": operand(NUMERIC, spec=ALL)},
+    "cast": {"input": operand(ALL), "output": operand(ALL)},
     # activations
     "relu": _unary(SIGNED),
     "sigmoid": _unary(FLOATS),
