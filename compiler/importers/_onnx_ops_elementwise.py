@@ -243,9 +243,10 @@ def _quant(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         raise Unsupported("blocked quantization (block_size) is not mapped")
     rank = len(ctx.shape(x))
     axis = int(node.attr("axis", 1)) % max(rank, 1)
-    if len(ctx.shape(scale)) == 1 and rank > 1:
+    if len(ctx.shape(scale)) < rank:  # WebNN wants scale / zero point at the input's rank
         shape = [1] * rank
-        shape[axis] = ctx.shape(scale)[0]
+        if len(ctx.shape(scale)) == 1:
+            shape[axis] = ctx.shape(scale)[0]
         scale = ctx.reshape(scale, shape)
         if zero is not None:
             zero = ctx.reshape(zero, shape)

@@ -176,11 +176,30 @@ def _gather(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [ctx.call("gather", ctx.operand(x), ctx.operand(idx), axis=axis)]
 
 
-@onnx_op("GatherElements", webnn=["gatherElements"])
+def _element_coordinates(indices: np.ndarray, axis: int, dim: int) -> np.ndarray:
+    """Full coordinates [*indices.shape, rank] of an ONNX *Elements index tensor along ``axis``."""
+    idx = np.where(indices < 0, indices + dim, indices).astype(np.int64)
+    grids = list(np.meshgrid(*[np.arange(d) for d in idx.shape], indexing="ij"))
+    grids[axis] = idx
+    return np.stack(grids, axis=-1)
+
+
+def _elements_fit(x: MLOperand, indices_shape: list[int], axis: int) -> bool:
+    """WebNN's *Elements ops need indices shaped like the input except along ``axis``."""
+    return len(indices_shape) == x.rank and all(
+        i == d for k, (i, d) in enumerate(zip(indices_shape, x.shape, strict=True)) if k != axis)
+
+
+@onnx_op("GatherElements", webnn=["gatherElements", "gatherND"],
+         note="constant indices smaller than the input become gatherND coordinates")
 def _gather_elements(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     axis = normalize_axis(node.attr("axis", 0), x.rank)
-    return [ctx.call("gatherElements", x, ctx.operand(node.inputs[1]), axis=axis)]  # type: ignore[arg-type]
+    idx = node.inputs[1]
+    assert idx is not None
+    if not _elements_fit(x, ctx.shape(idx), axis) and not isinstance(idx, MLOperand):
+        return [ctx.call("gatherND", x, ctx.operand(_element_coordinates(np.asarray(idx), axis, x.shape[axis])))]
+    return [ctx.call("gatherElements", x, ctx.operand(idx), axis=axis)]
 
 
 @onnx_op("GatherND", webnn=["gatherND"])
@@ -189,13 +208,19 @@ def _gather_nd(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [ctx.call("gatherND", _x(ctx, node), ctx.operand(node.inputs[1]))]  # type: ignore[arg-type]
 
 
-@onnx_op("ScatterElements", "Scatter", webnn=["scatterElements"], note="Scatter is its deprecated alias")
+@onnx_op("ScatterElements", "Scatter", webnn=["scatterElements", "scatterND"],
+         note="Scatter is its deprecated alias; constant indices smaller than the input become "
+              "scatterND coordinates")
 def _scatter_elements(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     node.reject_attr("reduction", "none", "WebNN scatterElements only replaces")
     x = _x(ctx, node)
     axis = normalize_axis(node.attr("axis", 0), x.rank)
-    idx, upd = ctx.operand(node.inputs[1]), ctx.operand(node.inputs[2])  # type: ignore[arg-type]
-    return [ctx.call("scatterElements", x, idx, upd, axis=axis)]
+    idx, upd = node.inputs[1], ctx.operand(node.inputs[2])  # type: ignore[arg-type]
+    assert idx is not None
+    if not _elements_fit(x, ctx.shape(idx), axis) and not isinstance(idx, MLOperand):
+        coords = ctx.operand(_element_coordinates(np.asarray(idx), axis, x.shape[axis]))
+        return [ctx.call("scatterND", x, coords, upd)]
+    return [ctx.call("scatterElements", x, ctx.operand(idx), upd, axis=axis)]
 
 
 @onnx_op("ScatterND", webnn=["scatterND"])

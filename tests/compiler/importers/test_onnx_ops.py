@@ -128,6 +128,23 @@ CASES = [
     Case("slice-opset9-attrs", "Slice", [_r(4, 5)], {"starts": [1], "ends": [100], "axes": [1]}, opset=9),
     Case("gather-const-negative", "Gather", [_r(5, 3), _i64(0, -1, 2)], {"axis": 0}),
     Case("gather-scalar-index", "Gather", [_r(5, 3), np.array(-1, np.int64)], {"axis": 1}),
+    Case("gather-runtime-indices", "Gather", [_r(5, 3), ("int64", [2, 2], 0, 5)], {"axis": 0}),
+    Case("gather-elements-partial-indices", "GatherElements", [_r(3, 4), _i64(0, 2, 1, -1).reshape(1, 4)],
+         {"axis": 0}),
+    Case("scatter-elements-full", "ScatterElements", [_r(2, 3), _i64(2, 0, 1, 1, 2, 0).reshape(2, 3), _r(2, 3)],
+         {"axis": 1}),
+    Case("gather-elements", "GatherElements", [_r(3, 4), _i64(0, 2, 1, 3, 3, 0, 1, 2, 2, 2, 0, 0).reshape(3, 4)],
+         {"axis": 1}),
+    Case("gather-nd", "GatherND", [_r(3, 4, 2), _i64(0, 1, 2, 3).reshape(2, 2)]),
+    Case("scatter-elements", "ScatterElements", [_r(3, 4), _i64(1, 0, 3, 2).reshape(1, 4), _r(1, 4)], {"axis": 1}),
+    Case("scatter-nd", "ScatterND", [_r(4, 3), _i64(2, 0).reshape(2, 1), _r(2, 3)]),
+    Case("where-const-condition", "Where", [np.array([[True, False, True]]), _r(2, 3), _r(2, 3)]),
+    Case("greater-bool-output", "Greater", [_r(2, 3), _r(2, 3)], out_type=TensorProto.BOOL),
+    Case("equal-int64", "Equal", [("int64", [2, 3], 0, 3), ("int64", [2, 3], 0, 3)], out_type=TensorProto.BOOL),
+    Case("dequantize-per-axis", "DequantizeLinear",
+         [("int8", [2, 3], -100, 100), _f32(0.5, 0.25, 2.0), np.array([1, -2, 0], np.int8)], {"axis": 1}),
+    Case("quantize-uint8", "QuantizeLinear", [_r(2, 3), np.array(0.05, np.float32), np.array(128, np.uint8)],
+         out_type=TensorProto.UINT8),
     Case("expand", "Expand", [_r(3, 1), _i64(2, 3, 4)]),
     Case("tile", "Tile", [_r(2, 3), _i64(2, 1)]),
     Case("pad-reflect", "Pad", [_r(1, 2, 4, 4), _i64(0, 0, 1, 2, 0, 0, 2, 1)], {"mode": "reflect"}),
@@ -163,6 +180,11 @@ def _model(case: Case) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
         names.append(name)
         if isinstance(spec, str):  # an omitted optional input
             names[-1] = ""
+        elif isinstance(spec, tuple):  # (numpy dtype, shape, low, high): an integer graph input
+            dtype, shape, low, high = spec
+            feeds[name] = rng.integers(low, high, shape).astype(dtype)
+            elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+            inputs.append(helper.make_tensor_value_info(name, elem, shape))
         elif isinstance(spec, np.ndarray):
             inits.append(numpy_helper.from_array(spec, name))
         else:
