@@ -281,3 +281,50 @@ def test_batch_first_lstm_equals_the_time_major_one(nocache_context: Any, rng: n
     np.testing.assert_allclose(got["out0"], y.transpose(2, 0, 1, 3), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["out1"], h.transpose(1, 0, 2), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["out2"], c.transpose(1, 0, 2), rtol=1e-4, atol=1e-5)
+
+
+def _run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray], context: Any) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    builder = context.create_graph_builder()
+    got = context.compute(builder.build(import_onnx(model, builder=builder)), feeds)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    return got, want
+
+
+def test_logical_chain_matches_onnxruntime(nocache_context: Any, rng: np.random.Generator) -> None:
+    """Comparisons give WebNN uint8 booleans that And/Or/Xor/Not/Where consume; outputs match exactly."""
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["gx"]),
+        helper.make_node("Less", ["y", "zero"], ["ly"]),
+        helper.make_node("And", ["gx", "ly"], ["a"]),
+        helper.make_node("Or", ["gx", "ly"], ["o"]),
+        helper.make_node("Xor", ["a", "o"], ["xo"]),
+        helper.make_node("Not", ["xo"], ["n"]),
+        helper.make_node("Where", ["n", "x", "y"], ["w"]),
+        helper.make_node("LessOrEqual", ["x", "y"], ["le"]),
+        helper.make_node("Cast", ["le"], ["lef"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["w", "lef"], ["out"]),
+    ]
+    graph = helper.make_graph(nodes, "logic", [helper.make_tensor_value_info(n, F, [3, 4]) for n in "xy"],
+                              [helper.make_tensor_value_info("out", F, [3, 4])],
+                              [numpy_helper.from_array(np.array(0, np.float32), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    feeds = {n: rng.standard_normal([3, 4]).astype(np.float32) for n in "xy"}
+    got, (want,) = _run_both(model, feeds, nocache_context)
+    np.testing.assert_array_equal(got["out"], want)
+
+
+@pytest.mark.parametrize(("pos", "neg"), [(1, 1), (1, 0), (0, 1)])
+def test_isinf_isnan_match_onnxruntime(pos: int, neg: int, nocache_context: Any) -> None:
+    nodes = [
+        helper.make_node("IsInf", ["x"], ["inf"], detect_positive=pos, detect_negative=neg),
+        helper.make_node("IsNaN", ["x"], ["nan"]),
+        helper.make_node("Or", ["inf", "nan"], ["bad"]),
+        helper.make_node("Where", ["bad", "zero", "x"], ["out"]),
+    ]
+    graph = helper.make_graph(nodes, "isinf", [helper.make_tensor_value_info("x", F, [6])],
+                              [helper.make_tensor_value_info("out", F, [6])],
+                              [numpy_helper.from_array(np.array(0, np.float32), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    feeds = {"x": np.array([1.0, np.inf, -np.inf, np.nan, -2.0, 0.0], np.float32)}
+    got, (want,) = _run_both(model, feeds, nocache_context)
+    np.testing.assert_array_equal(got["out"], want)
