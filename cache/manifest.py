@@ -49,6 +49,7 @@ class Manifest:
     timings_ms: dict[str, float] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    artifact_blake3: str = ""  # set by the store when `blake3` is installed; "" when absent
     version: int = MANIFEST_VERSION
 
     def to_json(self) -> str:
@@ -78,6 +79,7 @@ class Manifest:
                 timings_ms=dict(obj.get("timings_ms", {})),
                 session=dict(obj.get("session", {})),
                 extra=dict(obj.get("extra", {})),
+                artifact_blake3=str(obj.get("artifact_blake3", "")),
             )
         except (ValueError, TypeError, KeyError) as e:
             raise CacheCorruptionError(f"malformed manifest: {e}") from None

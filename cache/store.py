@@ -34,6 +34,7 @@ Layout of a cache folder (``cache/CACHE.md`` has the full story)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import logging
@@ -47,6 +48,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from webnnc.cache._hash import blake3_hex
 from webnnc.cache._index import Index, SafeDisk
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.key import key_digest
@@ -165,18 +167,32 @@ def _check_manifest(manifest: Manifest, key: str) -> None:
         )
     if not _HEX64.fullmatch(manifest.artifact_sha256) or manifest.artifact_size < 0:
         raise CacheCorruptionError("the manifest's artifact hash or size is malformed")
+    if manifest.artifact_blake3 and not _HEX64.fullmatch(manifest.artifact_blake3):
+        raise CacheCorruptionError("the manifest's artifact BLAKE3 hash is malformed")
 
 
-def _verify_bytes(manifest: Manifest, data: bytes) -> None:
+def _verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> None:
+    """Check ``data`` against the manifest's size and hashes.
+
+    ``thorough=False`` (the hit path) checks one cryptographic hash: BLAKE3 when both the
+    manifest and this installation have it, else sha256. ``thorough=True`` checks sha256
+    and, when present and computable, BLAKE3 too.
+    """
     if len(data) != manifest.artifact_size:
         raise CacheCorruptionError(
             f"artifact is {len(data)} B, the manifest says {manifest.artifact_size} B (truncated?)"
         )
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != manifest.artifact_sha256:
+    fast = blake3_hex(data) if manifest.artifact_blake3 else None
+    if fast is not None and fast != manifest.artifact_blake3:
         raise CacheCorruptionError(
-            f"artifact sha256 {digest[:12]}… differs from the manifest's {manifest.artifact_sha256[:12]}…"
+            f"artifact BLAKE3 {fast[:12]}… differs from the manifest's {manifest.artifact_blake3[:12]}…"
         )
+    if fast is None or thorough:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != manifest.artifact_sha256:
+            raise CacheCorruptionError(
+                f"artifact sha256 {digest[:12]}… differs from the manifest's {manifest.artifact_sha256[:12]}…"
+            )
 
 
 class ArtifactStore:
@@ -280,7 +296,7 @@ class ArtifactStore:
                     logger.debug("cache entry %s… vanished while being read; a miss", key[:12])
                     return None
                 raise CacheCorruptionError("the artifact file is missing") from None
-            _verify_bytes(manifest, data)
+            _verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
             self._drop_bad(key, manifest)
@@ -441,6 +457,10 @@ class ArtifactStore:
             _verify_bytes(manifest, data)
         except CacheCorruptionError as e:
             raise CacheError(f"the manifest does not describe the artifact being stored: {e}") from None
+        if not manifest.artifact_blake3:
+            fast = blake3_hex(data)
+            if fast is not None:  # lets every later hit verify with the faster hash
+                manifest = dataclasses.replace(manifest, artifact_blake3=fast)
         if not self.writable:
             self._degrade(self.problem or "not writable")
             return None
@@ -630,12 +650,7 @@ class ArtifactStore:
                 obj = self._object_path(manifest.artifact_sha256)
                 if not obj.exists():
                     raise CacheCorruptionError("the artifact file is missing")
-                digest, size = sha256_file(obj)
-                if (digest, size) != (manifest.artifact_sha256, manifest.artifact_size):
-                    raise CacheCorruptionError(
-                        f"artifact is {size} B with sha256 {digest[:12]}…; the manifest says "
-                        f"{manifest.artifact_size} B with {manifest.artifact_sha256[:12]}…"
-                    )
+                _verify_bytes(manifest, obj.read_bytes(), thorough=True)
             except FileNotFoundError:
                 continue  # removed concurrently
             except (CacheCorruptionError, OSError) as e:

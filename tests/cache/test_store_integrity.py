@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cache.helpers import entry_path, fake_manifest, object_path
+from webnnc.cache import _hash
 from webnnc.cache.errors import CacheError
 from webnnc.cache.store import ArtifactStore, parse_size
 
@@ -47,9 +48,12 @@ def test_round_trip_returns_the_verified_bytes_and_counts_hits(cache_dir: Path) 
         pytest.param(lambda p: p.unlink(), id="deleted"),
     ],
 )
+@pytest.mark.parametrize("hashes", ["blake3+sha256", "sha256-only"])
 def test_damaged_artifact_is_reported_dropped_and_never_returned(
-    cache_dir: Path, damage: object, caplog: pytest.LogCaptureFixture
+    cache_dir: Path, damage: object, hashes: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if hashes == "sha256-only":  # an installation without the blake3 package
+        monkeypatch.setattr(_hash, "_blake3", None)
     with ArtifactStore(cache_dir) as store:
         key = _put(store)
         obj = object_path(cache_dir, fake_manifest(DATA).artifact_sha256)
@@ -143,7 +147,7 @@ def test_verify_rehashes_everything_and_drops_bad_entries(cache_dir: Path) -> No
         obj.write_bytes(b"x" * len(other))
         problems = store.verify()
         assert [k for k, _ in problems] == [bad]
-        assert "sha256" in problems[0][1]
+        assert "differs from the manifest" in problems[0][1]
         assert list(store.keys()) == [good]
 
 
@@ -161,3 +165,33 @@ def test_a_hit_under_a_new_name_registers_that_name(cache_dir: Path) -> None:
         assert [m.key for m in store.find("alias", "onnx-cpu")] == [key]
         assert [m.key for m in store.find("alias")] == [key]
         assert [m.key for m in store.find("original")] == [key]
+
+
+def test_hits_verify_with_blake3_and_fall_back_to_sha256(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("blake3")
+    with ArtifactStore(cache_dir) as store:
+        key = _put(store)
+        stored = json.loads(entry_path(cache_dir, key).read_text())
+        assert stored["artifact_blake3"] == _hash.blake3_hex(DATA)
+        # a hit checks BLAKE3 only: sha256 is not computed on the hit path
+        import webnnc.cache.store as store_module
+
+        class NoSha:
+            @staticmethod
+            def sha256(data: bytes) -> object:
+                raise AssertionError("sha256 computed on a BLAKE3 hit")
+
+        monkeypatch.setattr(store_module, "hashlib", NoSha)
+        assert store.get(key) is not None
+        monkeypatch.undo()
+        # a manifest whose BLAKE3 was tampered with (sha256 still right) is refused
+        stored["artifact_blake3"] = "0" * 64
+        entry_path(cache_dir, key).write_text(json.dumps(stored))
+        assert store.get(key) is None
+        # an entry written without blake3 is verified with sha256 by a reader that has it
+        monkeypatch.setattr(_hash, "_blake3", None)
+        key = _put(store, graph="plain")
+        assert json.loads(entry_path(cache_dir, key).read_text())["artifact_blake3"] == ""
+        monkeypatch.undo()
+        hit = store.get(key)
+        assert hit is not None and hit.data == DATA
