@@ -13,7 +13,9 @@ from webnnc.compiler.importers._onnx_core import (
 )
 from webnnc.compiler.importers.onnx_importer import import_onnx, parse_input_shapes
 from webnnc.compiler.importers.webnn_text import (
+    TextGraph,
     WebNNTextError,
+    build_text_graph,
     load_webnn_text,
     parse_webnn_text,
     save_webnn_text,
@@ -28,6 +30,8 @@ __all__ = [
     "UnsupportedOnnxOperatorsError",
     "UnsupportedProblem",
     # webnn-graph text format
+    "TextGraph",
+    "build_text_graph",
     "load_webnn_text",
     "parse_webnn_text",
     "save_webnn_text",

@@ -56,6 +56,7 @@ __all__ = [
     "WebNNTextError",
     "TextGraph",
     "TextNode",
+    "build_text_graph",
     "load_webnn_text",
     "parse_webnn_text",
     "save_webnn_text",
@@ -411,6 +412,13 @@ def load_webnn_text(
         weights, manifest: default to ``<stem>.weights`` and ``<stem>.manifest.json`` beside it.
         builder: add the graph to this builder and return ``{output: MLOperand}``;
             by default build and return the IR :class:`~webnnc.compiler.ir.Graph`.
+
+    Returns:
+        The built graph, or the output operands when ``builder`` is given.
+
+    Raises:
+        WebNNTextError: a syntax error (with its line), a missing or short weights file,
+            an unknown operator or operand, or an option the builder rejects.
     """
     p = Path(path)
     if not p.is_file():
