@@ -110,14 +110,14 @@ def _identity(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [node.inputs[0]]
 
 
-@onnx_op("Cast", webnn=["cast"])
+@onnx_op("Cast", webnn=["cast", "notEqual"], note="to bool: notEqual(x, 0), as WebNN booleans are uint8")
 def _cast(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     to = ONNX_TO_NUMPY.get(int(node.attr("to")), str(node.attr("to")))
-    if to == "bool":
-        to = "uint8"  # WebNN's logical operators use uint8 for booleans
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    if to == "bool":  # WebNN booleans are uint8 0/1; any nonzero value is true
+        return [ctx.call("notEqual", x, ctx.scalar(0, x))]
     if to not in ("float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"):
         raise Unsupported(f"cast to {to}: WebNN has no such data type")
-    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
     if x.data_type == to:
         return [x]
     return [ctx.call("cast", x, to)]

@@ -74,6 +74,7 @@ CASES = [
     Case("prelu", "PRelu", [_r(1, 3, 2, 2), _f32(0.1, 0.2, 0.3).reshape(3, 1, 1)]),
     Case("clip-inputs", "Clip", [_r(2, 5), _f32(-0.5).reshape(()), _f32(0.5).reshape(())]),
     Case("clip-attrs-opset7", "Clip", [_r(2, 5)], {"min": -0.3, "max": 0.8}, opset=7),
+    Case("cast-to-bool", "Cast", [_r(2, 5)], {"to": TensorProto.BOOL}, out_type=TensorProto.BOOL),
     Case("cast-int32", "Cast", [_r(2, 5)], {"to": TensorProto.INT32}, out_type=TensorProto.INT32),
     Case("conv-same-upper-stride2", "Conv", [_r(1, 2, 7, 7), rng0.standard_normal([4, 2, 3, 3]).astype(np.float32)],
          {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
