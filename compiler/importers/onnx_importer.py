@@ -409,7 +409,10 @@ def _convert_graph(model: onnx.ModelProto, b: MLGraphBuilder, opset: int, where:
                     f"{where}: output {out.name!r} is a constant or a graph input; WebNN graph outputs "
                     "must be computed (and this builder has no identity operator)"
                 )
-            v = ctx.call("identity", ctx.operand(v))
+            try:
+                v = ctx.call("identity", ctx.operand(v))
+            except Unsupported as e:
+                raise OnnxImportError(f"{where}: output {out.name!r}: {e}") from None
         outputs[out.name] = v
     return outputs
 
