@@ -5,15 +5,14 @@
 # re-hashing the artifact is on every cache hit's path, and once ONNX Runtime creates a
 # session in a few milliseconds, sha256 (about 2 GB/s with SHA-NI) becomes a large share of
 # a hit. BLAKE3 is a 256-bit cryptographic hash just as hard to forge, and the `blake3`
-# package (Rust, wheels for every major platform) runs it 4-5x faster on one core and
-# multi-threaded on big inputs. So ``put`` records both, and a reader that has `blake3`
-# verifies with it; one that lacks it (or reads an entry written without it) uses sha256.
+# package (Rust, wheels for every major platform) runs it 4-5x faster on one core. So
+# ``put`` records both, and a reader that has `blake3` verifies with it; one that lacks it
+# (or reads an entry written without it) uses sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 try:
     import blake3 as _blake3
@@ -22,21 +21,21 @@ except ImportError:  # pragma: no cover - blake3 is a dependency; kept optional 
 
 __all__ = ["blake3_available", "blake3_hex", "sha256_hex"]
 
-_THREADS_FROM = 16 << 20  # multi-threaded BLAKE3 pays off on large inputs only
-
 
 def blake3_available() -> bool:
     return _blake3 is not None
 
 
 def blake3_hex(data: bytes) -> str | None:
-    """Hex BLAKE3-256 of ``data``, or None when the ``blake3`` package is not installed."""
+    """Hex BLAKE3-256 of ``data``, or None when the ``blake3`` package is not installed.
+
+    Single-threaded on purpose: the multi-threaded mode uses a process-wide Rust thread
+    pool, and a process forked after that pool started (``multiprocessing``'s default on
+    Linux) can hang on its first hash. One core already runs 4-5x faster than sha256.
+    """
     if _blake3 is None:
         return None
-    kwargs: dict[str, Any] = {}
-    if len(data) >= _THREADS_FROM:
-        kwargs["max_threads"] = _blake3.blake3.AUTO
-    return str(_blake3.blake3(data, **kwargs).hexdigest())
+    return str(_blake3.blake3(data).hexdigest())
 
 
 def sha256_hex(data: bytes) -> str:
