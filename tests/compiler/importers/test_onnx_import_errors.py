@@ -186,3 +186,14 @@ def test_if_with_a_constant_condition_inlines_the_taken_branch(
     feeds = {"x": rng.standard_normal([2, 3]).astype(np.float32)}
     (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     np.testing.assert_array_equal(nocache_context.compute(compiled, feeds)["y"], want)
+
+
+def test_outputs_that_fold_to_constants_are_still_computed(nocache_context: Any) -> None:
+    x = helper.make_tensor_value_info("x", F, [2, 3])
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Relu", ["x"], ["r"])]
+    model = _model(nodes, [x], ["s", "r"])
+    builder = nocache_context.create_graph_builder()
+    compiled = builder.build(import_onnx(model, builder=builder))
+    out = nocache_context.compute(compiled, {"x": np.ones([2, 3], np.float32)})
+    np.testing.assert_array_equal(out["s"], np.array([2, 3], np.int64))
+    assert out["s"].dtype == np.int64
