@@ -135,7 +135,9 @@ def _pin_input_shapes(
     """Copy of ``model`` whose real inputs have concrete dims; raise listing any symbolic ones."""
     import onnx
 
-    model = onnx.ModelProto.FromString(model.SerializeToString())
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # never mutate the caller's model; CopyFrom has no 2 GiB limit
+    model = copy
     initializers = {t.name for t in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in initializers]
     known = {i.name for i in real_inputs}
