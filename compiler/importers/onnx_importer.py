@@ -279,7 +279,7 @@ def import_onnx(
     model = _pin_input_shapes(model, input_shapes or {}, where)
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:  # the builder still validates every node
+    except Exception as e:  # checker complaints, or a model over 2 GiB: the builder still validates
         logger.warning("%s: the ONNX checker reports: %s; importing anyway", where, e)
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
