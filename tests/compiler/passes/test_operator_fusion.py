@@ -157,3 +157,25 @@ def test_w3_biases_all_fold() -> None:
     assert g.op_counts()["conv2d"] == 52
     assert all(n.inputs[2] is not None for n in g.nodes if n.op_type == "conv2d")
     assert g.op_counts()["add"] == 10  # the residual connections
+
+
+_TO_LAYOUT = {"oihw": (0, 1, 2, 3), "hwio": (2, 3, 1, 0), "ohwi": (0, 2, 3, 1), "ihwo": (1, 2, 3, 0)}
+
+
+@pytest.mark.parametrize("filter_layout", sorted(_TO_LAYOUT))
+@pytest.mark.parametrize("groups", [1, 4])
+def test_bias_and_batch_normalization_fold_for_every_filter_layout(filter_layout: str, groups: int) -> None:
+    def make(b: Any) -> dict[str, Any]:
+        _w = _Seeded()
+        x = b.input("x", [1, 4, 5, 5], "float32")
+        oihw = _w(8, 4 // groups, 3, 3)
+        filt = b.constant(np.ascontiguousarray(oihw.transpose(_TO_LAYOUT[filter_layout])))
+        y = b.conv2d(x, filt, padding=[1, 1, 1, 1], groups=groups, filter_layout=filter_layout)
+        y = b.add(y, b.constant(_w(1, 8, 1, 1)))
+        mean, var = b.constant(_w(8)), b.constant(_w.rng.uniform(0.5, 2.0, 8).astype(F32))
+        y = b.batch_normalization(y, mean, var, scale=b.constant(_w(8)), bias=b.constant(_w(8)))
+        return {"y": y}
+
+    g = check_pass(make, FuseOperatorsPass(), DeadCodeEliminationPass(), steps=2, accumulates=True)
+    assert ops(g) == ["conv2d"]
+    assert g.nodes[0].attributes["filter_layout"] == filter_layout
