@@ -195,6 +195,13 @@ def _verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> 
             )
 
 
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 class ArtifactStore:
     """Content-addressed store of compiled artifacts and their manifests.
 
@@ -275,6 +282,9 @@ class ArtifactStore:
         name (so ``runtime.load(name)`` finds an artifact that was a hit under a new name).
         ``use=False`` (admin reads: export, import) counts no hit and leaves the LRU order.
         """
+        return self._get(key, name=name, use=use, retry=True)
+
+    def _get(self, key: str, *, name: str | None, use: bool, retry: bool) -> CachedArtifact | None:
         entry = self._entry_path(key)
         try:
             text = entry.read_bytes()
@@ -292,14 +302,19 @@ class ArtifactStore:
                 with open(obj, "rb") as f:
                     data = f.read()
             except FileNotFoundError:
-                if not entry.exists():  # evicted by another process while we read it
+                # Evicted by another process while we read it (a quiet miss), or evicted and
+                # published again (read the new entry), or really missing (corrupt).
+                now = _read_or_none(entry)
+                if now is None:
                     logger.debug("cache entry %s… vanished while being read; a miss", key[:12])
                     return None
+                if now != text and retry:
+                    return self._get(key, name=name, use=use, retry=False)
                 raise CacheCorruptionError("the artifact file is missing") from None
             _verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
-            self._drop_bad(key, manifest)
+            self._drop_bad(key, manifest, text)
             return None
         except OSError as e:
             logger.debug("cannot read the artifact of %s… (%s); treating it as a miss", key[:12], e)
@@ -486,12 +501,18 @@ class ArtifactStore:
         return CachedArtifact(manifest, str(obj), data)
 
     # ------------------------------------------------------------------ removal
-    def _drop_bad(self, key: str, manifest: Manifest | None) -> None:
-        """Remove a corrupt entry; remove its object too if the object itself is bad."""
+    def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
+        """Remove a corrupt entry; remove its object too if the object itself is bad.
+
+        With ``text`` (the manifest bytes judged corrupt), an entry that has meanwhile been
+        published again with other bytes is left alone.
+        """
         if not self.writable:
             return
         try:
-            self._entry_path(key).unlink(missing_ok=True)
+            entry = self._entry_path(key)
+            if text is None or _read_or_none(entry) == text:
+                entry.unlink(missing_ok=True)
             if manifest is not None and _HEX64.fullmatch(manifest.artifact_sha256):
                 obj = self._object_path(manifest.artifact_sha256)
                 if obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):

@@ -258,3 +258,58 @@ def test_timeout_message_explains_a_holder_that_exited_but_left_a_child(tmp_path
         assert time.monotonic() < deadline
         time.sleep(0.05)
     lock.release()
+
+
+_CHURN = textwrap.dedent(
+    """
+    import json, logging, os, sys, time
+    import webnnc
+    from tests.cache.helpers import X, build_tiny
+
+    warnings = []
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+    logging.getLogger().addHandler(Keep())
+    cache_dir, go = sys.argv[1], sys.argv[2]
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    while not os.path.exists(go):
+        time.sleep(0.005)
+    out = []
+    for i in range(12):
+        k = float(i % 4 + 1)
+        graph = build_tiny(context, k)
+        out.append([k, graph.build_info["source"], context.compute(graph, {"x": X})["y"].tolist()])
+    print(json.dumps({"builds": out, "warnings": warnings}))
+    """
+)
+
+
+def test_constant_eviction_under_concurrent_use_stays_correct_and_quiet(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A limit that holds ~2 of 4 graphs: 4 processes evict each other's entries all the time."""
+    monkeypatch.setenv("WEBNNC_CACHE_SIZE_LIMIT", "3500")  # an entry is ~1.7 KiB
+    go = tmp_path / "go"
+    procs = [_spawn(_CHURN, str(cache_dir), str(go), cwd=tmp_path) for _ in range(4)]
+    time.sleep(0.5)
+    go.touch()
+    builds, warnings = [], []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        result = json.loads(out.strip().splitlines()[-1])
+        builds.extend(result["builds"])
+        warnings.extend(result["warnings"])
+    for k, _, y in builds:
+        np.testing.assert_allclose(np.array(y), tiny_expected(k), rtol=1e-6, atol=1e-6)
+    compiled = sum(source == "compiled" for _, source, _ in builds)
+    assert compiled > 4, f"eviction was exercised (some graphs compiled more than once): {compiled}"
+    assert warnings == [], "eviction races are misses, not corruption"
+    with ArtifactStore(cache_dir) as store:
+        assert store.verify() == []
+        # over the limit by at most one unevicted put per process (eviction skips when busy)
+        assert store.volume() <= 3500 + 4 * 2048
+        store.evict()
+        assert store.volume() <= 3500
