@@ -440,3 +440,65 @@ def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None
         raise Unsupported(f"shape {shape} has zero-sized dimensions; WebNN dimensions are >= 1")
     scalar = ctx.operand(fill.reshape([1] * len(shape)))
     return [ctx.call("expand", scalar, shape)]
+
+
+def _iota(length: int, axis: int, rank: int) -> np.ndarray:
+    """0..length-1 laid along ``axis`` of a rank-``rank`` tensor (ones elsewhere)."""
+    shape = [1] * rank
+    shape[axis] = length
+    return np.arange(length, dtype=np.int64).reshape(shape)
+
+
+@onnx_op("Hardmax", webnn=["argMax", "equal", "cast"],
+         note="1 where argMax (first maximum) is, as ONNX picks the first of ties")
+def _hardmax(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    from webnnc.compiler.importers._onnx_ops_nn import _softmax_axis
+
+    x = _x(ctx, node)
+    y_in, axis, flattened = _softmax_axis(ctx, node, x)
+    best = ctx.call("argMax", y_in, axis, keep_dimensions=True, output_data_type="int64")
+    hit = ctx.call("equal", best, ctx.operand(_iota(y_in.shape[axis], axis, y_in.rank)))
+    y = ctx.call("cast", hit, x.data_type)
+    return [ctx.reshape(y, x.shape) if flattened else y]
+
+
+@onnx_op("OneHot", webnn=["equal", "where", "add", "lesser"],
+         note="constant depth and values; negative indices count from the end")
+def _one_hot(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    idx = node.inputs[0]
+    assert idx is not None
+    depth_arr = node.const(1, "depth")
+    values = node.const(2, "values")
+    assert depth_arr is not None and values is not None
+    depth = int(np.asarray(depth_arr).reshape(()))
+    rank = len(ctx.shape(idx)) + 1
+    axis = normalize_axis(node.attr("axis", -1), rank)
+    if isinstance(idx, MLOperand):
+        if idx.data_type not in ("int32", "int64", "int8", "uint8", "uint32", "uint64"):
+            raise Unsupported(f"{idx.data_type} indices: only integer indices are mapped")
+        i64 = idx if idx.data_type == "int64" else ctx.call("cast", idx, "int64")
+        wrapped = ctx.call("add", i64, ctx.scalar(depth, i64))
+        i64 = ctx.call("where", ctx.call("lesser", i64, ctx.scalar(0, i64)), wrapped, i64)
+    else:
+        arr = np.asarray(idx).astype(np.int64)
+        i64 = ctx.operand(np.where(arr < 0, arr + depth, arr))
+    expanded = ctx.reshape(i64, [*i64.shape[:axis], 1, *i64.shape[axis:]])
+    hit = ctx.call("equal", expanded, ctx.operand(_iota(depth, axis, rank)))
+    off, on = (np.asarray(v).reshape([1] * rank) for v in np.asarray(values).reshape(2))
+    out_shape = [*i64.shape[:axis], depth, *i64.shape[axis:]]
+    on_full = ctx.call("expand", ctx.operand(np.asarray(on)), out_shape)
+    return [ctx.call("where", hit, on_full, ctx.operand(np.asarray(off)))]
+
+
+@onnx_op("TopK", webnn=["reduceMax", "reduceMin", "argMax", "argMin"],
+         note="k = 1 only (WebNN has no sort): the maximum (or minimum) and its first index")
+def _topk(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = _x(ctx, node)
+    k = node.ints(1, "K") if node.opset >= 10 else [int(node.attr("k"))]
+    if k != [1]:
+        raise Unsupported(f"K={k}: WebNN has no sort or top-k; only K=1 is mapped")
+    axis = normalize_axis(node.attr("axis", -1), x.rank)
+    largest = bool(node.attr("largest", 1))
+    value = ctx.call("reduceMax" if largest else "reduceMin", x, axes=[axis], keep_dimensions=True)
+    index = ctx.call("argMax" if largest else "argMin", x, axis, keep_dimensions=True, output_data_type="int64")
+    return [value, index]

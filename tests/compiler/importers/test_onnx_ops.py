@@ -35,6 +35,7 @@ class Case:
     n_out: int = 1
     loose: bool = False
     out_type: int = TensorProto.FLOAT
+    out_types: list[int] | None = None  # per output, when they differ
 
 
 def _r(*shape: int) -> list[int]:
@@ -153,6 +154,16 @@ CASES = [
     Case("global-lppool", "GlobalLpPool", [_r(1, 3, 4, 5)], loose=True),
     Case("lp-normalization-l1", "LpNormalization", [_r(3, 4)], {"axis": 0, "p": 1}, loose=True),
     Case("lp-normalization-l2", "LpNormalization", [_r(3, 4)], loose=True),
+    Case("hardmax", "Hardmax", [_r(3, 5)], {"axis": 0}, opset=13),
+    Case("hardmax-opset11-flattens", "Hardmax", [_r(2, 3, 4)], {"axis": 1}, opset=11),
+    Case("onehot-runtime-negative", "OneHot", [("int64", [2, 3], -4, 4), np.array(4, np.int64), _f32(-1, 5)],
+         {"axis": 1}, opset=11),
+    Case("onehot-const-folds", "OneHot", [np.array([0, 2, -1], np.int64), np.array([3], np.int64), _f32(0, 1)],
+         opset=11),
+    Case("topk-1-largest", "TopK", [_r(3, 5), np.array([1], np.int64)], opset=11, n_out=2,
+         out_types=[TensorProto.FLOAT, TensorProto.INT64]),
+    Case("topk-1-smallest-axis0", "TopK", [_r(3, 5), np.array([1], np.int64)], {"axis": 0, "largest": 0},
+         opset=11, n_out=2, out_types=[TensorProto.FLOAT, TensorProto.INT64]),
     Case("expand", "Expand", [_r(3, 1), _i64(2, 3, 4)]),
     Case("tile", "Tile", [_r(2, 3), _i64(2, 1)]),
     Case("pad-reflect", "Pad", [_r(1, 2, 4, 4), _i64(0, 0, 1, 2, 0, 0, 2, 1)], {"mode": "reflect"}),
@@ -203,7 +214,8 @@ def _model(case: Case) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
             inputs.append(helper.make_tensor_value_info(name, F, spec))
     outs = [f"out{i}" for i in range(case.n_out)]
     node = helper.make_node(case.op, names, outs, name=f"{case.op}_node", **case.attrs)
-    out_infos = [helper.make_tensor_value_info(o, case.out_type, None) for o in outs]
+    types = case.out_types or [case.out_type] * len(outs)
+    out_infos = [helper.make_tensor_value_info(o, t, None) for o, t in zip(outs, types, strict=True)]
     graph = helper.make_graph([node], case.id, inputs, out_infos, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", case.opset)])
     model.ir_version = 8
