@@ -186,7 +186,8 @@ class MLGraph:
             inputs: input name -> array (converted to the input's data type if needed).
             outputs: the outputs to compute (default: all).
             reuse_outputs: return read-only views of the graph's output buffers instead of
-                fresh arrays; they are overwritten by the next run of this graph.
+                fresh arrays; they are overwritten by the next run of this graph. (CPU target
+                only; other targets, a concurrent run, or ``outputs`` given: fresh arrays.)
         """
         feeds = self._feeds(inputs)
         if outputs is None and self._pool_ok:
