@@ -104,6 +104,7 @@ class BuildLock:
         if fcntl is None or self.path is None:
             self._fd = -1  # a no-op lock (Windows, or nothing to share)
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the cache may have been deleted
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()

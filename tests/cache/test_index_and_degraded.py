@@ -212,3 +212,17 @@ def test_read_only_folder_still_serves_hits_and_runs_misses_in_memory(cache_dir:
     assert out["warnings_after_hit"] == 0, "a process that only reads is not warned"
     assert len(out["warnings"]) == 1 and "cannot be written" in out["warnings"][0], out["warnings"]
     assert sorted(str(p) for p in cache_dir.rglob("*")) == before, "nothing was written"
+
+
+def test_a_cache_folder_deleted_under_a_running_process_is_recreated(
+    cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = webnnc.ML().create_context(cache_dir=cache_dir)
+    assert build_tiny(context, 1.0).build_info["source"] == "compiled"
+    shutil.rmtree(cache_dir)  # e.g. `rm -rf ~/.cache/webnnc` while an application runs
+    with caplog.at_level(logging.WARNING):
+        again = build_tiny(context, 1.0)
+        assert again.build_info["source"] == "compiled"
+        assert build_tiny(context, 1.0).build_info["source"] == "cache-hit"
+    assert _warnings(caplog) == []
+    np.testing.assert_allclose(context.compute(again, {"x": X})["y"], tiny_expected(1.0), rtol=1e-6)
