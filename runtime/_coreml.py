@@ -64,7 +64,7 @@ COMPUTE_UNITS: dict[str, str] = {
     "low-power": "CPU_AND_NE",
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32}
+_NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8}
 
 
 def compute_units_for(power_preference: str, device_type: str = "auto") -> str:
@@ -186,11 +186,15 @@ class CoreMLSession:
         self._outputs: dict[str, str] = dict(io_names.get("outputs", {}))
         self._specs = {s.name: s for s in manifest.outputs}
         self._scalars = set(io_names.get("scalars", []))
+        self._carriers = set(io_names.get("int32_carriers", []))  # uint8 travels as int32
+
+    def _feed(self, name: str, x: Any) -> Any:
+        if name in self._carriers:
+            x = np.asarray(x).astype(np.int32)
+        return np.reshape(x, (1,)) if name in self._scalars else x
 
     def run(self, names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        cfeeds = {
-            self._inputs.get(n, n): (np.reshape(x, (1,)) if n in self._scalars else x) for n, x in feeds.items()
-        }
+        cfeeds = {self._inputs.get(n, n): self._feed(n, x) for n, x in feeds.items()}
         result = self._model.predict(cfeeds)
         out = []
         for n in names if names is not None else list(self._specs):

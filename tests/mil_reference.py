@@ -569,6 +569,104 @@ def _select(a: dict[str, Any]) -> np.ndarray:
     return np.where(np.asarray(a["cond"]).astype(bool), _f(a["a"]), _f(a["b"]))
 
 
+MIL_EVALUATORS.update({
+    "equal": _binary(np.equal),
+    "not_equal": _binary(np.not_equal),
+    "greater": _binary(np.greater),
+    "greater_equal": _binary(np.greater_equal),
+    "less": _binary(np.less),
+    "less_equal": _binary(np.less_equal),
+    "logical_and": _binary(np.logical_and),
+    "logical_or": _binary(np.logical_or),
+    "logical_xor": _binary(np.logical_xor),
+    "logical_not": _unary(np.logical_not),
+})
+
+
+def _indices(a: dict[str, Any], size: int | None = None) -> np.ndarray:
+    idx = np.asarray(a["indices"]).astype(np.int64)
+    return np.where(idx < 0, idx + size, idx) if size is not None else idx
+
+
+@_op("gather")
+def _gather(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    axis = int(a.get("axis", 0)) % x.ndim
+    return np.take(x, _indices(a, x.shape[axis]), axis=axis)
+
+
+@_op("gather_along_axis")
+def _gather_along_axis(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    axis = int(a.get("axis", 0)) % x.ndim
+    return np.take_along_axis(x, _indices(a, x.shape[axis]), axis=axis)
+
+
+@_op("gather_nd")
+def _gather_nd(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    idx = _indices(a)
+    k = idx.shape[-1]
+    idx = np.where(idx < 0, idx + np.asarray(x.shape[:k]), idx)
+    return x[tuple(idx[..., i] for i in range(k))]
+
+
+@_op("conv_transpose")
+def _conv_transpose(a: dict[str, Any]) -> np.ndarray:
+    x, w = _f(a["x"]), _f(a["weight"])  # w: [C_in, C_out / groups, kH, kW]
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    groups = int(a.get("groups", 1))
+    s = _ints(a.get("strides", [1, 1]))
+    d = _ints(a.get("dilations", [1, 1]))
+    t, _b, lft, _r = _ints(a["pad"]) if str(a.get("pad_type", "valid")) == "custom" else [0, 0, 0, 0]
+    full_h, full_w = (h - 1) * s[0] + (kh - 1) * d[0] + 1, (wd - 1) * s[1] + (kw - 1) * d[1] + 1
+    out_h, out_w = _ints(a["output_shape"])[2:] if "output_shape" in a else (full_h - t - _b, full_w - lft - _r)
+    y = np.zeros([n, cog * groups, max(full_h, t + out_h), max(full_w, lft + out_w)])
+    cig = cin // groups
+    for g in range(groups):
+        xs = x[:, g * cig : (g + 1) * cig]
+        ws = w[g * cig : (g + 1) * cig]
+        for p in range(kh):
+            for q in range(kw):
+                contrib = np.einsum("nchw,co->nohw", xs, ws[:, :, p, q])
+                y[:, g * cog : (g + 1) * cog, p * d[0] : p * d[0] + (h - 1) * s[0] + 1 : s[0],
+                  q * d[1] : q * d[1] + (wd - 1) * s[1] + 1 : s[1]] += contrib
+    y = y[:, :, t : t + out_h, lft : lft + out_w]
+    if "bias" in a:
+        y = y + _f(a["bias"]).reshape(1, -1, 1, 1)
+    return y
+
+
+def _linear_weights(size_in: int, size_out: int) -> np.ndarray:
+    """[size_out, size_in] half-pixel linear interpolation matrix (edges clamp)."""
+    m = np.zeros([size_out, size_in])
+    for i in range(size_out):
+        src = min(max((i + 0.5) * size_in / size_out - 0.5, 0.0), size_in - 1.0)
+        lo = math.floor(src)
+        hi = min(lo + 1, size_in - 1)
+        m[i, lo] += 1.0 - (src - lo)
+        m[i, hi] += src - lo
+    return m
+
+
+@_op("resize_bilinear")
+def _resize_bilinear(a: dict[str, Any]) -> np.ndarray:
+    if str(a.get("sampling_mode", "DEFAULT")) != "UNALIGN_CORNERS":
+        raise NotImplementedError(f"mil_reference: resize_bilinear sampling_mode {a.get('sampling_mode')}")
+    x = _f(a["x"])
+    oh, ow = int(a["target_size_height"]), int(a["target_size_width"])
+    mh, mw = _linear_weights(x.shape[-2], oh), _linear_weights(x.shape[-1], ow)
+    return np.einsum("ih,...hw,jw->...ij", mh, x, mw)
+
+
+@_op("upsample_nearest_neighbor")
+def _upsample_nearest(a: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(a["x"])
+    x = np.repeat(x, int(a.get("scale_factor_height", 1)), axis=-2)
+    return np.repeat(x, int(a.get("scale_factor_width", 1)), axis=-1)
+
+
 @_op("cast")
 def _cast(a: dict[str, Any]) -> np.ndarray:
     # the declared output type does the conversion; float -> int truncates toward zero

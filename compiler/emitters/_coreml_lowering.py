@@ -46,6 +46,7 @@ MIL_TYPES: dict[DataType, Any] = {
     DataType.FLOAT16: types.fp16,
     DataType.INT32: types.int32,
 }
+MAX_RANK = 5  # CoreML's limit for every tensor in a model
 FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT16})
 NUMERIC = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32})
 
@@ -92,7 +93,10 @@ class MilContext:
         if key not in self._vars:
             if value.const is None:
                 raise CompilerError(f"internal: value {value!r} has no MIL variable yet")
-            self._vars[key] = mb.const(val=_mil_array(value.const), name=self.fresh("const"))
+            array = value.const
+            if value.data_type == DataType.UINT8:  # a boolean (see as_bool): exact in int32
+                array = array.astype(np.int32)
+            self._vars[key] = mb.const(val=_mil_array(array), name=self.fresh("const"))
         return self._vars[key]
 
     def const(self, array: Any, data_type: DataType, hint: str = "c") -> Var:
@@ -109,6 +113,12 @@ Lowering = Callable[[MilContext, Node], "Var | Sequence[Var]"]
 LOWERINGS: dict[str, Lowering] = {}
 # op -> data types its lowering accepts for the operands it computes on (default: NUMERIC)
 OP_TYPES: dict[str, frozenset[DataType]] = {}
+# Ops whose operands at these positions may be uint8 (WebNN's boolean type): MIL computes
+# them on bool, and uint8 graph inputs / outputs travel as int32 (see ``to_program``).
+UINT8_OPERANDS: dict[str, frozenset[int]] = {}
+# Ops whose integer index operand (position 1) may be int64 / uint32 when it is a constant:
+# it is clamped and converted to int32 at build time.
+INDEX_OPS = frozenset({"gather", "gatherElements", "gatherND"})
 
 
 def lowers(*ops: str, data_types: frozenset[DataType] = NUMERIC) -> Callable[[Lowering], Lowering]:
@@ -723,6 +733,190 @@ def _triangular(ctx: MilContext, node: Node) -> Var:
     )
 
 
+# ---------------------------------------------------------------- booleans (WebNN uint8)
+def as_bool(ctx: MilContext, value: Value | None) -> Var:
+    """A MIL bool for a WebNN uint8 operand (nonzero is true)."""
+    var = ctx.var(value)
+    if var.dtype == types.bool:
+        return var
+    if var.dtype != types.int32:  # a uint8 constant: ctx.var made it int32 already
+        raise CompilerError(f"internal: a boolean operand is {types.builtin_to_string(var.dtype)}")
+    return mb.not_equal(x=var, y=np.int32(0), name=ctx.fresh("to_bool"))
+
+
+_COMPARE = {
+    "equal": mb.equal, "notEqual": mb.not_equal, "greater": mb.greater,
+    "greaterOrEqual": mb.greater_equal, "lesser": mb.less, "lesserOrEqual": mb.less_equal,
+}
+
+
+@lowers(*_COMPARE)
+def _compare(ctx: MilContext, node: Node) -> Var:
+    return _COMPARE[node.op_type](x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+
+
+_LOGICAL = {"logicalAnd": mb.logical_and, "logicalOr": mb.logical_or, "logicalXor": mb.logical_xor}
+
+
+@lowers(*_LOGICAL)
+def _logical(ctx: MilContext, node: Node) -> Var:
+    return _LOGICAL[node.op_type](x=as_bool(ctx, node.inputs[0]), y=as_bool(ctx, node.inputs[1]), name=_name(ctx, node))
+
+
+@lowers("logicalNot")
+def _logical_not(ctx: MilContext, node: Node) -> Var:
+    return mb.logical_not(x=as_bool(ctx, node.inputs[0]), name=_name(ctx, node))
+
+
+@lowers("isNaN", data_types=FLOATS)
+def _is_nan(ctx: MilContext, node: Node) -> Var:
+    x = ctx.var(_x(node))
+    return mb.not_equal(x=x, y=x, name=_name(ctx, node))  # only NaN differs from itself
+
+
+@lowers("isInfinite", data_types=FLOATS)
+def _is_infinite(ctx: MilContext, node: Node) -> Var:
+    a = mb.abs(x=ctx.var(_x(node)), name=ctx.fresh("abs"))
+    return mb.equal(x=a, y=ctx.const(np.inf, _dt(node), "inf"), name=_name(ctx, node))
+
+
+def _broadcast_to(ctx: MilContext, var: Var, shape: tuple[int, ...], out: tuple[int, ...]) -> Var:
+    """``var`` (of ``shape``) tiled to ``out`` (numpy broadcasting rules)."""
+    if shape == out:
+        return var
+    padded = (1,) * (len(out) - len(shape)) + shape
+    if padded != shape:
+        var = mb.reshape(x=var, shape=np.asarray(padded, np.int32), name=ctx.fresh("bcast_rank"))
+    reps = [o // i for o, i in zip(out, padded, strict=True)]
+    return mb.tile(x=var, reps=reps, name=ctx.fresh("bcast")) if any(r != 1 for r in reps) else var
+
+
+@lowers("where")
+def _where(ctx: MilContext, node: Node) -> Var:
+    # MIL's select broadcasts a and b against cond only; make every operand full size
+    out = node.outputs[0].shape
+    c, a, b = _x(node, 0), _x(node, 1), _x(node, 2)
+    return mb.select(
+        cond=_broadcast_to(ctx, as_bool(ctx, c), c.shape, out),
+        a=_broadcast_to(ctx, ctx.var(a), a.shape, out),
+        b=_broadcast_to(ctx, ctx.var(b), b.shape, out),
+        name=_name(ctx, node),
+    )
+
+
+for _op in ("logicalAnd", "logicalOr", "logicalXor", "logicalNot"):
+    UINT8_OPERANDS[_op] = frozenset({0, 1, 2})
+for _op in (*_COMPARE, "isNaN", "isInfinite"):
+    UINT8_OPERANDS[_op] = frozenset({2}) if _op in _COMPARE else frozenset({1})
+UINT8_OPERANDS["where"] = frozenset({0})
+UINT8_OPERANDS["cast"] = frozenset({0})  # from a boolean; casting *to* uint8 is not expressible
+
+
+# ---------------------------------------------------------------- gather
+def _index_var(ctx: MilContext, idx: Value, sizes: int | Sequence[int]) -> Var:
+    """int32 indices clamped into [-size, size - 1], then made non-negative (per coordinate)."""
+    hi = np.asarray(sizes, np.int64) - 1
+    lo = -np.asarray(sizes, np.int64)
+    if idx.is_constant:
+        assert idx.const is not None
+        v = np.clip(idx.const.astype(np.int64), lo, hi)
+        return ctx.const(np.where(v < 0, v + hi + 1, v).astype(np.int32), DataType.INT32, "indices")
+    var = ctx.var(idx)
+    var = mb.maximum(x=var, y=ctx.const(lo.astype(np.int32), DataType.INT32, "idx_lo"), name=ctx.fresh("idx_clamp_lo"))
+    var = mb.minimum(x=var, y=ctx.const(hi.astype(np.int32), DataType.INT32, "idx_hi"), name=ctx.fresh("idx_clamp_hi"))
+    neg = mb.less(x=var, y=np.int32(0), name=ctx.fresh("idx_neg"))
+    wrapped = mb.add(x=var, y=ctx.const((hi + 1).astype(np.int32), DataType.INT32, "idx_size"), name=ctx.fresh("idx_wrap"))
+    return mb.select(cond=neg, a=wrapped, b=var, name=ctx.fresh("indices"))
+
+
+@lowers("gather")
+def _gather(ctx: MilContext, node: Node) -> Var:
+    x, idx = _x(node, 0), _x(node, 1)
+    axis = int(node.attributes["axis"])
+    return mb.gather(x=ctx.var(x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=_name(ctx, node))
+
+
+@lowers("gatherElements")
+def _gather_elements(ctx: MilContext, node: Node) -> Var:
+    x, idx = _x(node, 0), _x(node, 1)
+    axis = int(node.attributes["axis"])
+    return mb.gather_along_axis(
+        x=ctx.var(x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=_name(ctx, node)
+    )
+
+
+@lowers("gatherND")
+def _gather_nd(ctx: MilContext, node: Node) -> Var:
+    x, idx = _x(node, 0), _x(node, 1)
+    k = idx.shape[-1]
+    return mb.gather_nd(x=ctx.var(x), indices=_index_var(ctx, idx, list(x.shape[:k])), name=_name(ctx, node))
+
+
+# ---------------------------------------------------------------- convTranspose2d, resample2d
+@lowers("convTranspose2d", data_types=FLOATS)
+def _conv_transpose2d(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    x, w, b = _x(node, 0), _x(node, 1), node.inputs[2]
+    if not w.is_constant:
+        raise unsupported(node, "MIL's conv_transpose needs a constant filter", "make the filter a constant")
+    assert w.const is not None
+    layout = str(a["filter_layout"])
+    weight = np.transpose(w.const, [layout.index(c) for c in "iohw"])  # MIL: [C_in, C_out/groups, kH, kW]
+    nhwc = a["input_layout"] == "nhwc"
+    out = node.outputs[0].shape
+    out_nchw = (out[0], out[3], out[1], out[2]) if nhwc else out
+    kwargs: dict[str, Any] = {}
+    if b is not None and b.is_constant:
+        kwargs["bias"] = ctx.var(b)
+    y = mb.conv_transpose(
+        x=_to_nchw(ctx, ctx.var(x), str(a["input_layout"])),
+        weight=ctx.const(weight, w.data_type, "filter"),
+        pad_type="custom",
+        pad=[int(p) for p in a["padding"]],
+        output_shape=[int(d) for d in out_nchw],
+        strides=[int(s) for s in a["strides"]],
+        dilations=[int(d) for d in a["dilations"]],
+        groups=int(a["groups"]),
+        name=_name(ctx, node),
+        **kwargs,
+    )
+    if b is not None and not b.is_constant:
+        bias = mb.reshape(x=ctx.var(b), shape=[1, b.shape[0], 1, 1], name=ctx.fresh("bias"))
+        y = mb.add(x=y, y=bias, name=ctx.fresh("conv_bias"))
+    return _from_nchw(ctx, y, str(a["input_layout"]))
+
+
+@lowers("resample2d", data_types=FLOATS)
+def _resample2d(ctx: MilContext, node: Node) -> Var:
+    a = node.attributes
+    x = _x(node)
+    axes = [int(v) for v in a["axes"]]
+    out = node.outputs[0].shape
+    # bring the two resized axes last (MIL resizes the last two dimensions)
+    rest = [d for d in range(4) if d not in axes]
+    perm = rest + axes
+    var = ctx.var(x)
+    if perm != [0, 1, 2, 3]:
+        var = mb.transpose(x=var, perm=perm, name=ctx.fresh("resample_in"))
+    oh, ow = out[axes[0]], out[axes[1]]
+    ih, iw = x.shape[axes[0]], x.shape[axes[1]]
+    if a["mode"] == "linear":
+        y = mb.resize_bilinear(
+            x=var, target_size_height=oh, target_size_width=ow, sampling_mode="UNALIGN_CORNERS",
+            name=_name(ctx, node),
+        )
+    elif oh % ih == 0 and ow % iw == 0:
+        # integer factors: half-pixel nearest (rounding .5 down) picks source floor(i / factor)
+        y = mb.upsample_nearest_neighbor(
+            x=var, scale_factor_height=oh // ih, scale_factor_width=ow // iw, name=_name(ctx, node)
+        )
+    else:
+        raise unsupported(node, f"MIL's nearest-neighbor resize takes integer factors only ({ih}x{iw} -> {oh}x{ow})")
+    if perm != [0, 1, 2, 3]:
+        y = mb.transpose(x=y, perm=[perm.index(d) for d in range(4)], name=ctx.fresh("resample_out"))
+    return y
+
+
 # ---------------------------------------------------------------- driver
 def check_node(node: Node) -> None:
     """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types)."""
@@ -732,24 +926,37 @@ def check_node(node: Node) -> None:
             "no CoreML lowering for this operator",
             f"supported: {', '.join(sorted(LOWERINGS))}; or compile for onnx-cpu",
         )
+    for v in [*node.inputs, *node.outputs]:
+        if v is not None and v.rank > MAX_RANK:
+            raise unsupported(node, f"CoreML tensors have rank <= {MAX_RANK}; found rank {v.rank}")
     allowed = OP_TYPES[node.op_type]
-    operands = [v for v in node.inputs if v is not None] + list(node.outputs)
-    for v in operands:
-        if v.data_type not in MIL_TYPES:
-            raise unsupported(
-                node,
-                f"data type {v.data_type.value} has no CoreML counterpart "
-                f"(CoreML supports {', '.join(t.value for t in MIL_TYPES)})",
-                "cast to one of those, or compile for onnx-cpu",
-            )
-    computed = _x(node).data_type if node.inputs and node.inputs[0] is not None else node.outputs[0].data_type
-    if computed not in allowed:
+    bool_ok = UINT8_OPERANDS.get(node.op_type, frozenset())
+    n_in = len(node.inputs)
+    for pos, v in [*enumerate(node.inputs), *((n_in + i, o) for i, o in enumerate(node.outputs))]:
+        if v is None or v.data_type in MIL_TYPES:
+            continue
+        if v.data_type == DataType.UINT8 and pos in bool_ok:
+            continue
+        if node.op_type in INDEX_OPS and pos == 1 and v.is_constant and v.data_type.is_integer:
+            continue
         raise unsupported(
             node,
-            f"MIL computes {node.op_type} on {', '.join(sorted(t.value for t in allowed))} only; "
-            f"found {computed.value}",
-            "compile for onnx-cpu",
+            f"data type {v.data_type.value} has no CoreML counterpart here "
+            f"(CoreML computes on {', '.join(t.value for t in MIL_TYPES)}"
+            f"{'; uint8 only as a boolean' if bool_ok else ''})",
+            "cast to one of those, or compile for onnx-cpu",
         )
+    computed = [v.data_type for i, v in enumerate(node.inputs) if v is not None and i not in bool_ok]
+    if node.op_type in INDEX_OPS:
+        computed = computed[:1]
+    for dt in computed[:1]:
+        if dt not in allowed:
+            raise unsupported(
+                node,
+                f"MIL computes {node.op_type} on {', '.join(sorted(t.value for t in allowed))} only; "
+                f"found {dt.value}",
+                "compile for onnx-cpu",
+            )
 
 
 def lower_node(ctx: MilContext, node: Node) -> None:

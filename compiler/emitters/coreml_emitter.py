@@ -40,7 +40,7 @@ _ct_level = _ct_logger.level
 _ct_logger.setLevel(logging.ERROR)
 import coremltools as ct  # noqa: E402
 from coremltools.converters.mil import Builder as mb  # noqa: E402, N813
-from coremltools.converters.mil.mil import Function, Program  # noqa: E402
+from coremltools.converters.mil.mil import Function, Program, types  # noqa: E402
 from coremltools.proto import Model_pb2  # noqa: E402
 
 _ct_logger.setLevel(_ct_level)
@@ -54,8 +54,8 @@ from webnnc.compiler.emitters._coreml_lowering import (  # noqa: E402
     lower_node,
     node_label,
 )
-from webnnc.compiler.errors import UnsupportedOperatorError  # noqa: E402
-from webnnc.compiler.ir import Graph  # noqa: E402
+from webnnc.compiler.errors import CompilerError, UnsupportedOperatorError  # noqa: E402
+from webnnc.compiler.ir import DataType, Graph  # noqa: E402
 
 __all__ = [
     "DEPLOYMENT_TARGET",
@@ -104,13 +104,14 @@ def _check_boundary(graph: Graph) -> None:
     named = [("input", v.name or "?", v) for v in graph.inputs]
     named += [("output", name, v) for name, v in graph.outputs.items()]
     for kind, name, v in named:
-        if v.data_type not in MIL_TYPES:
+        if v.data_type not in MIL_TYPES and v.data_type != DataType.UINT8:
             nodes = [v.producer] if v.producer is not None else [n for n, _ in v.uses]
             where = ", ".join(f"{n.op_type} node {node_label(n)}" for n in nodes[:3])
             raise UnsupportedOperatorError(
                 f"graph {kind} {name!r}{f' ({where})' if where else ''}: data type "
                 f"{v.data_type.value} cannot be a model {kind} on the coreml target (CoreML "
-                f"supports {', '.join(t.value for t in MIL_TYPES)}); compile for onnx-cpu instead"
+                f"supports {', '.join(t.value for t in MIL_TYPES)}, and uint8 as a boolean); "
+                "compile for onnx-cpu instead"
             )
 
 
@@ -118,7 +119,9 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
     """Lower ``graph`` to a MIL program; also return the I/O name maps for the manifest.
 
     Rank-0 inputs and outputs travel as shape ``[1]`` (CoreML's multi-arrays have rank >= 1)
-    and are reshaped inside the program; the runtime reshapes them back.
+    and are reshaped inside the program; the runtime reshapes them back. uint8 (WebNN's
+    boolean type, for comparisons, logical ops and ``where``) travels as int32, listed in
+    ``int32_carriers``: the runtime converts those inputs and outputs.
 
     Raises:
         UnsupportedOperatorError: an op or data type that CoreML cannot express.
@@ -128,7 +131,7 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
         check_node(node)
     in_names, out_names = _mil_names(graph)
     placeholders = {
-        in_names[v.name or ""]: mb.placeholder(shape=v.shape or (1,), dtype=MIL_TYPES[v.data_type])
+        in_names[v.name or ""]: mb.placeholder(shape=v.shape or (1,), dtype=MIL_TYPES.get(v.data_type, types.int32))
         for v in graph.inputs
     }
     ctx = MilContext()
@@ -144,6 +147,8 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
         outputs = []
         for name, value in graph.outputs.items():
             var = ctx.var(value)
+            if var.dtype == types.bool:  # a boolean result: the model outputs 0 / 1 as int32
+                var = mb.cast(x=var, dtype="int32", name=ctx.fresh("bool_out"))
             # Each output gets an op of its own named after it: a value may be exported twice,
             # or be an input or a constant.
             if not value.shape:
@@ -157,6 +162,10 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
     io_names = {
         "inputs": in_names,
         "outputs": out_names,
+        "int32_carriers": sorted(
+            [v.name or "" for v in graph.inputs if v.data_type == DataType.UINT8]
+            + [n for n, v in graph.outputs.items() if v.data_type == DataType.UINT8]
+        ),
         "scalars": sorted([v.name or "" for v in graph.inputs if not v.shape] + [n for n, v in graph.outputs.items() if not v.shape]),
     }
     return prog, io_names
@@ -209,13 +218,19 @@ class CoreMLEmitter:
         precision = ct.precision.FLOAT32
         # MIL's pass pipeline draws progress bars on stderr; a library must not.
         with contextlib.redirect_stderr(io.StringIO()):
-            model = ct.convert(
-                prog,
-                convert_to="mlprogram",
-                minimum_deployment_target=DEPLOYMENT_TARGET,
-                compute_precision=precision,
-                skip_model_load=True,
-            )
+            try:
+                model = ct.convert(
+                    prog,
+                    convert_to="mlprogram",
+                    minimum_deployment_target=DEPLOYMENT_TARGET,
+                    compute_precision=precision,
+                    skip_model_load=True,
+                )
+            except Exception as e:  # coremltools' own passes rejected the program
+                raise CompilerError(
+                    f"coremltools {ct.__version__} could not convert the lowered MIL program for "
+                    f"the coreml target ({type(e).__name__}: {e}); compile for onnx-cpu instead"
+                ) from e
         t2 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="webnnc-coreml-") as tmp:
             package = Path(tmp) / "model.mlpackage"

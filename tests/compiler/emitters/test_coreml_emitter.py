@@ -42,11 +42,16 @@ def _run(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     art = EMITTER.emit(graph)
     io_names = art.info["coreml_io"]
     scalars = set(io_names["scalars"])
+    carriers = set(io_names["int32_carriers"])  # uint8 travels as int32
     program = MilProgram.from_archive(art.data)
-    cfeeds = {io_names["inputs"][n]: (x.reshape(1) if n in scalars else x) for n, x in feeds.items()}
+    cfeeds = {
+        io_names["inputs"][n]: (x.reshape(1) if n in scalars else x).astype(np.int32 if n in carriers else x.dtype)
+        for n, x in feeds.items()
+    }
     out = program.run(cfeeds)
     return {
-        n: (out[c].reshape(()) if n in scalars else out[c]) for n, c in io_names["outputs"].items()
+        n: (out[c].reshape(()) if n in scalars else out[c]).astype(np.uint8 if n in carriers else out[c].dtype)
+        for n, c in io_names["outputs"].items()
     }
 
 
