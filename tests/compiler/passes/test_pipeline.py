@@ -130,3 +130,6 @@ def test_property_pipeline_preserves_numerics(program: list[tuple[str, int, int,
     x = rng.uniform(-3, 3, [2, 6]).astype(np.float32)
     g = check_pass(make, default_pipeline(verify_each=True), feeds={"x": x})
     assert len(g) <= len(build(make))
+    again = default_pipeline()
+    again(g)
+    assert not any(r.modified for r in again.records), "the pipeline did not reach a fixed point"
