@@ -66,7 +66,8 @@ class Index:
 
     Args:
         directory: the index folder (``<cache>/index``).
-        writable: False opens nothing for writing (a read-only cache folder).
+        writable: False leaves the index unused (a read-only cache folder: SQLite in WAL
+            mode cannot even read there); names are then found by scanning manifests.
         rebuild: called with no argument when a fresh index is created; returns
             ``(target, name, key, created)`` rows to register.
     """
