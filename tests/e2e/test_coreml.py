@@ -243,3 +243,20 @@ def test_macos_compiled_key_follows_versions() -> None:
     k = compiled_key("ab" * 32, "14.5", "9.0")
     assert k == compiled_key("ab" * 32, "14.5", "9.0")
     assert len({k, compiled_key("ab" * 32, "15.0", "9.0"), compiled_key("ab" * 32, "14.5", "9.1"), compiled_key("cd" * 32, "14.5", "9.0")}) == 4
+
+
+def test_macos_path_converts_uint8_and_scalars(fake_macos: _FakeMacOS, cache_dir: Path) -> None:
+    import webnnc
+
+    ctx = webnnc.ML().create_context(target="coreml", device_type="cpu", cache_dir=cache_dir)
+    b = ctx.create_graph_builder()
+    x, s = b.input("x", [3], "float32"), b.input("s", [], "float32")
+    m = b.input("mask", [3], "uint8")
+    graph = b.build({"gt": b.greater(x, s), "sel": b.where_(m, x, b.neg(x)), "mean": b.reduce_mean(x)})
+    assert graph.manifest.session["compute_units"] == "CPU_ONLY"
+    out = ctx.compute(graph, {"x": np.array([1, -2, 3], np.float32), "s": np.array(0.5, np.float32),
+                              "mask": np.array([0, 1, 2], np.uint8)})
+    assert out["gt"].dtype == np.uint8 and out["mean"].shape == ()
+    np.testing.assert_array_equal(out["gt"], [1, 0, 1])
+    np.testing.assert_array_equal(out["sel"], np.array([-1, -2, 3], np.float32))
+    assert float(out["mean"]) == pytest.approx(2 / 3, rel=1e-6)

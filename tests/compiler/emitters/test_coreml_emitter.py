@@ -346,3 +346,84 @@ def test_concat_matmul_float32(rng: np.random.Generator) -> None:
 
     got = _run(_graph(fn), {"a": a, "c": c})["y"]
     np.testing.assert_allclose(got, np.concatenate([a, c], 1).astype(np.float64) @ m, **TOL["float32"])
+
+
+def test_where_and_comparisons_carry_uint8_as_int32(rng: np.random.Generator) -> None:
+    a = rng.standard_normal([2, 1, 3]).astype(np.float32)
+    bb = rng.standard_normal([4, 1]).astype(np.float32)
+    flags = np.array([[1], [0], [7], [0]], np.uint8)  # nonzero is true
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x, y = b.input("a", [2, 1, 3], "float32"), b.input("b", [4, 1], "float32")
+        f = b.input("flags", [4, 1], "uint8")
+        gt = b.greater(x, y)
+        both = b.logical_and(gt, f)
+        return {"gt": gt, "pick": b.where_(both, x, y), "nan": b.is_nan(b.div(x, x))}
+
+    graph = _graph(fn)
+    art = EMITTER.emit(graph)
+    assert art.info["coreml_io"]["int32_carriers"] == ["flags", "gt", "nan"]
+    out = _run(graph, {"a": a, "b": bb, "flags": flags})
+    gt = a > bb
+    assert out["gt"].dtype == np.uint8 and out["gt"].shape == (2, 4, 3)
+    np.testing.assert_array_equal(out["gt"], gt.astype(np.uint8))
+    np.testing.assert_array_equal(out["pick"], np.where(gt & (flags != 0), a, bb))
+    np.testing.assert_array_equal(out["nan"], np.zeros([2, 1, 3], np.uint8))  # x / x is NaN only for x = 0
+
+
+def test_gather_clamps_out_of_range_indices(rng: np.random.Generator) -> None:
+    x = rng.standard_normal([5, 3]).astype(np.float32)
+    idx = np.array([[0, -1], [7, -9]], np.int32)  # -1 wraps; 7 and -9 clamp to 4 and -5 (= 0)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        xi = b.input("x", [5, 3], "float32")
+        return {"dyn": b.gather(xi, b.input("i", [2, 2], "int32")), "const": b.gather(xi, b.constant(idx.astype(np.int64)), axis=0)}
+
+    out = _run(_graph(fn), {"x": x, "i": idx})
+    want = x[[[0, 4], [4, 0]]]
+    np.testing.assert_array_equal(out["dyn"], want)
+    np.testing.assert_array_equal(out["const"], want)
+
+
+def test_conv_transpose2d_output_padding_nhwc(rng: np.random.Generator) -> None:
+    x = rng.standard_normal([1, 3, 4, 2]).astype(np.float32)  # nchw [1, 2, 3, 4] as nhwc
+    w = rng.standard_normal([2, 3, 3, 3]).astype(np.float32)  # iohw: C_in 2, C_out 3
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        y = b.conv_transpose2d(b.input("x", [1, 3, 4, 2], "float32"), b.constant(w), strides=[2, 2],
+                               padding=[1, 0, 0, 1], output_padding=[1, 1], input_layout="nhwc")
+        return {"y": y}
+
+    got = _run(_graph(fn), {"x": x})["y"]
+    xn = np.transpose(x, (0, 3, 1, 2)).astype(np.float64)
+    full = np.zeros([1, 3, (3 - 1) * 2 + 3 + 1, (4 - 1) * 2 + 3 + 1])
+    for i in range(3):
+        for j in range(4):
+            full[:, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] += np.einsum("nc,cohw->nohw", xn[:, :, i, j], w.astype(np.float64))
+    ref = full[:, :, 1 : 1 + 7, 0 : 0 + 9]  # pads: top 1, bottom 0 (+1 output padding), left 0, right 1 (+1)
+    np.testing.assert_allclose(got, np.transpose(ref, (0, 2, 3, 1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest-neighbor"])
+def test_resample2d_on_nhwc_axes(rng: np.random.Generator, mode: str) -> None:
+    x = rng.standard_normal([1, 3, 2, 2]).astype(np.float32)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        return {"y": b.resample2d(b.input("x", [1, 3, 2, 2], "float32"), mode=mode, sizes=[6, 4], axes=[1, 2])}
+
+    got = _run(_graph(fn), {"x": x})["y"]
+    x64 = x.astype(np.float64)
+    if mode == "nearest-neighbor":
+        ref = np.repeat(np.repeat(x64, 2, axis=1), 2, axis=2)
+    else:
+        def taps(n_in: int, n_out: int) -> np.ndarray:
+            m = np.zeros([n_out, n_in])
+            for i in range(n_out):
+                src = float(np.clip((i + 0.5) * n_in / n_out - 0.5, 0, n_in - 1))
+                lo = int(np.floor(src))
+                m[i, lo] += 1 - (src - lo)
+                m[i, min(lo + 1, n_in - 1)] += src - lo
+            return m
+
+        ref = np.einsum("ih,nhwc,jw->nijc", taps(3, 6), x64, taps(2, 4))
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
