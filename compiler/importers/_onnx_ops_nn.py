@@ -172,19 +172,19 @@ def _avg_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         if node.attr("ceil_mode", 0):
             raise Unsupported("count_include_pad=1 together with ceil_mode=1 is not mapped")
         ratio = _valid_fraction(x4.shape[2:], list(opts["window_dimensions"]),  # type: ignore[call-overload]
-                                padding, list(opts["strides"]), y.shape[2:])  # type: ignore[call-overload]
+                                padding, list(opts["strides"]), y.shape[2:],  # type: ignore[call-overload]
+                                list(opts.get("dilations", [1, 1])))  # type: ignore[call-overload]
         y = ctx.call("mul", y, ctx.operand(ratio.astype(x4._dt().numpy_dtype)))
     return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
 
 
 def _valid_fraction(in_hw: Sequence[int], k: Sequence[int], pads: Sequence[int],
-                    strides: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
-    """valid elements / window size per output position: turns an exclude-pad mean into an include-pad one."""
+                    strides: Sequence[int], out_hw: Sequence[int], dilations: Sequence[int]) -> np.ndarray:
+    """valid taps / window taps per output position: turns an exclude-pad mean into an include-pad one."""
     axes = []
     for d in range(2):
-        starts = np.arange(out_hw[d]) * strides[d] - pads[2 * d]
-        lo, hi = np.maximum(starts, 0), np.minimum(starts + k[d], in_hw[d])
-        axes.append((hi - lo).astype(np.float64))
+        taps = (np.arange(out_hw[d]) * strides[d] - pads[2 * d])[:, None] + np.arange(k[d]) * dilations[d]
+        axes.append(((taps >= 0) & (taps < in_hw[d])).sum(axis=1).astype(np.float64))
     return (np.outer(axes[0], axes[1]) / (k[0] * k[1])).reshape(1, 1, out_hw[0], out_hw[1])
 
 

@@ -323,6 +323,7 @@ def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     node.reject_attr("antialias", 0, "WebNN resample2d does not antialias")
     node.reject_attr("exclude_outside", 0, "WebNN resample2d has no exclude_outside")
+    node.reject_attr("keep_aspect_ratio_policy", "stretch", "WebNN resample2d takes exact sizes")
     if node.attr("axes") is not None:
         raise Unsupported("the axes attribute is not mapped")
     if node.opset < 11:
