@@ -567,7 +567,7 @@ def write_webnn_text(graph: Graph, *, inline_weights: bool = False) -> tuple[str
     for v in graph.outputs.values():
         claim(v, out_ids[id(v)])
 
-    lines = [f'webnn_graph "{graph.meta.get("name", graph.name)}" v1 {{']
+    lines = [f'webnn_graph {_fmt(str(graph.meta.get("name", graph.name)))} v1 {{']
     lines.append("  inputs {")
     for v in graph.inputs:
         lines.append(f"    {names[id(v)]}: {_type(v)};")

@@ -255,3 +255,11 @@ def test_weights_without_header_use_offsets_from_zero(tmp_path: Path, rng: np.ra
                     key=lambda a: a.size)
     np.testing.assert_array_equal(consts[0], b)
     np.testing.assert_array_equal(consts[1], w)
+
+
+def test_graph_names_with_quotes_round_trip() -> None:
+    b = MLGraphBuilder()
+    graph = b.build({"y": b.relu(b.input("x", [2]))}, name='my "q" \\ graph')
+    text = write_webnn_text(graph)[0]
+    assert text.splitlines()[0] == 'webnn_graph "my \\"q\\" \\\\ graph" v1 {'
+    assert parse_webnn_text(text).name == 'my "q" \\ graph'
