@@ -7,7 +7,9 @@ Rules (each one a private function below, tried in order on every node):
   ``relu(exp(x))``, sums and products of non-negatives, ...);
 - ``clamp(clamp(x))``, ``relu(clamp(x))``, ``clamp(relu(x))`` -> one clamp;
 - ``reshape(reshape(x))`` -> one reshape; ``transpose(transpose(x))`` -> one transpose; a
-  reshape to the same shape, an identity permutation, ``identity(x)`` -> ``x``;
+  reshape to the same shape, an identity permutation, ``identity(x)`` -> ``x``; data
+  movement that changes nothing (a full slice, tile by ones, reverse of no axis, zero
+  padding, expand / cast / concat / split to the same type and shape) -> ``x``;
 - ``x + 0``, ``x - 0``, ``x * 1``, ``x / 1``, ``x ** 1`` -> ``x`` (when broadcasting the
   constant does not change ``x``'s shape); ``neg(neg(x))`` -> ``x``.
 
@@ -177,6 +179,31 @@ def _identity(graph: Graph, node: Node, ranges: dict[int, Range]) -> Value | Non
     return _single_input(node, "identity")
 
 
+def _is_noop_movement(node: Node) -> bool:
+    """Whether a data-movement node copies its input unchanged (same type and shape)."""
+    a, op = node.attributes, node.op_type
+    if op == "slice":
+        return not any(a["starts"]) and all(k == 1 for k in a["strides"])
+    if op == "tile":
+        return all(r == 1 for r in a["repetitions"])
+    if op == "reverse":
+        return not a["axes"]
+    if op == "pad":
+        return not any(a["beginning_padding"]) and not any(a["ending_padding"])
+    return op in ("expand", "cast", "concat", "split")
+
+
+def _noop_data_movement(graph: Graph, node: Node, ranges: dict[int, Range]) -> Value | None:
+    if len(node.outputs) != 1 or not node.inputs or node.inputs[0] is None:
+        return None
+    if len([v for v in node.inputs if v is not None]) != 1:
+        return None
+    x = node.inputs[0]
+    if x.descriptor != node.outputs[0].descriptor or not _is_noop_movement(node):
+        return None
+    return x
+
+
 def _double_negation(graph: Graph, node: Node, ranges: dict[int, Range]) -> Value | None:
     x = _single_input(node, "neg")
     if x is None or x.producer is None or x.producer.op_type != "neg":
@@ -213,6 +240,7 @@ _RULES: tuple[Rule, ...] = (
     _reshape_chain,
     _transpose_chain,
     _identity,
+    _noop_data_movement,
     _double_negation,
     _neutral_element,
 )

@@ -178,3 +178,35 @@ def test_idempotent() -> None:
     g = build(make)
     assert SimplifyAlgebraPass()(g).modified
     assert not SimplifyAlgebraPass()(g).modified
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "options"),
+    [
+        ("slice", ([0, 0], [2, 3]), {}),
+        ("tile", ([1, 1],), {}),
+        ("reverse", (), {"axes": []}),
+        ("pad", ([0, 0], [0, 0]), {}),
+        ("expand", ([2, 3],), {}),
+        ("cast", ("float32",), {}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_data_movement_that_changes_nothing_is_removed(method: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    def make(b: Any) -> dict[str, Any]:
+        if not hasattr(b, method):
+            pytest.skip(f"the builder has no {method}")
+        x = b.input("x", [2, 3], "float32")
+        return {"y": b.exp(getattr(b, method)(x, *args, **options))}
+
+    assert ops(_simplify(make)) == ["exp"]
+
+
+def test_single_input_concat_and_a_real_slice() -> None:
+    def make(b: Any) -> dict[str, Any]:
+        if not hasattr(b, "slice"):
+            pytest.skip("the builder has no slice")
+        x = b.input("x", [2, 3], "float32")
+        return {"y": b.exp(b.concat([x], 1)), "z": b.neg(b.slice(x, [0, 1], [2, 2]))}
+
+    assert sorted(ops(_simplify(make))) == ["exp", "neg", "slice"]
