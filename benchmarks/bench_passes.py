@@ -206,12 +206,13 @@ def main(argv: list[str] | None = None) -> int:
                 name, str(r["nodes_before"]), str(r["nodes_after"]), r["format"],
                 fmt_ms(r["warm_naive"]), fmt_ms(r["warm_webnnc"]), f"{r['warm_ratio']:.2f}",
                 fmt_ms(r["create_naive"]), fmt_ms(r["create_webnnc"]), f"{r['create_ratio']:.2f}",
+                fmt_ms(r["compile_ms"]), f"{(r['peak_live_bytes'] or 0) / 2**20:.1f}",
                 "yes" if r["agree"] else "NO",
             ])
         header = [
             "workload", "nodes before", "nodes after", "artifact", "warm ORT naive ms",
             "warm webnnc ms", "warm ratio", "create ORT naive ms", "create webnnc ms",
-            "create ratio", "outputs agree",
+            "create ratio", "compile ms", "planned peak MiB", "outputs agree",
         ]
         lines = [
             f"# bench_passes (repeats {args.repeats}, threads {args.threads or 'ORT default'})",
