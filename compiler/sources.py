@@ -67,4 +67,6 @@ def resolve_source(spec: str, *, input_shapes: Mapping[str, Sequence[int]] | Non
         from webnnc.compiler.importers._sources import file_source
 
         return file_source(spec, input_shapes)
+    if input_shapes:
+        raise SourceError(f"{spec!r}: --input-shape applies to .onnx models only")
     return _python_source(spec)
