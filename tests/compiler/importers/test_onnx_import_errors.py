@@ -197,3 +197,10 @@ def test_outputs_that_fold_to_constants_are_still_computed(nocache_context: Any)
     out = nocache_context.compute(compiled, {"x": np.ones([2, 3], np.float32)})
     np.testing.assert_array_equal(out["s"], np.array([2, 3], np.int64))
     assert out["s"].dtype == np.int64
+
+
+def test_input_shapes_only_apply_to_onnx_sources() -> None:
+    from webnnc.compiler.sources import SourceError, resolve_source
+
+    with pytest.raises(SourceError, match="applies to .onnx models only"):
+        resolve_source("webnnc.compiler.workloads:w1_simple", input_shapes={"input": [1, 3, 8, 8]})
