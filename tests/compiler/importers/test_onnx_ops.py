@@ -279,6 +279,8 @@ FUNCTION_CASES = [
     Case("shrink-function", "Shrink", [_r(2, 5)], {"lambd": 0.3, "bias": 0.1}, opset=18, loose=True),
     Case("shrink-opset10-uses-opset18-body", "Shrink", [_r(2, 5)], {"lambd": 0.3}, opset=10, loose=True),
     Case("castlike", "CastLike", [_r(2, 5), np.zeros([1], np.int32)], opset=15, out_type=TensorProto.INT32),
+    Case("dynamic-quantize-function", "DynamicQuantizeLinear", [_r(3, 4)], opset=13, n_out=3,
+         out_types=[TensorProto.UINT8, TensorProto.FLOAT, TensorProto.UINT8]),
     Case("group-norm-function", "GroupNormalization", [_r(2, 4, 3, 3), _f32(1, 2, 3, 4), _f32(0, 1, 0, 1)],
          {"num_groups": 2}, opset=21, loose=True),
 ]
