@@ -235,6 +235,36 @@ class Graph:
                 moved += 1
         return moved
 
+    def clone(self) -> Graph:
+        """A structurally identical graph with new values and nodes (constant data is shared:
+        it is read-only). Passes run on a clone leave the original as built."""
+        g = Graph(self.name)
+        g.meta = dict(self.meta)
+        new: dict[int, Value] = {}
+        for v in self.inputs:
+            new[id(v)] = g.add_input(v.name or "", v.descriptor)
+        for c in self.constants:
+            assert c.const is not None
+            copy = Value(c.descriptor, name=c.name, const=c.const)
+            copy._const_digest = c._const_digest
+            g.constants.append(copy)
+            new[id(c)] = copy
+        for node in self._nodes:
+            n = Node(
+                node.op_type,
+                [None if v is None else new[id(v)] for v in node.inputs],
+                [o.descriptor for o in node.outputs],
+                node.attributes,
+                name=node.name,
+            )
+            n.annotations = dict(node.annotations)
+            for old_out, new_out in zip(node.outputs, n.outputs, strict=True):
+                new_out.name = old_out.name
+                new[id(old_out)] = new_out
+            g.append(n)
+        g.outputs = {name: new[id(v)] for name, v in self.outputs.items()}
+        return g
+
     def is_output(self, value: Value) -> bool:
         """Whether ``value`` is (one of) the graph's outputs."""
         return any(v is value for v in self.outputs.values())
