@@ -187,7 +187,7 @@ def _compile_and_store(
 
         t0 = time.perf_counter()
         pm = default_pipeline(target=options.target, verify_each=verify_ir or None)
-        graph = pm(graph).graph
+        graph = pm(graph.clone()).graph  # the caller keeps the graph as built
         records = pm.records
         timings["passes"] = _ms(t0)
 

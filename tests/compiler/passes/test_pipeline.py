@@ -133,3 +133,26 @@ def test_property_pipeline_preserves_numerics(program: list[tuple[str, int, int,
     again = default_pipeline()
     again(g)
     assert not any(r.modified for r in again.records), "the pipeline did not reach a fixed point"
+
+
+def test_compiling_leaves_the_callers_graph_as_built() -> None:
+    from webnnc.compiler.driver import compile_graph
+    from webnnc.compiler.ir import print_graph
+
+    g = build(w2_complex)
+    before = print_graph(g)
+    result = compile_graph(g, store=None)
+    assert print_graph(g) == before and len(g) == 201
+    assert result.info.passes[-1].nodes_after == 102
+
+
+def test_clone_is_independent_and_identical() -> None:
+    from webnnc.compiler.ir import print_graph, verify
+
+    g = build(w3_mobilenet_v2)
+    c = g.clone()
+    verify(c)
+    assert print_graph(c) == print_graph(g)
+    assert not {id(n) for n in c.nodes} & {id(n) for n in g.nodes}
+    default_pipeline()(c)
+    assert len(c) == 101 and len(g) == 153
