@@ -74,8 +74,14 @@ def _try_fold(graph: Graph, node: Node, max_elements: int) -> bool:
         return False
     if any(out.descriptor.size > max_elements for out in node.outputs):
         return False
-    with np.errstate(all="ignore"):
-        results = rule(node, [None if v is None else v.const for v in node.inputs])
+    try:
+        with np.errstate(all="ignore"):
+            results = rule(node, [None if v is None else v.const for v in node.inputs])
+    except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as e:
+        # A rule that cannot evaluate this node (an attribute form it does not know, say)
+        # leaves it to the backend: folding is an optimization, never a reason to fail.
+        logger.warning("not folding %s: its folding rule failed (%r)", node.op_type, e)
+        return False
     if results is None:
         return False
     arrays = [_checked(node, i, r) for i, r in enumerate(results)]

@@ -228,3 +228,15 @@ def test_property_folding_preserves_numerics(program: list[tuple[str, int, int]]
     g = check_pass(make, FoldConstantsPass(), feeds={"x": x})
     assert all(any(v is not None and v.const is None for v in n.inputs) for n in g.nodes)
     assert run_ort(g, {"x": x}).keys() == {"y", "z"}
+
+
+def test_a_failing_rule_leaves_the_node_to_the_backend(caplog: pytest.LogCaptureFixture) -> None:
+    g = Graph()
+    x = g.add_input("x", OperandDescriptor(DataType.FLOAT32, (2,)))
+    c = g.add_constant(np.ones(2, F32))
+    odd = g.append(Node("clamp", [c], [c.descriptor], {"lower": 0.0}))  # not the attribute names
+    g.outputs["y"] = g.append(Node("add", [x, odd.outputs[0]], [x.descriptor])).outputs[0]
+    with caplog.at_level("WARNING"):
+        assert not FoldConstantsPass()(g).modified
+    assert ops(g) == ["clamp", "add"]
+    assert "not folding clamp" in caplog.text
