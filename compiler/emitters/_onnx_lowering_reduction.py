@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -189,7 +190,7 @@ def _arg(ctx: LoweringContext, node: Node) -> None:
         src = _to_int64(ctx, src, x.data_type, ordered=True)
     onnx_op = "ArgMax" if node.op_type == "argMax" else "ArgMin"
     out_type = node.outputs[0].data_type
-    attrs = {
+    attrs: dict[str, Any] = {
         "axis": int(node.attributes["axis"]),
         "keepdims": int(bool(node.attributes["keep_dimensions"])),
         "select_last_index": 0,
@@ -206,7 +207,7 @@ def _cumulative_sum(ctx: LoweringContext, node: Node) -> None:
     dt = x.data_type
     a = node.attributes
     src, out = in_name(ctx, node, 0), out_name(ctx, node)
-    attrs = {"exclusive": int(bool(a.get("exclusive", False))), "reverse": int(bool(a["reversed"]))}
+    attrs: dict[str, Any] = {"exclusive": int(bool(a.get("exclusive", False))), "reverse": int(bool(a["reversed"]))}
     axis = ctx.const(np.asarray(int(a["axis"]), dtype=np.int64), "axis")
     if dt in (DataType.FLOAT32, DataType.INT32, DataType.INT64):
         ctx.add("CumSum", [src, axis], [out], **attrs)
