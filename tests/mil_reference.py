@@ -611,6 +611,32 @@ def _gather_nd(a: dict[str, Any]) -> np.ndarray:
     return x[tuple(idx[..., i] for i in range(k))]
 
 
+@_op("scatter_along_axis")
+def _scatter_along_axis(a: dict[str, Any]) -> np.ndarray:
+    if str(a.get("mode", "add")) != "update":
+        raise NotImplementedError(f"mil_reference: scatter mode {a.get('mode')}")
+    x = np.array(a["data"], copy=True)
+    axis = int(a.get("axis", 0)) % x.ndim
+    np.put_along_axis(x, np.asarray(a["indices"]).astype(np.int64) % x.shape[axis], np.asarray(a["updates"]), axis)
+    return x
+
+
+@_op("scatter_nd")
+def _scatter_nd(a: dict[str, Any]) -> np.ndarray:
+    if str(a.get("mode", "add")) != "update":
+        raise NotImplementedError(f"mil_reference: scatter mode {a.get('mode')}")
+    x = np.array(a["data"], copy=True)
+    idx = np.asarray(a["indices"]).astype(np.int64)
+    k = idx.shape[-1]
+    idx = idx % np.asarray(x.shape[:k])
+    upd = np.asarray(a["updates"])
+    flat_idx = idx.reshape(-1, k)
+    flat_upd = upd.reshape(flat_idx.shape[0], *x.shape[k:])
+    for i, u in zip(flat_idx, flat_upd, strict=True):
+        x[tuple(i)] = u
+    return x
+
+
 @_op("conv_transpose")
 def _conv_transpose(a: dict[str, Any]) -> np.ndarray:
     x, w = _f(a["x"]), _f(a["weight"])  # w: [C_in, C_out / groups, kH, kW]

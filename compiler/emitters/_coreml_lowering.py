@@ -118,7 +118,7 @@ OP_TYPES: dict[str, frozenset[DataType]] = {}
 UINT8_OPERANDS: dict[str, frozenset[int]] = {}
 # Ops whose integer index operand (position 1) may be int64 / uint32 when it is a constant:
 # it is clamped and converted to int32 at build time.
-INDEX_OPS = frozenset({"gather", "gatherElements", "gatherND"})
+INDEX_OPS = frozenset({"gather", "gatherElements", "gatherND", "scatterElements", "scatterND"})
 
 
 def lowers(*ops: str, data_types: frozenset[DataType] = NUMERIC) -> Callable[[Lowering], Lowering]:
@@ -850,6 +850,26 @@ def _gather_nd(ctx: MilContext, node: Node) -> Var:
     x, idx = _x(node, 0), _x(node, 1)
     k = idx.shape[-1]
     return mb.gather_nd(x=ctx.var(x), indices=_index_var(ctx, idx, list(x.shape[:k])), name=_name(ctx, node))
+
+
+@lowers("scatterElements")
+def _scatter_elements(ctx: MilContext, node: Node) -> Var:
+    x, idx, upd = _x(node, 0), _x(node, 1), _x(node, 2)
+    axis = int(node.attributes["axis"])
+    return mb.scatter_along_axis(
+        data=ctx.var(x), indices=_index_var(ctx, idx, x.shape[axis]), updates=ctx.var(upd),
+        axis=axis, mode="update", name=_name(ctx, node),
+    )
+
+
+@lowers("scatterND")
+def _scatter_nd(ctx: MilContext, node: Node) -> Var:
+    x, idx, upd = _x(node, 0), _x(node, 1), _x(node, 2)
+    k = idx.shape[-1]
+    return mb.scatter_nd(
+        data=ctx.var(x), indices=_index_var(ctx, idx, list(x.shape[:k])), updates=ctx.var(upd),
+        mode="update", name=_name(ctx, node),
+    )
 
 
 # ---------------------------------------------------------------- convTranspose2d, resample2d

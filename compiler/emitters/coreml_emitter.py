@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,16 @@ def _normalize_package(package: Path) -> None:
     spec_path.write_bytes(spec.SerializeToString(deterministic=True))
 
 
+@contextlib.contextmanager
+def _quiet_coremltools() -> Iterator[None]:
+    level = _ct_logger.level
+    _ct_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        _ct_logger.setLevel(level)
+
+
 class CoreMLEmitter:
     """The ``coreml`` emitter: canonical IR -> packed ``.mlpackage`` (an ML Program)."""
 
@@ -216,8 +227,9 @@ class CoreMLEmitter:
         prog, io_names = to_program(graph)
         t1 = time.perf_counter()
         precision = ct.precision.FLOAT32
-        # MIL's pass pipeline draws progress bars on stderr; a library must not.
-        with contextlib.redirect_stderr(io.StringIO()):
+        # MIL's pass pipeline draws progress bars on stderr, and coremltools logs a warning for
+        # every float64 literal it narrows (ours are narrowed on purpose); a library must not.
+        with contextlib.redirect_stderr(io.StringIO()), _quiet_coremltools():
             try:
                 model = ct.convert(
                     prog,
