@@ -456,6 +456,12 @@ def _tile(a: dict[str, Any]) -> np.ndarray:
     return np.tile(np.asarray(a["x"]), _ints(a["reps"]))
 
 
+@_op("stack")
+def _stack(a: dict[str, Any]) -> np.ndarray:
+    values = a["values"] if isinstance(a["values"], list) else [a["values"]]
+    return np.stack([np.asarray(v) for v in values], axis=int(a["axis"]))
+
+
 @_op("expand_dims")
 def _expand_dims(a: dict[str, Any]) -> np.ndarray:
     x = np.asarray(a["x"])

@@ -427,3 +427,49 @@ def test_resample2d_on_nhwc_axes(rng: np.random.Generator, mode: str) -> None:
 
         ref = np.einsum("ih,nhwc,jw->nijc", taps(3, 6), x64, taps(2, 4))
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_recurrent_networks_unrolled(rng: np.random.Generator, kind: str) -> None:
+    # reference: the float64 numpy transcription of the spec's step formulas used by the
+    # builder's own tests
+    from tests.compiler.frontend.test_ops_recurrent import _network_ref
+
+    steps, batch, size, hs, dirs = 3, 2, 3, 4, 2
+    gates = 3 if kind == "gru" else 4
+    arr = {
+        "x": rng.standard_normal((steps, batch, size)),
+        "w": rng.normal(0, 0.5, (dirs, gates * hs, size)),
+        "r": rng.normal(0, 0.5, (dirs, gates * hs, hs)),
+        "b": rng.normal(0, 0.5, (dirs, gates * hs)),
+        "rb": rng.normal(0, 0.5, (dirs, gates * hs)),
+        "h0": rng.standard_normal((dirs, batch, hs)),
+    }
+    if kind == "lstm":
+        arr["p"] = rng.normal(0, 0.5, (dirs, 3 * hs))
+    f32 = {k: v.astype(np.float32) for k, v in arr.items()}
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        op = {k: (b.input(k, list(v.shape), "float32") if k in ("x", "h0") else b.constant(v)) for k, v in f32.items()}
+        common = {"bias": op["b"], "recurrent_bias": op["rb"], "initial_hidden_state": op["h0"],
+                  "return_sequence": True, "direction": "both"}
+        if kind == "gru":
+            outs = b.gru(op["x"], op["w"], op["r"], steps, hs, reset_after=False, layout="rzn",
+                         activations=["sigmoid", "relu"], **common)
+        else:
+            outs = b.lstm(op["x"], op["w"], op["r"], steps, hs, peephole_weight=op["p"], layout="ifgo",
+                          activations=["sigmoid", "tanh", "relu"], **common)
+        return {f"y{i}": o for i, o in enumerate(outs)}
+
+    got = _run(_graph(fn), {"x": f32["x"], "h0": f32["h0"]})
+    ref64 = {k: v.astype(np.float64) for k, v in f32.items()}
+    opts: dict[str, Any] = {"direction": "both", "b": ref64["b"], "rb": ref64["rb"], "h0": ref64["h0"]}
+    if kind == "gru":
+        opts.update(layout="rzn", reset_after=False, acts=("sigmoid", "relu"))
+    else:
+        opts.update(layout="ifgo", acts=("sigmoid", "tanh", "relu"), p=ref64["p"])
+    hidden, cell, seq = _network_ref(kind, ref64["x"], ref64["w"], ref64["r"], steps, opts)
+    np.testing.assert_allclose(got["y0"], hidden, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["y2" if kind == "lstm" else "y1"], seq, rtol=1e-5, atol=1e-5)
+    if kind == "lstm":
+        np.testing.assert_allclose(got["y1"], cell, rtol=1e-5, atol=1e-5)
