@@ -18,6 +18,7 @@ macOS, where it can compile and predict.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -137,11 +138,30 @@ def unpack_archive(data: bytes, dest: Path) -> None:
             target.write_bytes(zf.read(name))
 
 
+def _intact(folder: Path, sha256: str) -> bool:
+    """Whether ``folder`` still packs to the archive it was unpacked from (edited, truncated
+    or half-deleted folders do not). Packing is deterministic, so this re-derives the bytes."""
+    try:
+        return hashlib.sha256(pack_directory(folder)).hexdigest() == sha256
+    except OSError:
+        return False
+
+
 def _materialize(data: bytes, sha256: str, root: Path) -> Path:
-    """``root/<sha256>.mlmodelc``, unpacked from ``data`` unless it is already there."""
+    """``root/<sha256>.mlmodelc``, unpacked from ``data`` unless an intact copy is there.
+
+    The folder lives outside the store's verified objects, so it is checked against the
+    verified archive on every load (a few ms) and replaced when it does not match.
+    """
     final = root / f"{sha256}.mlmodelc"
     if final.is_dir():
-        return final
+        if _intact(final, sha256):
+            return final
+        logger.warning("compiled CoreML folder %s does not match its archive; unpacking it again", final)
+        stale = final.with_name(f".stale-{os.getpid()}-{final.name}")
+        with contextlib.suppress(OSError):
+            os.rename(final, stale)
+            shutil.rmtree(stale, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
     try:

@@ -216,12 +216,18 @@ def test_macos_path_compiles_once_and_uses_compute_units(
     folder = Path(graph.build_info["session"]["mlmodelc_path"])
     assert folder.parent == cache_dir / "coreml" and folder.name.endswith(".mlmodelc") and folder.is_dir()
 
+    # The unpacked folder is checked against its verified archive on every load: an edited
+    # file is noticed and the folder unpacked again.
+    victim = next(p for p in sorted(folder.rglob("*")) if p.is_file())
+    victim.write_bytes(b"tampered")
+
     # A later context (think: a later process) finds both the package and the .mlmodelc.
     ctx2 = webnnc.ML().create_context(target="coreml", power_preference=power, cache_dir=cache_dir)
     b2 = ctx2.create_graph_builder()
     again = b2.build(_small(b2))
     assert again.cache_hit and again.build_info["session"]["mlmodelc"] == "cache-hit"
     assert len(fake_macos.compiled) == 1
+    assert victim.read_bytes() != b"tampered"
     np.testing.assert_allclose(ctx2.compute(again, {"x in": x})["y"], ref, rtol=1e-5, atol=1e-6)
 
     # runtime.load() without the compiler takes the same path
