@@ -224,7 +224,8 @@ class CoreMLEmitter:
 
     def emit(self, graph: Graph, options: dict[str, Any] | None = None) -> Artifact:
         t0 = time.perf_counter()
-        prog, io_names = to_program(graph)
+        with _quiet_coremltools():  # value inference warns when it narrows float64 literals
+            prog, io_names = to_program(graph)
         t1 = time.perf_counter()
         precision = ct.precision.FLOAT32
         # MIL's pass pipeline draws progress bars on stderr, and coremltools logs a warning for
