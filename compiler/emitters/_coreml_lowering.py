@@ -119,6 +119,13 @@ UINT8_OPERANDS: dict[str, frozenset[int]] = {}
 # Ops whose integer index operand (position 1) may be int64 / uint32 when it is a constant:
 # it is clamped and converted to int32 at build time.
 INDEX_OPS = frozenset({"gather", "gatherElements", "gatherND", "scatterElements", "scatterND"})
+# Operand positions that may hold any integer type when constant (they are folded or
+# converted at build time): quantized weights and zero points.
+CONST_INT_OPERANDS: dict[str, frozenset[int]] = {
+    **{op: frozenset({1}) for op in INDEX_OPS},
+    "dequantizeLinear": frozenset({0, 2}),
+    "quantizeLinear": frozenset({2}),
+}
 
 
 def lowers(*ops: str, data_types: frozenset[DataType] = NUMERIC) -> Callable[[Lowering], Lowering]:
@@ -1036,6 +1043,53 @@ def _scatter_nd(ctx: MilContext, node: Node) -> Var:
     )
 
 
+# ---------------------------------------------------------------- quantization
+def _blockwise(v: Value, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    """A constant scale / zero point repeated block-wise up to the input's shape."""
+    assert v.const is not None
+    arr = np.asarray(v.const)
+    for d, (n, k) in enumerate(zip(shape, arr.shape, strict=True)):
+        if k != n:
+            arr = np.repeat(arr, n // k, axis=d)
+    return arr
+
+
+@lowers("dequantizeLinear")
+def _dequantize_linear(ctx: MilContext, node: Node) -> Var:
+    x, scale, zero = _x(node, 0), _x(node, 1), _x(node, 2)
+    out_dt = node.outputs[0].data_type
+    if not (scale.is_constant and zero.is_constant):
+        raise unsupported(node, "only constant scale and zeroPoint are lowered (block-wise repeat at build time)")
+    s, z = _blockwise(scale, x.shape), _blockwise(zero, x.shape).astype(np.int64)
+    if x.is_constant:  # quantized weights: dequantize now
+        assert x.const is not None
+        return ctx.const(((x.const.astype(np.int64) - z) * s.astype(np.float64)), out_dt, "dequantized")
+    # int32 input: the difference is exact in int32, then one multiply in the scale's type
+    diff = mb.sub(x=ctx.var(x), y=ctx.const(z, DataType.INT32, "zero_point"), name=ctx.fresh("dq_diff"))
+    as_float = mb.cast(x=diff, dtype=_CAST[out_dt], name=ctx.fresh("dq_cast"))
+    return mb.mul(x=as_float, y=ctx.const(s, out_dt, "scale"), name=_name(ctx, node))
+
+
+@lowers("quantizeLinear", data_types=FLOATS)
+def _quantize_linear(ctx: MilContext, node: Node) -> Var:
+    x, scale, zero = _x(node, 0), _x(node, 1), _x(node, 2)
+    out_dt = node.outputs[0].data_type
+    if out_dt != DataType.INT32:
+        raise unsupported(node, f"a {out_dt.value} result has no CoreML tensor type")
+    if not (scale.is_constant and zero.is_constant):
+        raise unsupported(node, "only constant scale and zeroPoint are lowered (block-wise repeat at build time)")
+    # saturate(roundEven(x / scale) + zero_point), computed in float32 and clamped to the
+    # int32 values float32 can hold before the cast
+    xf = ctx.var(x)
+    if x.data_type != DataType.FLOAT32:
+        xf = mb.cast(x=xf, dtype="fp32", name=ctx.fresh("q_fp32"))
+    q = mb.round(x=mb.real_div(x=xf, y=ctx.const(_blockwise(scale, x.shape), DataType.FLOAT32, "scale"),
+                               name=ctx.fresh("q_div")), name=ctx.fresh("q_round"))
+    q = mb.add(x=q, y=ctx.const(_blockwise(zero, x.shape), DataType.FLOAT32, "zero_point"), name=ctx.fresh("q_zp"))
+    q = mb.clip(x=q, alpha=np.float32(-(2.0**31)), beta=np.float32(2.0**31 - 128), name=ctx.fresh("q_sat"))
+    return mb.cast(x=q, dtype="int32", name=_name(ctx, node))
+
+
 # ---------------------------------------------------------------- convTranspose2d, resample2d
 @lowers("convTranspose2d", data_types=FLOATS)
 def _conv_transpose2d(ctx: MilContext, node: Node) -> Var:
@@ -1121,7 +1175,7 @@ def check_node(node: Node) -> None:
             continue
         if v.data_type == DataType.UINT8 and pos in bool_ok:
             continue
-        if node.op_type in INDEX_OPS and pos == 1 and v.is_constant and v.data_type.is_integer:
+        if pos in CONST_INT_OPERANDS.get(node.op_type, ()) and v.is_constant and v.data_type.is_integer:
             continue
         raise unsupported(
             node,
@@ -1130,9 +1184,11 @@ def check_node(node: Node) -> None:
             f"{'; uint8 only as a boolean' if bool_ok else ''})",
             "cast to one of those, or compile for onnx-cpu",
         )
-    computed = [v.data_type for i, v in enumerate(node.inputs) if v is not None and i not in bool_ok]
-    if node.op_type in INDEX_OPS:
-        computed = computed[:1]
+    const_ok = CONST_INT_OPERANDS.get(node.op_type, frozenset())
+    computed = [
+        v.data_type for i, v in enumerate(node.inputs)
+        if v is not None and i not in bool_ok and not (i in const_ok and v.is_constant)
+    ]
     for dt in computed[:1]:
         if dt not in allowed:
             raise unsupported(

@@ -473,3 +473,22 @@ def test_recurrent_networks_unrolled(rng: np.random.Generator, kind: str) -> Non
     np.testing.assert_allclose(got["y2" if kind == "lstm" else "y1"], seq, rtol=1e-5, atol=1e-5)
     if kind == "lstm":
         np.testing.assert_allclose(got["y1"], cell, rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_constants_fold_and_int32_quantization(rng: np.random.Generator) -> None:
+    w_q = rng.integers(-128, 128, [4, 6]).astype(np.int8)
+    scale = np.array([[0.5], [0.25]], np.float32)  # block-wise: 2 rows per scale
+    zero = np.array([[3], [-2]], np.int8)
+    x = rng.standard_normal([3, 4]).astype(np.float32) * 40
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        w = b.dequantize_linear(b.constant(w_q), b.constant(scale), b.constant(zero))
+        xi = b.input("x", [3, 4], "float32")
+        q = b.quantize_linear(xi, b.constant(np.float32(0.5).reshape(1, 1)), b.constant(np.int32(7).reshape(1, 1)))
+        return {"y": b.matmul(xi, w), "q": q}
+
+    out = _run(_graph(fn), {"x": x})
+    w_ref = (w_q.astype(np.float64) - np.repeat(zero, 2, axis=0)) * np.repeat(scale, 2, axis=0)
+    np.testing.assert_allclose(out["y"], x.astype(np.float64) @ w_ref, rtol=1e-5, atol=1e-4)
+    assert out["q"].dtype == np.int32
+    np.testing.assert_array_equal(out["q"], np.round(x.astype(np.float64) / 0.5) + 7)
