@@ -191,6 +191,7 @@ MIL_EVALUATORS.update({
     "maximum": _binary(np.maximum),
     "minimum": _binary(np.minimum),
     "pow": _binary(np.power),
+    "floor_div": _binary(np.floor_divide),
 })
 
 

@@ -164,9 +164,30 @@ def _binary(ctx: MilContext, node: Node) -> Var:
     return _BINARY[node.op_type](x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
 
 
-@lowers("div", data_types=FLOATS)
+@lowers("div")
 def _div(ctx: MilContext, node: Node) -> Var:
-    return mb.real_div(x=ctx.var(_x(node, 0)), y=ctx.var(_x(node, 1)), name=_name(ctx, node))
+    a, b = ctx.var(_x(node, 0)), ctx.var(_x(node, 1))
+    if _dt(node) in FLOATS:
+        return mb.real_div(x=a, y=b, name=_name(ctx, node))
+    # WebNN's integer division truncates toward zero; MIL's floor_div rounds down. The two
+    # differ by one when the remainder is nonzero and the operands' signs differ.
+    q = mb.floor_div(x=a, y=b, name=ctx.fresh("div_floor"))
+    rem = mb.sub(x=a, y=mb.mul(x=q, y=b, name=ctx.fresh("div_qb")), name=ctx.fresh("div_rem"))
+    zero = np.int32(0)
+    inexact = mb.not_equal(x=rem, y=zero, name=ctx.fresh("div_inexact"))
+    signs = mb.logical_xor(
+        x=mb.less(x=a, y=zero, name=ctx.fresh("div_a_neg")), y=mb.less(x=b, y=zero, name=ctx.fresh("div_b_neg")),
+        name=ctx.fresh("div_signs"),
+    )
+    fix = mb.logical_and(x=inexact, y=signs, name=ctx.fresh("div_fix"))
+    q1 = mb.add(x=q, y=np.int32(1), name=ctx.fresh("div_q1"))
+    out = node.outputs[0].shape
+    return mb.select(
+        cond=_broadcast_to(ctx, fix, tuple(int(d) for d in fix.shape), out),
+        a=_broadcast_to(ctx, q1, tuple(int(d) for d in q1.shape), out),
+        b=_broadcast_to(ctx, q, tuple(int(d) for d in q.shape), out),
+        name=_name(ctx, node),
+    )
 
 
 @lowers("pow", data_types=FLOATS)
@@ -551,12 +572,21 @@ _REDUCE: dict[str, tuple[Callable[..., Var], Callable[..., Var] | None]] = {
 }
 
 
-@lowers("reduceSum", "reduceMax", "reduceMin", "reduceProduct")
-@lowers("reduceL1", "reduceL2", "reduceLogSum", "reduceLogSumExp", "reduceSumSquare", data_types=FLOATS)
+@lowers("reduceSum", "reduceMax", "reduceMin", "reduceProduct", "reduceL1", "reduceSumSquare")
+@lowers("reduceL2", "reduceLogSum", "reduceLogSumExp", data_types=FLOATS)
 def _reduce(ctx: MilContext, node: Node) -> Var:
     axes = [int(a) for a in node.attributes["axes"]]
     reduce, elementwise = _REDUCE[node.op_type]
     x = ctx.var(_x(node))
+    if _dt(node) == DataType.INT32 and node.op_type in ("reduceL1", "reduceSumSquare"):
+        # MIL's norm reductions are float-only: sum |x| or x * x in int32 instead
+        if node.op_type == "reduceL1":
+            x = mb.abs(x=x, name=ctx.fresh("l1_abs"))
+        else:
+            x = mb.mul(x=x, y=x, name=ctx.fresh("sum_square"))
+        if not axes:
+            return mb.identity(x=x, name=_name(ctx, node))
+        return mb.reduce_sum(x=x, axes=axes, keep_dims=bool(node.attributes["keep_dimensions"]), name=_name(ctx, node))
     if not axes:  # the spec's empty axes reduce nothing; the element-wise part remains
         if elementwise is None:
             return mb.identity(x=x, name=_name(ctx, node))
@@ -664,7 +694,26 @@ def _expand(ctx: MilContext, node: Node) -> Var:
 _PAD_MODES = {"constant": "constant", "edge": "replicate", "reflection": "reflect"}
 
 
-@lowers("pad", data_types=FLOATS)
+def _pad_by_concat(ctx: MilContext, node: Node, begin: list[int], end: list[int]) -> Var:
+    """Constant padding as concatenation with constant blocks (any data type, any axis)."""
+    x = _x(node)
+    var = ctx.var(x)
+    shape = list(x.shape)
+    fill = float(node.attributes["value"])
+    for d in range(x.rank):
+        parts = []
+        if begin[d]:
+            parts.append(ctx.const(np.full([*shape[:d], begin[d], *shape[d + 1 :]], fill), x.data_type, "pad_lo"))
+        parts.append(var)
+        if end[d]:
+            parts.append(ctx.const(np.full([*shape[:d], end[d], *shape[d + 1 :]], fill), x.data_type, "pad_hi"))
+        if len(parts) > 1:
+            var = mb.concat(values=parts, axis=d, name=ctx.fresh("pad_axis"))
+            shape[d] += begin[d] + end[d]
+    return var
+
+
+@lowers("pad")
 def _pad(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     x = _x(node)
@@ -673,10 +722,14 @@ def _pad(ctx: MilContext, node: Node) -> Var:
         raise unsupported(node, f"MIL's pad has no {mode!r} mode (it has constant, edge, reflection)")
     begin, end = [int(v) for v in a["beginning_padding"]], [int(v) for v in a["ending_padding"]]
     pads = [p for pair in zip(begin, end, strict=True) for p in pair]
-    if mode != "constant" and any(pads[: 2 * max(x.rank - 2, 0)]):
-        raise unsupported(node, f"MIL pads only the last two dimensions in {mode} mode")
     if not any(pads):
         return mb.identity(x=ctx.var(x), name=_name(ctx, node))
+    if x.data_type not in FLOATS:  # MIL's pad is float-only
+        if mode != "constant":
+            raise unsupported(node, f"MIL pads {x.data_type.value} only in constant mode (by concatenation)")
+        return _pad_by_concat(ctx, node, begin, end)
+    if mode != "constant" and any(pads[: 2 * max(x.rank - 2, 0)]):
+        raise unsupported(node, f"MIL pads only the last two dimensions in {mode} mode")
     kwargs: dict[str, Any] = {}
     if mode == "constant":
         kwargs["constant_val"] = x.data_type.numpy_dtype.type(float(a["value"]))

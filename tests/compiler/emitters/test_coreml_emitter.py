@@ -492,3 +492,24 @@ def test_quantized_constants_fold_and_int32_quantization(rng: np.random.Generato
     np.testing.assert_allclose(out["y"], x.astype(np.float64) @ w_ref, rtol=1e-5, atol=1e-4)
     assert out["q"].dtype == np.int32
     np.testing.assert_array_equal(out["q"], np.round(x.astype(np.float64) / 0.5) + 7)
+
+
+def test_int32_div_truncates_pad_concatenates_and_l1_sums() -> None:
+    a = np.array([[7, -7, 7, -7, 6, 0]], np.int32).T  # [6, 1]
+    d = np.array([2, -2, 3], np.int32)  # broadcasts to [6, 3]
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        x, y = b.input("a", [6, 1], "int32"), b.input("d", [3], "int32")
+        return {
+            "q": b.div(x, y),
+            "p": b.pad(x, [1, 0], [2, 1], value=-5),
+            "l1": b.reduce_l1(x, axes=[0]),
+            "ss": b.reduce_sum_square(x, axes=[0, 1], keep_dimensions=True),
+        }
+
+    out = _run(_graph(fn), {"a": a, "d": d})
+    assert out["q"].dtype == np.int32
+    np.testing.assert_array_equal(out["q"], np.trunc(a / d).astype(np.int32))
+    np.testing.assert_array_equal(out["p"], np.pad(a, [(1, 2), (0, 1)], constant_values=-5))
+    np.testing.assert_array_equal(out["l1"], [34])
+    np.testing.assert_array_equal(out["ss"], [[(a.astype(np.int64) ** 2).sum()]])
