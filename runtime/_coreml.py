@@ -288,18 +288,24 @@ def load_coreml_graph(
     else:
         import coremltools as ct
 
-        package = data if data is not None else Path(path or "").read_bytes()
         ckey = compiled_key(manifest.artifact_sha256, _macos_version(), str(ct.__version__))
         hit = store.get(ckey) if store is not None else None
         if hit is not None:
             blob, sha = hit.read_bytes(), hit.manifest.artifact_sha256
             session_info["mlmodelc"] = "cache-hit"
         else:
+            package = data if data is not None else Path(path or "").read_bytes()
             blob, compile_ms = _compile_and_store(ct, package, manifest, ckey, store)
             sha = hashlib.sha256(blob).hexdigest()
             session_info.update(mlmodelc="compiled", compile_ms=compile_ms)
-        root = store.directory / "coreml" if store is not None else Path(tempfile.mkdtemp(prefix="webnnc-mlmodelc-"))
-        folder = _materialize(blob, sha, root)
+        try:
+            if store is None:
+                raise OSError("no cache")
+            folder = _materialize(blob, sha, store.directory / "coreml")
+        except OSError as e:  # no cache, or a read-only one: a private folder for this process
+            if store is not None:
+                logger.warning("cannot unpack the compiled CoreML model into the cache (%s)", e)
+            folder = _materialize(blob, sha, Path(tempfile.mkdtemp(prefix="webnnc-mlmodelc-")))
         model = ct.models.CompiledMLModel(str(folder), compute_units=getattr(ct.ComputeUnit, units))
         session = CoreMLSession(model, manifest)
         session_info.update(compiled=True, mlmodelc_key=ckey, mlmodelc_path=str(folder),
