@@ -110,9 +110,12 @@ class MLTensor:
     def read(self) -> np.ndarray[Any, Any]:
         if not self.readable:
             raise WebNNRuntimeError(f"read_tensor: {self!r} was created with readable=False")
-        # a CPU OrtValue's numpy() may share the tensor's memory: the caller gets its own copy,
-        # which the next dispatch will not overwrite
-        result: np.ndarray[Any, Any] = np.array(self.ortvalue.numpy(), copy=True)
+        result: np.ndarray[Any, Any] = self.ortvalue.numpy()
+        if self.device == "cpu":
+            # a CPU OrtValue's numpy() may share the tensor's memory: the caller gets its own
+            # copy, which the next dispatch will not overwrite (a device tensor's numpy() is
+            # already a fresh host array)
+            result = np.array(result, copy=True)
         return result
 
     def __repr__(self) -> str:
