@@ -17,6 +17,11 @@ import numpy as np
 
 from webnnc.compiler.ir._types import DataType, OperandDescriptor
 
+try:  # a dependency; sha256 stays the fallback (see Value.const_digest)
+    from blake3 import blake3 as _blake3
+except ImportError:  # pragma: no cover
+    _blake3 = None
+
 __all__ = ["AttributeValue", "Graph", "Node", "Value", "freeze_attribute"]
 
 AttributeValue = Any  # int | float | str | bool | None | DataType | tuple[AttributeValue, ...]
@@ -88,14 +93,19 @@ class Value:
         return tuple(self._uses)
 
     def const_digest(self) -> str:
-        """sha256 over the constant's data type, shape and bytes (memoized)."""
+        """``"<algorithm>:<hex>"`` over the constant's data type, shape and bytes (memoized).
+
+        BLAKE3 when the ``blake3`` package is installed (a dependency; 4-5x faster than
+        sha256, and hashing constants is most of a cache hit's key time), else sha256. The
+        algorithm is part of the string, so the two never collide in a cache key.
+        """
         if self.const is None:
             raise ValueError(f"value {self.name or '?'} is not a constant")
         if self._const_digest is None:
-            h = hashlib.sha256()
+            h: Any = _blake3() if _blake3 is not None else hashlib.sha256()
             h.update(f"{self.descriptor}".encode())
-            h.update(np.ascontiguousarray(self.const).data)
-            self._const_digest = h.hexdigest()
+            h.update(np.ascontiguousarray(self.const).reshape(-1).view(np.uint8).data)
+            self._const_digest = f"{'blake3' if _blake3 is not None else 'sha256'}:{h.hexdigest()}"
         return self._const_digest
 
     def replace_all_uses_with(self, other: Value) -> int:

@@ -70,7 +70,7 @@ def print_graph(graph: Graph, *, canonical: bool = True, annotations: bool = Fal
             if v.const is not None:
                 names[key] = f"%c{const_counter}"
                 const_counter += 1
-                lines.append(f"  {names[key]} = constant {v.descriptor} sha256:{v.const_digest()}")
+                lines.append(f"  {names[key]} = constant {v.descriptor} {v.const_digest()}")
             else:  # only reachable in non-canonical mode for malformed graphs
                 names[key] = f"%?{v.name}"
         return names[key]
