@@ -694,22 +694,48 @@ def _expand(ctx: MilContext, node: Node) -> Var:
 _PAD_MODES = {"constant": "constant", "edge": "replicate", "reflection": "reflect"}
 
 
+def _slice_axis(ctx: MilContext, var: Var, shape: list[int], d: int, lo: int, hi: int) -> Var:
+    begin, stop = [0] * len(shape), list(shape)
+    begin[d], stop[d] = lo, hi
+    return mb.slice_by_index(x=var, begin=np.asarray(begin, np.int32), end=np.asarray(stop, np.int32),
+                             name=ctx.fresh("pad_slice"))
+
+
+def _pad_block(ctx: MilContext, node: Node, var: Var, shape: list[int], d: int, n: int, before: bool) -> Var:
+    """The ``n`` cells added before (or after) dimension ``d`` in the node's padding mode."""
+    x = _x(node)
+    mode = str(node.attributes["mode"])
+    size = shape[d]
+    if mode == "constant":
+        block = [*shape[:d], n, *shape[d + 1 :]]
+        return ctx.const(np.full(block, float(node.attributes["value"])), x.data_type, "pad_fill")
+    if mode == "edge":
+        edge = _slice_axis(ctx, var, shape, d, 0, 1) if before else _slice_axis(ctx, var, shape, d, size - 1, size)
+        reps = [1] * len(shape)
+        reps[d] = n
+        return mb.tile(x=edge, reps=reps, name=ctx.fresh("pad_edge")) if n > 1 else edge
+    # reflection mirrors around the edge element, symmetric includes it
+    skip = 1 if mode == "reflection" else 0
+    part = _slice_axis(ctx, var, shape, d, skip, skip + n) if before else _slice_axis(ctx, var, shape, d, size - skip - n, size - skip)
+    return mb.reverse(x=part, axes=[d], name=ctx.fresh("pad_mirror"))
+
+
 def _pad_by_concat(ctx: MilContext, node: Node, begin: list[int], end: list[int]) -> Var:
-    """Constant padding as concatenation with constant blocks (any data type, any axis)."""
+    """Padding as concatenation, one dimension at a time: any data type, axis and mode."""
     x = _x(node)
     var = ctx.var(x)
     shape = list(x.shape)
-    fill = float(node.attributes["value"])
     for d in range(x.rank):
+        if not (begin[d] or end[d]):
+            continue
         parts = []
         if begin[d]:
-            parts.append(ctx.const(np.full([*shape[:d], begin[d], *shape[d + 1 :]], fill), x.data_type, "pad_lo"))
+            parts.append(_pad_block(ctx, node, var, shape, d, begin[d], before=True))
         parts.append(var)
         if end[d]:
-            parts.append(ctx.const(np.full([*shape[:d], end[d], *shape[d + 1 :]], fill), x.data_type, "pad_hi"))
-        if len(parts) > 1:
-            var = mb.concat(values=parts, axis=d, name=ctx.fresh("pad_axis"))
-            shape[d] += begin[d] + end[d]
+            parts.append(_pad_block(ctx, node, var, shape, d, end[d], before=False))
+        var = mb.concat(values=parts, axis=d, name=ctx.fresh("pad_axis"))
+        shape[d] += begin[d] + end[d]
     return var
 
 
@@ -718,18 +744,18 @@ def _pad(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     x = _x(node)
     mode = str(a["mode"])
-    if mode not in _PAD_MODES:
-        raise unsupported(node, f"MIL's pad has no {mode!r} mode (it has constant, edge, reflection)")
     begin, end = [int(v) for v in a["beginning_padding"]], [int(v) for v in a["ending_padding"]]
     pads = [p for pair in zip(begin, end, strict=True) for p in pair]
     if not any(pads):
         return mb.identity(x=ctx.var(x), name=_name(ctx, node))
-    if x.data_type not in FLOATS:  # MIL's pad is float-only
-        if mode != "constant":
-            raise unsupported(node, f"MIL pads {x.data_type.value} only in constant mode (by concatenation)")
+    # MIL's pad is float-only, has no symmetric mode, and pads only the last two dimensions
+    # outside constant mode; everything else is built from slices and concatenation.
+    if (
+        x.data_type not in FLOATS
+        or mode not in _PAD_MODES
+        or (mode != "constant" and any(pads[: 2 * max(x.rank - 2, 0)]))
+    ):
         return _pad_by_concat(ctx, node, begin, end)
-    if mode != "constant" and any(pads[: 2 * max(x.rank - 2, 0)]):
-        raise unsupported(node, f"MIL pads only the last two dimensions in {mode} mode")
     kwargs: dict[str, Any] = {}
     if mode == "constant":
         kwargs["constant_val"] = x.data_type.numpy_dtype.type(float(a["value"]))

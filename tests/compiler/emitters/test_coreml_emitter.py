@@ -513,3 +513,20 @@ def test_int32_div_truncates_pad_concatenates_and_l1_sums() -> None:
     np.testing.assert_array_equal(out["p"], np.pad(a, [(1, 2), (0, 1)], constant_values=-5))
     np.testing.assert_array_equal(out["l1"], [34])
     np.testing.assert_array_equal(out["ss"], [[(a.astype(np.int64) ** 2).sum()]])
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflection", "symmetric"])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_pad_every_mode_on_every_axis(rng: np.random.Generator, mode: str, dtype: str) -> None:
+    x = (rng.standard_normal([3, 4, 5]) * 10).astype(dtype)
+    begin, end = [2, 1, 0], [1, 3, 2]
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        return {"y": b.pad(b.input("x", [3, 4, 5], dtype), begin, end, mode=mode, value=7)}
+
+    got = _run(_graph(fn), {"x": x})["y"]
+    width = list(zip(begin, end, strict=True))
+    np_mode = {"constant": "constant", "edge": "edge", "reflection": "reflect", "symmetric": "symmetric"}[mode]
+    ref = np.pad(x, width, mode=np_mode, **({"constant_values": 7} if mode == "constant" else {}))  # type: ignore[call-overload]
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, ref)
