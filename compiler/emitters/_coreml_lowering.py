@@ -303,13 +303,60 @@ def _conv2d(ctx: MilContext, node: Node) -> Var:
     return _from_nchw(ctx, y, str(a["input_layout"]))
 
 
+def _pool_by_slices(
+    ctx: MilContext, node: Node, xin: Var, hw: tuple[int, int], out: tuple[int, int],
+    k: tuple[int, int], s: tuple[int, int], d: tuple[int, int], begin: tuple[int, int],
+) -> Var:
+    """A dilated 2-D pool (NCHW) as one strided slice per window tap, combined element-wise.
+
+    Window cells in the padding never count: max pads with -inf, the average divides by the
+    number of real cells (known at build time), and windows with no real cell give 0.
+    """
+    (h, w), (oh, ow), (kh, kw), (sh, sw), (dh, dw), (top, left) = hw, out, k, s, d, begin
+    dt = _dt(node)
+    need_h, need_w = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    bottom, right = max(need_h - h - top, 0), max(need_w - w - left, 0)
+    is_max = node.op_type == "maxPool2d"
+    fill = -np.inf if is_max else 0.0
+    xp = mb.pad(x=xin, pad=np.asarray([top, bottom, left, right], np.int32), mode="constant",
+                constant_val=dt.numpy_dtype.type(fill), name=ctx.fresh("pool_pad"))
+    n, c = int(xin.shape[0]), int(xin.shape[1])
+    acc: Var | None = None
+    for i in range(kh):
+        for j in range(kw):
+            tap = mb.slice_by_index(
+                x=xp, begin=np.asarray([0, 0, i * dh, j * dw], np.int32),
+                end=np.asarray([n, c, i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1], np.int32),
+                stride=np.asarray([1, 1, sh, sw], np.int32), name=ctx.fresh("pool_tap"),
+            )
+            if node.op_type == "l2Pool2d":
+                tap = mb.mul(x=tap, y=tap, name=ctx.fresh("pool_sq"))
+            if acc is None:
+                acc = tap
+            elif is_max:
+                acc = mb.maximum(x=acc, y=tap, name=ctx.fresh("pool_max"))
+            else:
+                acc = mb.add(x=acc, y=tap, name=ctx.fresh("pool_sum"))
+    assert acc is not None
+    rows = np.arange(oh)[:, None] * sh - top + np.arange(kh)[None, :] * dh  # [oh, kh] input rows
+    cols = np.arange(ow)[:, None] * sw - left + np.arange(kw)[None, :] * dw
+    counts = np.outer(((rows >= 0) & (rows < h)).sum(1), ((cols >= 0) & (cols < w)).sum(1))  # [oh, ow]
+    if node.op_type == "averagePool2d":
+        acc = mb.real_div(x=acc, y=ctx.const(np.maximum(counts, 1).reshape(1, 1, oh, ow), dt, "pool_count"),
+                          name=ctx.fresh("pool_mean"))
+    elif node.op_type == "l2Pool2d":
+        acc = mb.sqrt(x=acc, name=ctx.fresh("pool_l2"))
+    if (counts == 0).any():
+        acc = mb.select(cond=mb.const(val=(counts == 0).reshape(1, 1, oh, ow), name=ctx.fresh("empty_windows")),
+                        a=ctx.const(0, dt, "zero"), b=acc, name=ctx.fresh("pool_empty"))
+    return mb.identity(x=acc, name=_name(ctx, node))
+
+
 @lowers("averagePool2d", "maxPool2d", "l2Pool2d", data_types=FLOATS)
 def _pool2d(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     x = _x(node)
     layout = str(a["layout"])
-    if tuple(a["dilations"]) != (1, 1):
-        raise unsupported(node, f"MIL pooling has no dilations (found {list(a['dilations'])})")
     h, w = (x.shape[2], x.shape[3]) if layout == "nchw" else (x.shape[1], x.shape[2])
     out = node.outputs[0].shape
     oh, ow = (out[2], out[3]) if layout == "nchw" else (out[1], out[2])
@@ -317,6 +364,10 @@ def _pool2d(ctx: MilContext, node: Node) -> Var:
     sh, sw = (int(s) for s in a["strides"])
     top, bottom, left, right = (int(p) for p in a["padding"])
     xin = _to_nchw(ctx, ctx.var(x), layout)
+    if tuple(a["dilations"]) != (1, 1):  # MIL pools have no dilations
+        dh, dw = (int(d) for d in a["dilations"])
+        y = _pool_by_slices(ctx, node, xin, (h, w), (oh, ow), (kh, kw), (sh, sw), (dh, dw), (top, left))
+        return _from_nchw(ctx, y, layout)
     if (kh, kw) == (h, w) and (top, bottom, left, right) == (0, 0, 0, 0) and node.op_type != "l2Pool2d":
         # a global pool: a reduction is exact and cheaper than a window walk
         reduce = mb.reduce_mean if node.op_type == "averagePool2d" else mb.reduce_max

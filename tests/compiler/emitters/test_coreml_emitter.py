@@ -217,15 +217,19 @@ def test_conv2d_layouts_groups_dilations_bias(
     np.testing.assert_allclose(got, np.transpose(ref, perm_in), **tol)
 
 
-def _pool_ref(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: list[int], out: tuple[int, int], kind: str) -> np.ndarray:
+def _pool_ref(
+    x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: list[int], out: tuple[int, int], kind: str,
+    dil: tuple[int, int] = (1, 1),
+) -> np.ndarray:
     n, c = x.shape[:2]
     res = np.zeros([n, c, *out])
     for i in range(out[0]):
         for j in range(out[1]):
-            r0, c0 = i * s[0] - pad[0], j * s[1] - pad[2]
-            win = x[:, :, max(r0, 0) : max(r0 + k[0], 0), max(c0, 0) : max(c0 + k[1], 0)].astype(np.float64)
-            if win.size == 0:
+            rows = [r for r in (i * s[0] - pad[0] + a * dil[0] for a in range(k[0])) if 0 <= r < x.shape[2]]
+            cols = [q for q in (j * s[1] - pad[2] + b * dil[1] for b in range(k[1])) if 0 <= q < x.shape[3]]
+            if not rows or not cols:
                 continue  # a window wholly in the padding: 0
+            win = x[:, :, rows][:, :, :, cols].astype(np.float64)
             if kind == "max":
                 res[:, :, i, j] = win.max(axis=(2, 3))
             elif kind == "avg":
@@ -236,8 +240,19 @@ def _pool_ref(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: list[i
 
 
 @pytest.mark.parametrize("kind", ["max", "avg", "l2"])
-@pytest.mark.parametrize(("pad", "rounding", "layout"), [([0, 0, 0, 0], "floor", "nchw"), ([1, 0, 0, 2], "ceil", "nhwc"), ([1, 1, 1, 1], "ceil", "nchw")])
-def test_pools_with_padding_and_rounding(rng: np.random.Generator, kind: str, pad: list[int], rounding: str, layout: str) -> None:
+@pytest.mark.parametrize(
+    ("pad", "rounding", "layout", "dil"),
+    [
+        ([0, 0, 0, 0], "floor", "nchw", (1, 1)),
+        ([1, 0, 0, 2], "ceil", "nhwc", (1, 1)),
+        ([1, 1, 1, 1], "ceil", "nchw", (1, 1)),
+        ([1, 2, 0, 1], "ceil", "nchw", (2, 2)),
+        ([0, 0, 1, 1], "floor", "nhwc", (2, 1)),
+    ],
+)
+def test_pools_with_padding_rounding_dilations(
+    rng: np.random.Generator, kind: str, pad: list[int], rounding: str, layout: str, dil: tuple[int, int]
+) -> None:
     x = rng.standard_normal([1, 2, 7, 5]).astype(np.float32) - 1.0  # mostly negative: padding must not win a max
     k, s = (3, 2), (3, 2)
     method = {"max": "max_pool2d", "avg": "average_pool2d", "l2": "l2_pool2d"}[kind]
@@ -245,13 +260,14 @@ def test_pools_with_padding_and_rounding(rng: np.random.Generator, kind: str, pa
 
     def fn(b: MLGraphBuilder) -> dict[str, Any]:
         xi = b.input("x", list(np.transpose(x, perm).shape), "float32")
-        return {"y": getattr(b, method)(xi, window_dimensions=list(k), strides=list(s), padding=pad, rounding_type=rounding, layout=layout)}
+        return {"y": getattr(b, method)(xi, window_dimensions=list(k), strides=list(s), padding=pad,
+                                        rounding_type=rounding, layout=layout, dilations=list(dil))}
 
     graph = _graph(fn)
     got = _run(graph, {"x": np.transpose(x, perm)})["y"]
     out = graph.outputs["y"].shape
     out_hw = (out[1], out[2]) if layout == "nhwc" else (out[2], out[3])
-    ref = np.transpose(_pool_ref(x, k, s, pad, out_hw, kind), perm)
+    ref = np.transpose(_pool_ref(x, k, s, pad, out_hw, kind, dil), perm)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
 
