@@ -1221,12 +1221,87 @@ def _quantize_linear(ctx: MilContext, node: Node) -> Var:
 
 
 # ---------------------------------------------------------------- convTranspose2d, resample2d
+def _zero_upsample(ctx: MilContext, x: Var, shape: list[int], axis: int, stride: int) -> tuple[Var, list[int]]:
+    """Insert ``stride - 1`` zeros between neighbours along ``axis`` (2 or 3) of an NCHW var."""
+    if stride == 1:
+        return x, shape
+    n, c, h, w = shape
+    if axis == 2:  # [N, C, H, 1, W] -> pad the 1 to `stride` -> [N, C, H * stride, W]
+        v = mb.reshape(x=x, shape=np.asarray([n, c, h, 1, w], np.int32), name=ctx.fresh("up_rows"))
+        v = mb.pad(x=v, pad=np.asarray([0, stride - 1, 0, 0], np.int32), name=ctx.fresh("up_rows_pad"))
+        v = mb.reshape(x=v, shape=np.asarray([n, c, h * stride, w], np.int32), name=ctx.fresh("up_rows_flat"))
+        size = (h - 1) * stride + 1
+        v = mb.slice_by_index(x=v, begin=np.zeros(4, np.int32), end=np.asarray([n, c, size, w], np.int32),
+                              name=ctx.fresh("up_rows_cut"))
+        return v, [n, c, size, w]
+    v = mb.reshape(x=x, shape=np.asarray([n, c, h, w, 1], np.int32), name=ctx.fresh("up_cols"))
+    v = mb.pad(x=v, pad=np.asarray([0, 0, 0, stride - 1], np.int32), name=ctx.fresh("up_cols_pad"))
+    v = mb.reshape(x=v, shape=np.asarray([n, c, h, w * stride], np.int32), name=ctx.fresh("up_cols_flat"))
+    size = (w - 1) * stride + 1
+    v = mb.slice_by_index(x=v, begin=np.zeros(4, np.int32), end=np.asarray([n, c, h, size], np.int32),
+                          name=ctx.fresh("up_cols_cut"))
+    return v, [n, c, h, size]
+
+
+def _conv_transpose_as_conv(ctx: MilContext, node: Node) -> Var:
+    """convTranspose2d with a computed filter (MIL's conv_transpose wants a constant one):
+    a convolution of the zero-upsampled input with the flipped, in/out-swapped filter."""
+    a = node.attributes
+    x, w, b = _x(node, 0), _x(node, 1), node.inputs[2]
+    layout = str(a["input_layout"])
+    groups = int(a["groups"])
+    sh, sw = (int(v) for v in a["strides"])
+    top, bottom, left, right = (int(v) for v in a["padding"])
+    del bottom, right  # the output size (which includes them and output_padding) decides the end
+    xin = _to_nchw(ctx, ctx.var(x), layout)
+    shape = [int(d) for d in xin.shape]
+    up, shape = _zero_upsample(ctx, xin, shape, 2, sh)
+    up, shape = _zero_upsample(ctx, up, shape, 3, sw)
+    # filter -> [C_in, C_out / g, kH, kW] -> per group swap in/out -> [C_out, C_in / g, kH, kW], flipped
+    f_layout = str(a["filter_layout"])
+    wv = ctx.var(w)
+    if f_layout != "iohw":
+        wv = mb.transpose(x=wv, perm=[f_layout.index(ch) for ch in "iohw"], name=ctx.fresh("filter_iohw"))
+    cin, cog, kh, kw = (w.shape[f_layout.index(ch)] for ch in "iohw")
+    wv = mb.reshape(x=wv, shape=np.asarray([groups, cin // groups, cog, kh * kw], np.int32), name=ctx.fresh("filter_g"))
+    wv = mb.transpose(x=wv, perm=[0, 2, 1, 3], name=ctx.fresh("filter_swap"))
+    wv = mb.reshape(x=wv, shape=np.asarray([groups * cog, cin // groups, kh, kw], np.int32), name=ctx.fresh("filter_oihw"))
+    wv = mb.reverse(x=wv, axes=[2, 3], name=ctx.fresh("filter_flip"))
+    out = node.outputs[0].shape
+    oh, ow = (out[2], out[3]) if layout == "nchw" else (out[1], out[2])
+
+    def pads(begin_pad: int, size: int, k: int, want: int) -> tuple[int, int, int]:
+        pb = k - 1 - begin_pad
+        pb2, crop_b = max(pb, 0), max(pb, 0) - pb
+        pe = want + crop_b - size - pb2 + k - 1
+        return pb2, max(pe, 0), crop_b
+
+    pt, pbot, crop_t = pads(top, shape[2], kh, oh)
+    pl, pr, crop_l = pads(left, shape[3], kw, ow)
+    y = mb.conv(x=up, weight=wv, pad_type="custom", pad=[pt, pbot, pl, pr], groups=groups, name=_name(ctx, node))
+    full = [int(d) for d in y.shape]
+    if (full[2], full[3]) != (oh, ow):
+        y = mb.slice_by_index(
+            x=y, begin=np.asarray([0, 0, crop_t, crop_l], np.int32),
+            end=np.asarray([full[0], full[1], crop_t + oh, crop_l + ow], np.int32), name=ctx.fresh("convt_crop"),
+        )
+    if b is not None:
+        bias = mb.reshape(x=ctx.var(b), shape=np.asarray([1, b.shape[0], 1, 1], np.int32), name=ctx.fresh("bias"))
+        y = mb.add(x=y, y=bias, name=ctx.fresh("conv_bias"))
+    return _from_nchw(ctx, y, layout)
+
+
 @lowers("convTranspose2d", data_types=FLOATS)
 def _conv_transpose2d(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     x, w, b = _x(node, 0), _x(node, 1), node.inputs[2]
     if not w.is_constant:
-        raise unsupported(node, "MIL's conv_transpose needs a constant filter", "make the filter a constant")
+        if tuple(a["dilations"]) != (1, 1):
+            raise unsupported(
+                node, "MIL's conv_transpose needs a constant filter, and its conv one when dilated",
+                "make the filter a constant",
+            )
+        return _conv_transpose_as_conv(ctx, node)
     assert w.const is not None
     layout = str(a["filter_layout"])
     weight = np.transpose(w.const, [layout.index(c) for c in "iohw"])  # MIL: [C_in, C_out/groups, kH, kW]

@@ -546,3 +546,42 @@ def test_pad_every_mode_on_every_axis(rng: np.random.Generator, mode: str, dtype
     ref = np.pad(x, width, mode=np_mode, **({"constant_values": 7} if mode == "constant" else {}))  # type: ignore[call-overload]
     assert got.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(got, ref)
+
+
+def _conv_transpose_ref(x: np.ndarray, w: np.ndarray, strides: tuple[int, int], pads: list[int],
+                        out_hw: tuple[int, int], groups: int) -> np.ndarray:
+    """NCHW input, iohw filter: scatter every input cell's weighted filter, then crop."""
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    full = np.zeros([n, cog * groups, (h - 1) * strides[0] + kh + 8, (wd - 1) * strides[1] + kw + 8])
+    cig = cin // groups
+    for g in range(groups):
+        for i in range(h):
+            for j in range(wd):
+                r, c = i * strides[0], j * strides[1]
+                full[:, g * cog : (g + 1) * cog, r : r + kh, c : c + kw] += np.einsum(
+                    "nc,cohw->nohw", x[:, g * cig : (g + 1) * cig, i, j], w[g * cig : (g + 1) * cig])
+    return full[:, :, pads[0] : pads[0] + out_hw[0], pads[2] : pads[2] + out_hw[1]]
+
+
+@pytest.mark.parametrize(("filter_layout", "groups", "pads", "out_pad"), [
+    ("iohw", 1, [0, 0, 0, 0], [0, 0]), ("ohwi", 2, [1, 0, 2, 1], [1, 0]), ("hwoi", 1, [3, 3, 0, 2], [1, 1]),
+])
+def test_conv_transpose2d_with_computed_filter(
+    rng: np.random.Generator, filter_layout: str, groups: int, pads: list[int], out_pad: list[int]
+) -> None:
+    x = rng.standard_normal([1, 4, 3, 4]).astype(np.float32)
+    w = rng.standard_normal([4, 6 // groups, 3, 2]).astype(np.float32)  # iohw
+    w_l = np.transpose(w, ["iohw".index(ch) for ch in filter_layout])
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        y = b.conv_transpose2d(b.input("x", [1, 4, 3, 4], "float32"), b.input("w", list(w_l.shape), "float32"),
+                               strides=[2, 3], padding=pads, output_padding=out_pad, groups=groups,
+                               filter_layout=filter_layout)
+        return {"y": y}
+
+    graph = _graph(fn)
+    got = _run(graph, {"x": x, "w": w_l})["y"]
+    out = graph.outputs["y"].shape
+    ref = _conv_transpose_ref(x.astype(np.float64), w.astype(np.float64), (2, 3), pads, (out[2], out[3]), groups)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
