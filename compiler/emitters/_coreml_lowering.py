@@ -272,8 +272,6 @@ def _conv2d(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     x, w, b = _x(node, 0), _x(node, 1), node.inputs[2]
     dilations = [int(d) for d in a["dilations"]]
-    if dilations != [1, 1] and not w.is_constant:
-        raise unsupported(node, "MIL's conv needs a constant filter when dilations are not 1", "make the filter a constant")
     layout = str(a["filter_layout"])
     weight = ctx.var(w)
     if layout != "oihw":
@@ -282,6 +280,12 @@ def _conv2d(ctx: MilContext, node: Node) -> Var:
             weight = ctx.const(np.transpose(w.const, [layout.index(c) for c in "oihw"]), w.data_type, "filter")
         else:
             weight = mb.transpose(x=weight, perm=[layout.index(c) for c in "oihw"], name=ctx.fresh("filter_oihw"))
+    if dilations != [1, 1] and not w.is_constant:
+        # MIL's conv dilates only constant filters: insert the zeros into the filter instead
+        shape = [int(d) for d in weight.shape]
+        weight, shape = _zero_upsample(ctx, weight, shape, 2, dilations[0])
+        weight, shape = _zero_upsample(ctx, weight, shape, 3, dilations[1])
+        dilations = [1, 1]
     kwargs: dict[str, Any] = {}
     # MIL takes the bias only as a constant; a computed bias is added after the convolution.
     if b is not None and b.is_constant:

@@ -154,13 +154,13 @@ def test_unknown_operator_names_op_node_target_and_alternatives() -> None:
         EMITTER.emit(g)
 
 
-def test_dilated_conv_with_computed_filter_is_refused() -> None:
+def test_dilated_conv_transpose_with_computed_filter_is_refused() -> None:
     def fn(b: MLGraphBuilder) -> dict[str, Any]:
         x = b.input("x", [1, 1, 5, 5], "float32")
         w = b.input("w", [1, 1, 2, 2], "float32")
-        return {"y": b.conv2d(x, w, dilations=[2, 2])}
+        return {"y": b.conv_transpose2d(x, w, dilations=[2, 2])}
 
-    with pytest.raises(UnsupportedOperatorError, match=r"conv2d .*constant filter"):
+    with pytest.raises(UnsupportedOperatorError, match=r"convTranspose2d \(node #0\): .*constant filter"):
         EMITTER.emit(_graph(fn))
 
 
@@ -185,6 +185,7 @@ def _conv_ref(x: np.ndarray, w: np.ndarray, padding: list[int], strides: list[in
         ("nhwc", "hwio", 2, (1, 1), False, False, "float32"),
         ("nchw", "ihwo", 4, (1, 1), True, False, "float32"),  # depthwise
         ("nchw", "oihw", 2, (2, 1), True, True, "float32"),
+        ("nhwc", "hwio", 1, (2, 3), False, True, "float32"),  # dilated computed filter
         ("nhwc", "ohwi", 1, (1, 2), True, True, "float16"),
     ],
 )
