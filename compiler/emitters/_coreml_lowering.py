@@ -1208,19 +1208,23 @@ def _dequantize_linear(ctx: MilContext, node: Node) -> Var:
 def _quantize_linear(ctx: MilContext, node: Node) -> Var:
     x, scale, zero = _x(node, 0), _x(node, 1), _x(node, 2)
     out_dt = node.outputs[0].data_type
-    if out_dt != DataType.INT32:
-        raise unsupported(node, f"a {out_dt.value} result has no CoreML tensor type")
+    if out_dt != DataType.INT32 and not qdq_carrier(node.outputs[0]):
+        raise unsupported(
+            node, f"a {out_dt.value} result has no CoreML tensor type",
+            "lowered only when every use is a dequantizeLinear (a QDQ pair) or for int32",
+        )
     if not (scale.is_constant and zero.is_constant):
         raise unsupported(node, "only constant scale and zeroPoint are lowered (block-wise repeat at build time)")
-    # saturate(roundEven(x / scale) + zero_point), computed in float32 and clamped to the
-    # int32 values float32 can hold before the cast
+    lo, hi = _NARROW_INTS.get(out_dt, (-(2.0**31), 2.0**31 - 128))  # int32: what float32 holds
+    # saturate(roundEven(x / scale) + zero_point) in float32, then cast to int32 (narrow
+    # types of a QDQ pair travel as int32 with their own range)
     xf = ctx.var(x)
     if x.data_type != DataType.FLOAT32:
         xf = mb.cast(x=xf, dtype="fp32", name=ctx.fresh("q_fp32"))
     q = mb.round(x=mb.real_div(x=xf, y=ctx.const(_blockwise(scale, x.shape), DataType.FLOAT32, "scale"),
                                name=ctx.fresh("q_div")), name=ctx.fresh("q_round"))
     q = mb.add(x=q, y=ctx.const(_blockwise(zero, x.shape), DataType.FLOAT32, "zero_point"), name=ctx.fresh("q_zp"))
-    q = mb.clip(x=q, alpha=np.float32(-(2.0**31)), beta=np.float32(2.0**31 - 128), name=ctx.fresh("q_sat"))
+    q = mb.clip(x=q, alpha=np.float32(lo), beta=np.float32(hi), name=ctx.fresh("q_sat"))
     return mb.cast(x=q, dtype="int32", name=_name(ctx, node))
 
 
@@ -1365,6 +1369,22 @@ def _resample2d(ctx: MilContext, node: Node) -> Var:
 
 
 # ---------------------------------------------------------------- driver
+_NARROW_INTS: dict[DataType, tuple[int, int]] = {
+    DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.INT4: (-8, 7), DataType.UINT4: (0, 15),
+}
+
+
+def qdq_carrier(v: Value) -> bool:
+    """Whether ``v`` is a quantizeLinear result read only by dequantizeLinear (a QDQ pair):
+    its narrow integers then travel inside the model as int32, never crossing its boundary."""
+    p = v.producer
+    if p is None or p.op_type != "quantizeLinear" or v.data_type not in _NARROW_INTS or not v.uses:
+        return False
+    if p.graph is not None and any(o is v for o in p.graph.outputs.values()):
+        return False
+    return all(n.op_type == "dequantizeLinear" and i == 0 for n, i in v.uses)
+
+
 def check_node(node: Node) -> None:
     """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types)."""
     if node.op_type not in LOWERINGS:
@@ -1384,6 +1404,8 @@ def check_node(node: Node) -> None:
             continue
         if v.data_type == DataType.UINT8 and pos in bool_ok:
             continue
+        if qdq_carrier(v):
+            continue
         if pos in CONST_INT_OPERANDS.get(node.op_type, ()) and v.is_constant and v.data_type.is_integer:
             continue
         raise unsupported(
@@ -1396,7 +1418,7 @@ def check_node(node: Node) -> None:
     const_ok = CONST_INT_OPERANDS.get(node.op_type, frozenset())
     computed = [
         v.data_type for i, v in enumerate(node.inputs)
-        if v is not None and i not in bool_ok and not (i in const_ok and v.is_constant)
+        if v is not None and i not in bool_ok and not (i in const_ok and v.is_constant) and not qdq_carrier(v)
     ]
     for dt in computed[:1]:
         if dt not in allowed:

@@ -586,3 +586,30 @@ def test_conv_transpose2d_with_computed_filter(
     out = graph.outputs["y"].shape
     ref = _conv_transpose_ref(x.astype(np.float64), w.astype(np.float64), (2, 3), pads, (out[2], out[3]), groups)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("qtype", "lo", "hi"), [("int8", -128, 127), ("uint8", 0, 255), ("int4", -8, 7)])
+def test_qdq_pairs_travel_as_int32(rng: np.random.Generator, qtype: str, lo: int, hi: int) -> None:
+    x = (rng.standard_normal([2, 6]) * 30).astype(np.float32)  # some values saturate
+    scale = np.array([[0.5, 0.25, 2.0]], np.float32)  # block-wise along the last axis
+    zp_np = {"int8": np.int8, "uint8": np.uint8, "int4": np.int8}[qtype]
+    zero = np.array([[1, 3, 0]], zp_np)
+
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        zp = b.constant({"dataType": qtype, "shape": [1, 3]}, zero)
+        q = b.quantize_linear(b.input("x", [2, 6], "float32"), b.constant(scale), zp)
+        return {"y": b.dequantize_linear(q, b.constant(scale), zp)}
+
+    got = _run(_graph(fn), {"x": x})["y"]
+    s, z = np.repeat(scale, 2, axis=1).astype(np.float64), np.repeat(zero, 2, axis=1).astype(np.float64)
+    q = np.clip(np.round(x.astype(np.float64) / s) + z, lo, hi)
+    np.testing.assert_allclose(got, (q - z) * s, rtol=1e-6, atol=1e-6)
+
+
+def test_narrow_quantize_result_at_the_boundary_is_refused() -> None:
+    def fn(b: MLGraphBuilder) -> dict[str, Any]:
+        zp = b.constant(np.zeros([1, 1], np.int8))
+        return {"q": b.quantize_linear(b.input("x", [2, 2], "float32"), b.constant(np.ones([1, 1], np.float32)), zp)}
+
+    with pytest.raises(UnsupportedOperatorError, match=r"graph output 'q' \(quantizeLinear node #0\): data type int8"):
+        EMITTER.emit(_graph(fn))
