@@ -20,7 +20,7 @@ from webnnc.compiler.ir._types import DataType, OperandDescriptor
 try:  # a dependency; sha256 stays the fallback (see Value.const_digest)
     from blake3 import blake3 as _blake3
 except ImportError:  # pragma: no cover
-    _blake3 = None
+    _blake3 = None  # type: ignore[misc,assignment]
 
 __all__ = ["AttributeValue", "Graph", "Node", "Value", "freeze_attribute"]
 
