@@ -293,7 +293,7 @@ def render(data: dict[str, Any], notes: list[str], argv: list[str]) -> tuple[lis
             ])
     main_table = markdown_table(
         ["workload", "system", "cold start ms", "import / load / first ms", "warm median ms",
-         "warm p90 ms", "peer method cold / warm ms", "peak RSS MB"], rows)
+         "warm p90 ms", "peer method cold / warm ms", "peak RSS MiB"], rows)
 
     has_peer = "pywebnn" in systems
     ratio_rows = []
@@ -370,7 +370,7 @@ def chart(data: dict[str, Any], path: Path) -> None:
     workloads = list(samples)
     panels = (("cold", "cold start, fresh process (ms, log)"),
               ("warm", "warm latency, median (ms, log)"),
-              ("rss", "peak resident memory (MB)"))
+              ("rss", "peak resident memory (MiB)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.8))
     width = 0.8 / len(systems)
     for ax, (key, title) in zip(axes, panels, strict=True):
@@ -392,6 +392,18 @@ def chart(data: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def compact(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each process's warm calls summarized (count, median, p90, min), not listed."""
+    samples = {
+        w: {s: [{**{k: v for k, v in r.items() if k != "warm_ms"},
+                 "warm_summary_ms": {"n": len(r["warm_ms"]), "median": median(r["warm_ms"]),
+                                     "p90": p90(r["warm_ms"]), "min": min(r["warm_ms"], default=float("nan"))}}
+                for r in runs] for s, runs in by.items()}
+        for w, by in data["samples"].items()
+    }
+    return {**data, "samples": samples}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -438,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.results_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text("\n".join(lines))
-    (out / "latest.json").write_text(json.dumps({"argv": argv, "notes": notes, **data}, indent=1) + "\n")
+    (out / "latest.json").write_text(json.dumps({"argv": argv, "notes": notes, **compact(data)}, indent=1) + "\n")
     chart(data, out / "latest.png")
     print("\n".join(tables))
     print("\n".join(data["agreement"]))
