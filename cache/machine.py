@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import platform
-from importlib import metadata
 
 __all__ = ["cpu_features", "library_version"]
 
@@ -45,6 +44,8 @@ def library_version(*distributions: str) -> str:
     >>> library_version("no-such-distribution-xyz")
     'none'
     """
+    from importlib import metadata  # ~20 ms to import: only when a version is asked for
+
     for dist in distributions:
         try:
             return metadata.version(dist)
