@@ -39,6 +39,7 @@ import numpy as np
 from webnnc.cache.key import LAYOUT_VERSION, key_digest
 from webnnc.cache.manifest import Manifest
 from webnnc.runtime.errors import RuntimeLoadError, WebNNRuntimeError
+from webnnc.runtime.graph import NUMPY_DTYPES
 
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
@@ -65,7 +66,6 @@ COMPUTE_UNITS: dict[str, str] = {
     "low-power": "CPU_AND_NE",
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8}
 
 
 def compute_units_for(power_preference: str, device_type: str = "auto") -> str:
@@ -220,7 +220,7 @@ class CoreMLSession:
         for n in names if names is not None else list(self._specs):
             spec = self._specs[n]
             y = np.asarray(result[self._outputs.get(n, n)])
-            y = y.astype(_NUMPY[spec.data_type], copy=False).reshape(spec.shape)
+            y = y.astype(NUMPY_DTYPES[spec.data_type], copy=False).reshape(spec.shape)
             out.append(y)
         return out
 

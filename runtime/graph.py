@@ -26,14 +26,14 @@ from webnnc.runtime.errors import InputMismatchError
 if TYPE_CHECKING:
     from webnnc.cache.manifest import IOSpec, Manifest
 
-__all__ = ["MLGraph"]
+__all__ = ["NUMPY_DTYPES", "MLGraph"]
 
-_NUMPY = {
+NUMPY_DTYPES: dict[str, Any] = {
     "float32": np.float32, "float16": np.float16, "int32": np.int32, "uint32": np.uint32,
     "int64": np.int64, "uint64": np.uint64, "int8": np.int8, "uint8": np.uint8,
     "int4": np.int8, "uint4": np.uint8,
 }
-
+"""numpy storage of each WebNN data type at the graph boundary (int4/uint4 travel as int8/uint8)."""
 
 _POOL_COPY_LIMIT = 1 << 16
 _POOL_ALIGNMENT = 64
@@ -52,7 +52,7 @@ class _OutputPool:
         # the compiler's offsets; an output the plan does not place goes after them
         end = max((int(off) + int(n) for off, n in plan.values()), default=0)
         for spec in manifest.outputs:
-            dtype = np.dtype(_NUMPY[spec.data_type])
+            dtype = np.dtype(NUMPY_DTYPES[spec.data_type])
             nbytes = dtype.itemsize * int(np.prod(spec.shape, dtype=np.int64))
             placed = plan.get(spec.name)
             if placed is not None and int(placed[1]) == nbytes:
@@ -99,12 +99,12 @@ class MLGraph:
         self._session = session
         self._ir_graph = ir_graph
         self.build_info = build_info
-        self._inputs = [(s.name, np.dtype(_NUMPY[s.data_type]), tuple(s.shape), s) for s in manifest.inputs]
+        self._inputs = [(s.name, np.dtype(NUMPY_DTYPES[s.data_type]), tuple(s.shape), s) for s in manifest.inputs]
         self._input_names = frozenset(s.name for s in manifest.inputs)
         self._output_names = [s.name for s in manifest.outputs]
         self._pool: _OutputPool | None = None
         self._output_bytes = sum(
-            np.dtype(_NUMPY[s.data_type]).itemsize * int(np.prod(s.shape, dtype=np.int64))
+            np.dtype(NUMPY_DTYPES[s.data_type]).itemsize * int(np.prod(s.shape, dtype=np.int64))
             for s in manifest.outputs
         )
         self._pool_ok = manifest.target == "onnx-cpu" and all(

@@ -26,6 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
+from webnnc.runtime.graph import NUMPY_DTYPES
 
 if TYPE_CHECKING:
     from webnnc.cache.manifest import IOSpec, Manifest
@@ -36,20 +37,14 @@ logger = logging.getLogger(__name__)
 
 MAX_CUDA_GRAPHS = 16
 
-_NUMPY: dict[str, Any] = {
-    "float32": np.float32, "float16": np.float16, "int32": np.int32, "uint32": np.uint32,
-    "int64": np.int64, "uint64": np.uint64, "int8": np.int8, "uint8": np.uint8,
-}
-
 
 def numpy_dtype(data_type: str) -> np.dtype[Any]:
     """The numpy dtype of a WebNN data type name."""
-    try:
-        return np.dtype(_NUMPY[data_type])
-    except KeyError:
-        raise WebNNRuntimeError(
-            f"MLTensor: unsupported data type {data_type!r}; expected one of {sorted(_NUMPY)}"
-        ) from None
+    # int4/uint4 have no ONNX Runtime tensor type of their own to allocate
+    supported = sorted(t for t in NUMPY_DTYPES if t not in ("int4", "uint4"))
+    if data_type not in supported:
+        raise WebNNRuntimeError(f"MLTensor: unsupported data type {data_type!r}; expected one of {supported}")
+    return np.dtype(NUMPY_DTYPES[data_type])
 
 
 class MLTensor:
