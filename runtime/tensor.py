@@ -149,7 +149,9 @@ class Dispatcher:
         self.cuda_graph = cuda_graph
         self._binding = session.io_binding()
         self._bound: tuple[int, ...] | None = None
-        self._graph_ids: dict[tuple[int, ...], int] = {}
+        # bound tensor identities -> the run options naming that set's captured CUDA graph
+        self._graph_runs: dict[tuple[int, ...], Any] = {}
+        self._uncaptured: Any = None
 
     def dispatch(self, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
         _check("input", self._manifest.inputs, inputs, self.device)
@@ -165,21 +167,30 @@ class Dispatcher:
             for name, t in outs:
                 self._binding.bind_ortvalue_output(name, t.ortvalue)
             self._bound = key
-        run_options = None
-        if self.cuda_graph:
-            graph_id = self._graph_ids.get(key)
-            if graph_id is None:
-                graph_id = len(self._graph_ids) if len(self._graph_ids) < MAX_CUDA_GRAPHS else -1
-                if graph_id >= 0:
-                    self._graph_ids[key] = graph_id
-                else:
-                    logger.warning(
-                        "dispatch: more than %d distinct tensor sets on one graph; running without a CUDA graph",
-                        MAX_CUDA_GRAPHS,
-                    )
-            run_options = ort.RunOptions()
-            run_options.add_run_config_entry("gpu_graph_id", str(graph_id))
+        run_options = self._graph_run_options(key) if self.cuda_graph else None
         self._session.run_with_iobinding(self._binding, run_options)
+
+    def _graph_run_options(self, key: tuple[int, ...]) -> Any:
+        run_options = self._graph_runs.get(key)
+        if run_options is not None:
+            return run_options
+        if len(self._graph_runs) < MAX_CUDA_GRAPHS:
+            run_options = self._graph_runs[key] = _run_options(len(self._graph_runs))
+            return run_options
+        if self._uncaptured is None:
+            logger.warning(
+                "dispatch: more than %d distinct tensor sets on one graph; running without a CUDA graph",
+                MAX_CUDA_GRAPHS,
+            )
+            self._uncaptured = _run_options(-1)
+        return self._uncaptured
+
+
+def _run_options(graph_id: int) -> Any:
+    """Run options naming a captured CUDA graph (-1: run without one)."""
+    run_options = ort.RunOptions()
+    run_options.add_run_config_entry("gpu_graph_id", str(graph_id))
+    return run_options
 
 
 class HostBridge:
