@@ -55,8 +55,8 @@ def library_version(*distributions: str) -> str:
 
 
 @functools.cache
-def nvidia_gpus() -> tuple[str, ...]:
-    """``name, compute_cap, driver_version`` per visible NVIDIA GPU; empty without a driver."""
+def nvidia_gpus() -> tuple[tuple[str, str, str], ...]:
+    """``(name, compute capability, driver version)`` per visible NVIDIA GPU; empty without a driver."""
     import shutil
     import subprocess
 
@@ -72,7 +72,12 @@ def nvidia_gpus() -> tuple[str, ...]:
         return ()
     if proc.returncode != 0:
         return ()
-    return tuple(line.strip() for line in proc.stdout.splitlines() if line.strip())
+    gpus = []
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            name, cap, driver = (part.strip() for part in [*line.split(","), "", ""][:3])
+            gpus.append((name, cap, driver))
+    return tuple(gpus)
 
 
 @functools.cache
@@ -85,9 +90,8 @@ def gpu_features() -> str:
     gpus = nvidia_gpus()
     gpu = "none"
     if gpus:
-        name, _, rest = gpus[0].partition(",")
-        cap = rest.partition(",")[0]
-        gpu = f"{name.strip()} sm_{cap.strip().replace('.', '')}"
+        name, cap, _driver = gpus[0]
+        gpu = f"{name} sm_{cap.replace('.', '')}"
     cuda = cudnn = "none"
     try:
         from onnxruntime.capi import build_and_package_info as build

@@ -52,7 +52,7 @@ def gpu_description() -> dict[str, str]:
     info: dict[str, str] = {"onnxruntime": ort.__version__, "key": gpu_features()}
     gpus = nvidia_gpus()
     if gpus:
-        name, cap, driver = (part.strip() for part in [*gpus[0].split(","), "", ""][:3])
+        name, cap, driver = gpus[0]
         info.update(name=name, compute_capability=cap, driver=driver)
     return info
 
