@@ -101,8 +101,8 @@ def compile_graph(
     """Compile ``graph`` for ``options.target``, or fetch it from ``store``.
 
     Args:
-        graph: the IR graph (as built; it is optimized on a copy-free in-place basis only
-            after a cache miss).
+        graph: the IR graph as built; on a cache miss the passes run on a copy, so the
+            caller's graph is left unchanged.
         options: target and optimization options.
         store: the artifact store; None compiles in memory without caching.
         name: register the result under this model name (for ``runtime.load(name)``).
@@ -131,7 +131,9 @@ def compile_graph(
             # the verified bytes, not the path: what runs is exactly what was hashed
             return CompileResult(hit.manifest, BuildInfo("cache-hit", digest, timings), data=hit.data)
     try:
-        return _compile_and_store(graph, options, key, timings, store=store, name=name, verify_ir=verify_ir)
+        return _compile_and_store(
+            graph, options, key, digest, timings, store=store, name=name, verify_ir=verify_ir
+        )
     finally:
         if lock is not None:
             lock.release()
@@ -172,14 +174,13 @@ def _compile_and_store(
     graph: Graph,
     options: CompileOptions,
     key: CacheKey,
+    digest: str,
     timings: dict[str, float],
     *,
     store: ArtifactStore | None,
     name: str | None,
     verify_ir: bool,
 ) -> CompileResult:
-    digest = key.digest()
-
     # 3. optimize the IR
     records: list[PassRecord] = []
     if options.passes:
