@@ -1,8 +1,9 @@
-"""webnnc.runtime: run compiled WebNN graphs from the cache.
+"""webnnc.runtime: run compiled WebNN graphs from the cache, without the compiler.
 
 Importing this package is cheap: it imports only the standard library. ``onnxruntime``,
-``numpy`` and ``diskcache`` load with the first graph; the compiler loads only when a
-graph is built (``create_graph_builder``), never for ``load()``.
+``numpy`` and ``diskcache`` load with the first graph. The runtime never imports the
+compiler; building graphs (``webnnc.ML`` / ``webnnc.MLContext``) lives one layer up, in the
+``webnnc`` facade, which compiles and then opens the result here (``open_graph``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from typing import TYPE_CHECKING, Any
 from webnnc.runtime.errors import InputMismatchError, RuntimeLoadError, WebNNRuntimeError
 
 if TYPE_CHECKING:
-    from webnnc.runtime.context import ML, MLContext
     from webnnc.runtime.graph import MLGraph
-    from webnnc.runtime.loader import load
+    from webnnc.runtime.loader import load, open_graph
+    from webnnc.runtime.tensor import MLTensor
 
 __all__ = [
     # WebNN API
-    "ML",
-    "MLContext",
     "MLGraph",
+    "MLTensor",
     # loading without the compiler
     "load",
+    "open_graph",
     # errors
     "InputMismatchError",
     "RuntimeLoadError",
@@ -30,10 +31,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ML": "webnnc.runtime.context",
-    "MLContext": "webnnc.runtime.context",
     "MLGraph": "webnnc.runtime.graph",
+    "MLTensor": "webnnc.runtime.tensor",
     "load": "webnnc.runtime.loader",
+    "open_graph": "webnnc.runtime.loader",
 }
 
 

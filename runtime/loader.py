@@ -1,11 +1,19 @@
-"""load(): a compiled graph by name or key, from the cache or a bundle, without the compiler."""
+"""Open compiled graphs without the compiler.
+
+``load()`` finds a compiled graph by name or key, in the cache or a bundle; ``open_graph()``
+turns one manifest + artifact into a runnable :class:`MLGraph`. ``open_graph()`` is also the
+door the facade's build path (``webnnc.MLContext``) goes through after compiling, so a built
+graph and a loaded one run on the same session code.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from webnnc.runtime.errors import RuntimeLoadError
 
@@ -14,7 +22,9 @@ if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
     from webnnc.runtime.graph import MLGraph
 
-__all__ = ["load"]
+__all__ = ["load", "open_graph"]
+
+logger = logging.getLogger(__name__)
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 
@@ -42,7 +52,6 @@ def load(
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
     """
     from webnnc.cache.compat import runtime_incompatibility
-    from webnnc.runtime.context import _load_graph
 
     t0 = time.perf_counter()
     is_key = bool(_KEY.fullmatch(name_or_key))
@@ -93,7 +102,7 @@ def load(
         )
     manifest, data = found
     lookup_ms = (time.perf_counter() - t0) * 1e3
-    return _load_graph(
+    return open_graph(
         manifest,
         path=None,
         data=data,
@@ -101,3 +110,70 @@ def load(
         cuda_graph=target == "onnx-cuda",  # replays CUDA graphs like a built graph
         store=store,  # CoreML keeps the .mlmodelc it compiles from a package in the cache
     )
+
+
+def open_graph(
+    manifest: Manifest,
+    *,
+    path: str | None,
+    data: bytes | None,
+    info: dict[str, Any],
+    ir_graph: Any = None,
+    cuda_graph: bool = False,
+    cuda_options: Mapping[str, Any] | None = None,
+    store: ArtifactStore | None = None,
+    power_preference: str = "default",
+    device_type: str = "auto",
+) -> MLGraph:
+    """A runnable graph for one compiled artifact: an ONNX Runtime session, or CoreML on macOS.
+
+    Args:
+        manifest: the artifact's manifest (its target and format choose the session).
+        path: the artifact's file, when it is on disk (else ``data`` is used).
+        data: the artifact's bytes, when there is no file.
+        info: build/load facts for ``MLGraph.build_info``; the session's own timings and
+            settings are added to it.
+        ir_graph: the IR the artifact was compiled from, when the caller has it (kept for
+            ``MLContext.convert_to_onnx``); None for graphs loaded from the cache.
+        cuda_graph: on ``onnx-cuda``, capture the kernels once and replay them; falls back
+            to plain runs when ONNX Runtime cannot capture this graph.
+        cuda_options: ONNX Runtime CUDA provider options over webnnc's defaults.
+        store: the artifact store, where CoreML keeps the ``.mlmodelc`` it compiles.
+        power_preference: CoreML compute units follow it.
+        device_type: CoreML compute units follow it ("npu" asks for the Neural Engine).
+    """
+    if manifest.format == "mlpackage":  # CoreML: compiled to .mlmodelc once, on macOS only
+        from webnnc.runtime._coreml import load_coreml_graph
+
+        return load_coreml_graph(
+            manifest, path=path, data=data, info=info, ir_graph=ir_graph, store=store,
+            power_preference=power_preference, device_type=device_type,
+        )
+    from webnnc.runtime._session import create_session
+    from webnnc.runtime.graph import MLGraph
+    from webnnc.runtime.tensor import Dispatcher, HostBridge
+
+    t0 = time.perf_counter()
+    on_gpu = manifest.target == "onnx-cuda"
+    cuda_graph = cuda_graph and on_gpu
+    try:
+        session, session_info = create_session(
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
+            cuda_options=cuda_options,
+        )
+    except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
+        if not cuda_graph:
+            raise
+        logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
+        cuda_graph = False
+        session, session_info = create_session(
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options
+        )
+        session_info["cuda_graph_error"] = str(e)
+    info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
+    info["session"] = session_info
+    dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)
+    runner: Any = HostBridge(session, manifest, dispatcher) if cuda_graph else session
+    graph = MLGraph(manifest, runner, build_info=info, ir_graph=ir_graph)
+    graph._dispatcher = dispatcher  # type: ignore[attr-defined]
+    return graph

@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 if TYPE_CHECKING:
+    from webnnc._context import ML, MLContext
     from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
-    from webnnc.runtime import ML, MLContext, MLGraph, load
+    from webnnc.runtime import MLGraph, load
 
 __version__ = "0.1.0"
 
 __all__ = ["ML", "MLContext", "MLGraph", "MLGraphBuilder", "MLOperand", "__version__", "load"]
 
 _LAZY = {
-    "ML": "webnnc.runtime.context",
-    "MLContext": "webnnc.runtime.context",
+    "ML": "webnnc._context",
+    "MLContext": "webnnc._context",
     "MLGraph": "webnnc.runtime.graph",
     "load": "webnnc.runtime.loader",
     "MLGraphBuilder": "webnnc.compiler.frontend",

@@ -1,8 +1,12 @@
 """ML and MLContext: the entry points of the WebNN API.
 
-# NOTE: this module imports neither the compiler nor onnxruntime at import time. The
-# compiler is imported by create_graph_builder() (building needs it), onnxruntime when the
-# first graph is loaded.
+They sit in the facade because they join the two halves below them: building runs the
+compiler (``webnnc.compiler``) and loading runs the runtime (``webnnc.runtime``), and those
+two never import each other (see ARCHITECTURE.md).
+
+# NOTE: this module imports neither the compiler nor onnxruntime at import time, so
+# ``import webnnc`` stays as cheap as ``import webnnc.runtime``. The compiler is imported by
+# create_graph_builder() (building needs it), onnxruntime when the first graph is loaded.
 """
 
 from __future__ import annotations
@@ -201,13 +205,14 @@ class MLContext:
     def _build(self, graph: Graph) -> MLGraph:
         from webnnc.compiler.driver import compile_graph
         from webnnc.compiler.options import CompileOptions
+        from webnnc.runtime.loader import open_graph
 
         t0 = time.perf_counter()
         result = compile_graph(
             graph, CompileOptions(target=self.target), store=self.store(), name=graph.meta.get("name")
         )
         compile_ms = (time.perf_counter() - t0) * 1e3
-        return _load_graph(
+        return open_graph(
             result.manifest,
             path=result.path,
             data=result.data,
@@ -293,52 +298,3 @@ class MLContext:
             raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
         dispatcher.dispatch(inputs, outputs)
 
-
-def _load_graph(
-    manifest: Any,
-    *,
-    path: str | None,
-    data: bytes | None,
-    info: dict[str, Any],
-    ir_graph: Any = None,
-    cuda_graph: bool = False,
-    cuda_options: Mapping[str, Any] | None = None,
-    store: Any = None,
-    power_preference: str = "default",
-    device_type: str = "auto",
-) -> MLGraph:
-    if manifest.format == "mlpackage":  # CoreML: compiled to .mlmodelc once, on macOS only
-        from webnnc.runtime._coreml import load_coreml_graph
-
-        return load_coreml_graph(
-            manifest, path=path, data=data, info=info, ir_graph=ir_graph, store=store,
-            power_preference=power_preference, device_type=device_type,
-        )
-    from webnnc.runtime._session import create_session
-    from webnnc.runtime.graph import MLGraph
-    from webnnc.runtime.tensor import Dispatcher, HostBridge
-
-    t0 = time.perf_counter()
-    on_gpu = manifest.target == "onnx-cuda"
-    cuda_graph = cuda_graph and on_gpu
-    try:
-        session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
-            cuda_options=cuda_options,
-        )
-    except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
-        if not cuda_graph:
-            raise
-        logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
-        cuda_graph = False
-        session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options
-        )
-        session_info["cuda_graph_error"] = str(e)
-    info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
-    info["session"] = session_info
-    dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)
-    runner: Any = HostBridge(session, manifest, dispatcher) if cuda_graph else session
-    graph = MLGraph(manifest, runner, build_info=info, ir_graph=ir_graph)
-    graph._dispatcher = dispatcher  # type: ignore[attr-defined]
-    return graph
