@@ -1,7 +1,7 @@
 """Deployment bundles: one file carrying compiled artifacts and their manifests.
 
 A build machine runs ``webnnc cache export models.webnnc NAME...``; a machine that installs
-only the runtime runs ``webnnc cache import models.webnnc`` (or ``python -m webnnc.cache
+only the runtime runs ``webnnc cache import models.webnnc`` (or ``python -m webnnc cache
 import``), or loads straight from the file with ``webnnc.runtime.load(name,
 bundle="models.webnnc")``. Stdlib only (plus the store, for export and import).
 

@@ -5,6 +5,12 @@ Supported sources:
 - ``package.module:function`` — a Python function that takes an ``MLGraphBuilder`` and
   returns the ``{output name: MLOperand}`` dict to build (see ``webnnc.compiler.workloads``).
 - ``path/to/file.py:function`` — the same, from a file.
+- ``model.onnx`` — an ONNX model, through the ONNX importer.
+- ``graph.webnn`` — a webnn-graph text file.
+
+# NOTE: this module owns :class:`Source` and calls into ``webnnc.compiler.importers`` (lazily,
+# so a Python source never loads onnx); the importers know nothing of sources, which keeps
+# the dependency one-way.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import Any
 
 from webnnc.compiler.errors import CompilerError
 
-__all__ = ["Source", "SourceError", "resolve_source"]
+__all__ = ["FILE_SUFFIXES", "Source", "SourceError", "file_source", "resolve_source"]
+
+FILE_SUFFIXES = (".onnx", ".webnn")
 
 
 class SourceError(CompilerError, ValueError):
@@ -61,11 +69,35 @@ def _python_source(spec: str) -> Source:
     return Source(spec, func_name, fn)
 
 
+def file_source(spec: str, input_shapes: Mapping[str, Sequence[int]] | None = None) -> Source:
+    """A :class:`Source` that imports an ONNX file or loads a webnn-graph text file."""
+    path = Path(spec)
+    if not path.is_file():
+        raise SourceError(f"{spec!r}: file does not exist")
+    if path.suffix == ".onnx":
+
+        def build_onnx(builder: Any) -> dict[str, Any]:
+            from webnnc.compiler.importers.onnx_importer import import_onnx
+
+            outputs: dict[str, Any] = import_onnx(path, input_shapes=input_shapes, builder=builder)
+            return outputs
+
+        return Source(spec, path.stem, build_onnx)
+    if input_shapes:
+        raise SourceError(f"{spec!r}: --input-shape applies to ONNX models only (.webnn shapes are static)")
+
+    def build_text(builder: Any) -> dict[str, Any]:
+        from webnnc.compiler.importers.webnn_text import load_webnn_text
+
+        outputs: dict[str, Any] = load_webnn_text(path, builder=builder)
+        return outputs
+
+    return Source(spec, path.stem, build_text)
+
+
 def resolve_source(spec: str, *, input_shapes: Mapping[str, Sequence[int]] | None = None) -> Source:
     """Turn a SOURCE string into a :class:`Source` (``.onnx`` / ``.webnn`` files are imported)."""
-    if spec.endswith((".onnx", ".webnn")):
-        from webnnc.compiler.importers._sources import file_source
-
+    if spec.endswith(FILE_SUFFIXES):
         return file_source(spec, input_shapes)
     if input_shapes:
         raise SourceError(f"{spec!r}: --input-shape applies to .onnx models only")

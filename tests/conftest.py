@@ -64,4 +64,4 @@ def run_python(code: str, *, cwd: Path, env: dict[str, str] | None = None, timeo
 
 def webnnc_cli() -> list[str]:
     exe = shutil.which("webnnc", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "webnnc.compiler"]
+    return [exe] if exe else [sys.executable, "-m", "webnnc"]

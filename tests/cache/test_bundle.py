@@ -176,10 +176,10 @@ class Block:  # this machine "has only the runtime": the compiler and converters
             raise ImportError(f"blocked: {{name}}")
 
 sys.meta_path.insert(0, Block())
-from webnnc.cache.cli import main
+from webnnc.cli import main
 import webnnc.runtime
 
-codes = [main(["--cache-dir", {dest!r}, "import", {bundle!r}]), main(["--cache-dir", {dest!r}, "verify"])]
+codes = [main(["--cache-dir", {dest!r}, "cache", "import", {bundle!r}]), main(["--cache-dir", {dest!r}, "cache", "verify"])]
 m = webnnc.runtime.load("shipped", cache_dir={dest!r})
 y = m({{"x": np.array([[-1.5, 0.0, 2.0], [3.0, -4.0, 0.5]], np.float32)}})["y"]
 print(json.dumps({{"codes": codes, "y": y.tolist()}}))

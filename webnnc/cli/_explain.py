@@ -1,11 +1,17 @@
-"""``--explain``: what each pass did, what the artifact weighs, what the cache key is made of."""
+"""``webnnc compile --explain``: what each pass did, what the artifact weighs, what the key is made of.
+
+Presentation only: the facts come from the compile result (the driver's ``BuildInfo`` with
+the passes' ``PassRecord`` list, and the manifest); this module only lays them out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from webnnc.compiler.passes._infra import PassRecord
+if TYPE_CHECKING:
+    from webnnc.compiler.driver import CompileResult
+    from webnnc.compiler.passes import PassRecord
 
 __all__ = ["explain", "pass_table"]
 
@@ -44,8 +50,8 @@ def pass_table(records: Sequence[PassRecord]) -> list[str]:
     return lines
 
 
-def explain(result: Any) -> str:
-    """A readable account of one ``compile_graph`` result (a ``CompileResult``)."""
+def explain(result: CompileResult) -> str:
+    """A readable account of one ``compile_graph`` result."""
     info, manifest = result.info, result.manifest
     lines = [f"{info.source}, key {info.key}"]
     if info.source == "cache-hit":

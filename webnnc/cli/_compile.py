@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             f"{m.format} artifact {m.artifact_size / 1024:.1f} KiB"
         )
         if args.explain:
-            from webnnc.compiler.passes.report import explain
+            from webnnc.cli._explain import explain
 
             print(explain(result))
     return 0

@@ -1,4 +1,4 @@
-"""``explain()``: the --explain account of a compile result."""
+"""``explain()``: the ``webnnc compile --explain`` account of a compile result."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.compiler.passes._helpers import build
 from webnnc.cache.store import ArtifactStore
+from webnnc.cli._explain import explain
 from webnnc.compiler.driver import compile_graph
 from webnnc.compiler.options import CompileOptions
-from webnnc.compiler.passes.report import explain
 from webnnc.compiler.workloads import w2_complex
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webnnc.compiler.cli import UserError
+from webnnc.cli import UserError
 
 __all__ = ["WarmItem", "load_plan", "register"]
 

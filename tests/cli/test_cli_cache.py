@@ -11,7 +11,7 @@ import pytest
 from tests.cache.helpers import FORMAT_VERSION, entry_path, fake_manifest, object_path
 from tests.conftest import webnnc_cli
 from webnnc.cache.store import ArtifactStore
-from webnnc.compiler.cli import main
+from webnnc.cli import main
 
 TINY_SOURCE = """
 import numpy as np

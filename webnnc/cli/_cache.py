@@ -1,9 +1,8 @@
-"""The cache administration commands: ``webnnc cache ...`` and ``python -m webnnc.cache ...``.
+"""``webnnc cache ...``: inspect and manage the artifact cache.
 
-They live here, not in the compiler, so that a machine with only the runtime installed can
-list, verify and import bundles (``python -m webnnc.cache import models.webnnc``). The
-``webnnc`` CLI registers the same parsers (``compiler/_cli_cache.py``) and adds what only
-the compiler knows (its FORMAT_VERSION, for ``gc``).
+None of these commands imports the compiler, so a machine where only the runtime can be
+imported can still list, verify and import bundles (``webnnc cache import models.webnnc``).
+``gc`` asks the compiler for its FORMAT_VERSION when it can (see :func:`_format_version`).
 
 Exit codes: 0 OK, 1 a user error or a problem found (``verify`` found bad entries), 2 usage.
 """
@@ -12,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache.errors import CacheError
@@ -22,10 +19,20 @@ from webnnc.cache.errors import CacheError
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore, EntryInfo
 
-__all__ = ["add_commands", "main"]
+__all__ = ["add_commands", "register"]
 
 
-def add_commands(sub: Any, *, format_version: int | None = None) -> None:
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "cache",
+        help="inspect and manage the artifact cache (ls, info, verify, gc, clear, export, import)",
+        description="Inspect and manage the artifact cache. See cache/CACHE.md.",
+    )
+    csub = p.add_subparsers(dest="cache_command", metavar="CACHE_COMMAND", required=True)
+    add_commands(csub)
+
+
+def add_commands(sub: Any) -> None:
     """Add the cache subcommands to an argparse subparsers object."""
     ls = sub.add_parser("ls", help="list entries: name, target, size, age, hits")
     ls.add_argument("--target", help="only this target")
@@ -51,7 +58,7 @@ def add_commands(sub: Any, *, format_version: int | None = None) -> None:
         action="store_true",
         help="keep entries built with other library versions (e.g. for another environment sharing the cache)",
     )
-    gc.set_defaults(func=run_gc, format_version=format_version)
+    gc.set_defaults(func=run_gc)
 
     clear = sub.add_parser("clear", help="remove every entry")
     clear.set_defaults(func=run_clear)
@@ -171,10 +178,23 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _format_version() -> int | None:
+    """The compiler's artifact FORMAT_VERSION, which tells entries no current version can use.
+
+    None where the compiler cannot be imported (a runtime-only machine): ``gc`` then judges
+    entries by their library versions alone.
+    """
+    try:
+        from webnnc.compiler._version import FORMAT_VERSION
+    except ImportError:
+        return None
+    return FORMAT_VERSION
+
+
 def run_gc(args: argparse.Namespace) -> int:
     from webnnc.cache.compat import unusable_reason
 
-    fv: int | None = getattr(args, "format_version", None)
+    fv = _format_version()
 
     def unusable(m: Any) -> str | None:
         return unusable_reason(m, format_version=fv, environment=not args.keep_other_versions)
@@ -224,19 +244,3 @@ def run_import(args: argparse.Namespace) -> int:
             print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}")
     return 0
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m webnnc.cache COMMAND``: the cache commands without the compiler."""
-    import logging
-
-    parser = argparse.ArgumentParser(prog="python -m webnnc.cache", description="Manage the webnnc artifact cache.")
-    parser.add_argument("--cache-dir", help="cache folder (default: $WEBNNC_CACHE_DIR or ~/.cache/webnnc)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_commands(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except (CacheError, OSError, ValueError) as e:
-        print(f"webnnc cache {args.command}: error: {e}", file=sys.stderr)
-        return 1

@@ -40,9 +40,8 @@ def register(sub: Any) -> None:
 
 def find_benchmarks_dir() -> Path | None:
     """``./benchmarks`` or the checkout the package was imported from, if it has run_all.py."""
-    import webnnc.compiler
-
-    candidates = [Path.cwd() / "benchmarks", Path(webnnc.compiler.__file__).resolve().parents[1] / "benchmarks"]
+    checkout = Path(__file__).resolve().parents[2]  # <checkout>/webnnc/cli/_bench.py
+    candidates = [Path.cwd() / "benchmarks", checkout / "benchmarks"]
     for c in candidates:
         if (c / SCRIPTS["all"]).is_file():
             return c
@@ -50,7 +49,7 @@ def find_benchmarks_dir() -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from webnnc.compiler.cli import UserError
+    from webnnc.cli import UserError
 
     bench_dir = find_benchmarks_dir()
     if bench_dir is None:
