@@ -1,6 +1,8 @@
 """``import webnnc.runtime`` (and loading a compiled graph) never pulls in the compiler.
 
-Checked in fresh interpreters, because the test process itself has imported everything.
+The runtime is the compiler's sibling, not its client (ARCHITECTURE.md): building lives in
+the facade (``webnnc.ML``). Checked in fresh interpreters, because the test process itself
+has imported everything.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ def _loaded(body: str, cwd: Path) -> list[str]:
 def test_import_runtime_is_stdlib_only(tmp_path: Path) -> None:
     # Not even onnxruntime, numpy or diskcache: they load with the first graph.
     assert _loaded("import webnnc.runtime", tmp_path) == []
+    assert _loaded("import webnnc.runtime; webnnc.runtime.load, webnnc.runtime.open_graph", tmp_path) == []
+
+
+def test_the_cli_parser_imports_no_compiler(tmp_path: Path) -> None:
+    # `webnnc cache import` must work where only the runtime can be imported; and `webnnc
+    # --help` stays fast: every command imports what it needs when it runs.
+    assert _loaded("from webnnc.cli import build_parser; build_parser()", tmp_path) == []
 
 
 def test_import_facade_is_stdlib_only(tmp_path: Path) -> None:
