@@ -16,6 +16,7 @@ from webnnc.cache import CacheKey, IOSpec, Manifest
 from webnnc.cache.machine import cpu_features, gpu_features, library_version
 from webnnc.compiler._version import FORMAT_VERSION, __version__
 from webnnc.compiler.ir import Graph, structural_digest, verify
+from webnnc.compiler.ops import KNOWN_OPS
 from webnnc.compiler.options import CompileOptions
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def compile_graph(
     # 1. key: structural digest of the graph as built + everything that shapes the artifact
     t0 = time.perf_counter()
     if verify_ir:
-        verify(graph)
+        verify(graph, known_ops=KNOWN_OPS)
     key = cache_key(graph, options)
     digest = key.digest()
     timings["key"] = _ms(t0)

@@ -196,7 +196,7 @@ class MLContext:
         """The spec's ``opSupportLimits()``: per operator and operand, the data types and rank
         range that build and run here (from the compiler's support table, the same one the
         builder validates with)."""
-        from webnnc.compiler.frontend._support import op_support_limits
+        from webnnc.compiler.ops import op_support_limits
 
         return op_support_limits()
 

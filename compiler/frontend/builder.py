@@ -5,7 +5,7 @@ validation follow the W3C WebNN spec. Each builder call infers the output descri
 raises a :class:`~webnnc.compiler.errors.ValidationError` (a ``ValueError``) or
 :class:`~webnnc.compiler.errors.WebNNTypeError` (a ``TypeError``) naming the op and operand.
 
-Operators live in per-family mixins under ``webnnc.compiler.frontend.ops``.
+Operators live in per-family mixins in the operator catalogue, ``webnnc.compiler.ops``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
 from webnnc.compiler.frontend._operand import MLOperand
-from webnnc.compiler.frontend.ops import ALL_OP_MIXINS
 from webnnc.compiler.ir import DataType, Graph, Node, OperandDescriptor, Value
+from webnnc.compiler.ops import ALL_OP_MIXINS
 
 __all__ = ["MLGraphBuilder"]
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -23,6 +22,7 @@ import numpy as np
 
 from webnnc.compiler.errors import CompilerError, UnsupportedOperatorError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.ops import OP_TO_METHOD, snake_case
 
 __all__ = [
     "CONVERTERS",
@@ -175,23 +175,13 @@ def onnx_op(
     return register
 
 
-_SPECIAL_METHODS = {"where": "where_", "gatherND": "gather_nd", "scatterND": "scatter_nd"}
-
-
 def builder_method(webnn_op: str) -> str:
     """The builder method name of a WebNN operator (pywebnn's snake_case).
 
     >>> builder_method("reduceMean"), builder_method("convTranspose2d"), builder_method("isNaN")
     ('reduce_mean', 'conv_transpose2d', 'is_nan')
     """
-    from webnnc.compiler.frontend._op_table import OP_TO_METHOD
-
-    if webnn_op in OP_TO_METHOD:
-        return OP_TO_METHOD[webnn_op]
-    if webnn_op in _SPECIAL_METHODS:
-        return _SPECIAL_METHODS[webnn_op]
-    name = re.sub(r"NaN", "Nan", webnn_op)
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    return OP_TO_METHOD.get(webnn_op) or snake_case(webnn_op)
 
 
 @dataclass

@@ -46,6 +46,7 @@ from webnnc.compiler.importers._onnx_core import (
     UnsupportedOnnxOperatorsError,
     UnsupportedProblem,
 )
+from webnnc.compiler.ops import MAX_IMPORT_FOLDED_ELEMENTS
 
 if TYPE_CHECKING:
     import onnx
@@ -56,8 +57,6 @@ logger = logging.getLogger(__name__)
 
 MIN_OPSET = 7
 MAX_OPSET = 21
-# Folding a node yields at most this many elements (larger results stay run-time ops).
-MAX_FOLDED_ELEMENTS = 1 << 24
 # Never folded: their value must not be frozen at import time.
 _NON_DETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
@@ -505,7 +504,7 @@ def _fold_or_convert(
     """The node's results, or the reason it cannot be imported."""
     if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
         folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs], view.opset)
-        if folded is not None and sum(f.size for f in folded) <= MAX_FOLDED_ELEMENTS:
+        if folded is not None and sum(f.size for f in folded) <= MAX_IMPORT_FOLDED_ELEMENTS:
             return list(folded)
     if node.op_type in ("Shape", "Size"):
         shape_result = _fold_shape_op(view)
@@ -515,7 +514,7 @@ def _fold_or_convert(
     if converter is None:
         if all(not isinstance(t, MLOperand) for t in view.inputs):
             return ("its inputs are constant but it could not be folded (result over "
-                    f"{MAX_FOLDED_ELEMENTS} elements, or the reference evaluator failed)")
+                    f"{MAX_IMPORT_FOLDED_ELEMENTS} elements, or the reference evaluator failed)")
         if node.op_type in _OPS_WITH_NO_RUNTIME_FORM:
             return "its inputs are computed at run time; WebNN needs it folded to a constant"
         return _no_mapping(node.op_type)

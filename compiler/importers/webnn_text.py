@@ -51,6 +51,7 @@ from webnnc.compiler.errors import CompilerError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
 from webnnc.compiler.importers._onnx_core import builder_method
 from webnnc.compiler.ir import DataType, Graph, Value
+from webnnc.compiler.ops import snake_case as _snake
 
 __all__ = [
     "WebNNTextError",
@@ -342,10 +343,6 @@ def parse_webnn_text(text: str, where: str = "<text>") -> TextGraph:
 
 
 # --------------------------------------------------------------------------- loading
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)

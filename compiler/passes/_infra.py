@@ -17,6 +17,7 @@ from typing import Any
 
 from webnnc.compiler.errors import CompilerError, PassError
 from webnnc.compiler.ir import Graph, verify
+from webnnc.compiler.ops import KNOWN_OPS
 
 __all__ = ["InPlacePass", "PassBase", "PassManager", "PassRecord", "PassResult", "Sequential"]
 
@@ -126,7 +127,7 @@ class PassManager(PassBase):
                 try:
                     result = p(graph)
                     if self.verify_each:
-                        verify(result.graph)
+                        verify(result.graph, known_ops=KNOWN_OPS)
                 except CompilerError as e:
                     if isinstance(e, PassError) and isinstance(p, PassManager):
                         raise  # already names the failing pass inside the nested manager

@@ -14,7 +14,10 @@ After::
 
 Preconditions: none. Postconditions: no node with a folding rule, a deterministic op type
 and a result of at most :data:`MAX_FOLDED_ELEMENTS` elements has only constant operands.
-Operators without a rule (registered with :func:`fold_rule`) are left alone.
+Operators without a rule are left alone. The rules are numpy kernels in the operator
+catalogue, each in its family's file (``webnnc.compiler.ops``, registered with
+:func:`fold_rule`); the size limit and why it differs from the ONNX importer's is in
+``webnnc.compiler.ops._fold``.
 """
 
 from __future__ import annotations
@@ -26,17 +29,13 @@ import numpy as np
 
 from webnnc.compiler.errors import CompilerError
 from webnnc.compiler.ir import Graph, Node
-from webnnc.compiler.passes._fold_kernels import FOLD_RULES, fold_rule
+from webnnc.compiler.ops import FOLD_RULES, MAX_FOLDED_ELEMENTS, fold_rule
 from webnnc.compiler.passes._infra import InPlacePass, PassResult
 from webnnc.compiler.passes._rewrite import sweep, unlink
 
 __all__ = ["MAX_FOLDED_ELEMENTS", "NONDETERMINISTIC_OPS", "FoldConstantsPass", "fold_rule"]
 
 logger = logging.getLogger(__name__)
-
-# A folded result is stored in the artifact; folding must not turn a small expression
-# (say, a broadcast of a scalar) into megabytes of weights.
-MAX_FOLDED_ELEMENTS = 1 << 20
 
 # Operators whose result may differ between evaluations; never folded even with a rule.
 NONDETERMINISTIC_OPS: frozenset[str] = frozenset({"dropout", "randomNormal", "randomUniform"})

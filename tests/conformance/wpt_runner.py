@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from webnnc.compiler.ops import OP_TO_METHOD, snake_case
+
 __all__ = [
     "KNOWN_FAILURES_FILE",
     "WPT_DIR",
@@ -58,14 +60,6 @@ __all__ = [
 WPT_DIR = Path(__file__).resolve().parents[1] / "data" / "wpt"
 KNOWN_FAILURES_FILE = Path(__file__).resolve().parent / "known_failures.json"
 
-# Spec operator names whose snake_case builder method is not the plain camelCase split.
-_METHOD_EXCEPTIONS: dict[str, str] = {
-    "where": "where_",
-    "isNaN": "is_nan",
-    "gatherND": "gather_nd",
-    "scatterND": "scatter_nd",
-}
-
 _NUMPY: dict[str, Any] = {
     "float32": np.float32,
     "float16": np.float16,
@@ -83,31 +77,13 @@ _SCALAR_CHECK_LIMIT = 1000
 
 
 # ---------------------------------------------------------------------------- names
-def _snake(name: str) -> str:
-    """camelCase -> snake_case, keeping digit runs and acronyms together.
-
-    >>> _snake("convTranspose2d"), _snake("reduceLogSumExp"), _snake("aTranspose")
-    ('conv_transpose2d', 'reduce_log_sum_exp', 'a_transpose')
-    >>> _snake("l2Pool2d"), _snake("reduceL1")
-    ('l2_pool2d', 'reduce_l1')
-    """
-    return re.sub(r"(?<=[a-z0-9])([A-Z]+)", lambda m: "_" + m.group(1).lower(), name)
-
-
 def method_name(op: str) -> str:
     """The builder method for a WebNN operator name (``argMax`` -> ``arg_max``).
 
     >>> method_name("argMax"), method_name("where"), method_name("gatherND")
     ('arg_max', 'where_', 'gather_nd')
     """
-    try:
-        from webnnc.compiler.frontend._op_table import OP_TO_METHOD
-
-        if op in OP_TO_METHOD:
-            return OP_TO_METHOD[op]
-    except ImportError:  # pragma: no cover - the table is part of the compiler
-        pass
-    return _METHOD_EXCEPTIONS.get(op, _snake(op))
+    return OP_TO_METHOD.get(op) or snake_case(op)
 
 
 def option_name(key: str) -> str:
@@ -116,7 +92,7 @@ def option_name(key: str) -> str:
     >>> option_name("keepDimensions"), option_name("outputDataType"), option_name("bias")
     ('keep_dimensions', 'output_data_type', 'bias')
     """
-    return _snake(key)
+    return snake_case(key)
 
 
 # ---------------------------------------------------------------------------- cases

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from webnnc.compiler.frontend.ops.conv_pool import filter_dims
 from webnnc.compiler.ir import Graph, Node, Value
+from webnnc.compiler.ops.conv_pool import filter_dims
 from webnnc.compiler.passes._rewrite import insert_node, only_use
 from webnnc.compiler.passes.fusion_rules._pattern import FusionRule, Match
 

@@ -13,8 +13,8 @@ import pytest
 import webnnc
 from webnnc.compiler.errors import WebNNTypeError
 from webnnc.compiler.frontend import MLGraphBuilder
-from webnnc.compiler.frontend._op_table import OP_TO_METHOD
-from webnnc.compiler.frontend._support import OP_SUPPORT
+from webnnc.compiler.ops import OP_TO_METHOD
+from webnnc.compiler.ops import OP_SUPPORT
 from webnnc.compiler.ir import DataType
 
 SHAPE = (2, 3)

@@ -334,7 +334,7 @@ _FLOAT_OPS: dict[str, Callable[[Any, str], Any]] = {
 def test_float_ops_match_support_table(nocache_context: Any, op: str) -> None:
     """The table lists float32 and float16 for these operators: both build (and their
     numerics are tested above); an integer type is refused at build time."""
-    from webnnc.compiler.frontend._support import op_support_limits
+    from webnnc.compiler.ops import op_support_limits
 
     first = "a" if op in ("gemm", "matmul") else "input"
     assert op_support_limits()[op][first]["dataTypes"] == ["float32", "float16"]

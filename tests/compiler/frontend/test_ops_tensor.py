@@ -235,7 +235,7 @@ _RUNNABLE = ["float32", "float16", "int32", "uint32", "int64", "uint64", "int8",
 @pytest.mark.parametrize("dtype", _RUNNABLE)
 def test_support_table_types_build_and_run(nocache_context: Any, dtype: str) -> None:
     """Every data type op_support_limits() lists for these operators builds and runs."""
-    from webnnc.compiler.frontend._support import op_support_limits
+    from webnnc.compiler.ops import op_support_limits
 
     limits = op_support_limits()
     x = np.arange(1, 7).reshape(2, 3).astype(dtype)
@@ -261,7 +261,7 @@ def test_support_table_types_build_and_run(nocache_context: Any, dtype: str) -> 
 
 @pytest.mark.parametrize("op", sorted(_MOVE_OPS))
 def test_support_table_int4_is_refused_at_build_time(builder: Any, op: str) -> None:
-    from webnnc.compiler.frontend._support import op_support_limits
+    from webnnc.compiler.ops import op_support_limits
 
     first = "inputs" if op == "concat" else "input"
     assert "int4" not in op_support_limits()[op][first]["dataTypes"]

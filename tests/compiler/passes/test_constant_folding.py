@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.compiler.passes._helpers import build, check_pass, ops, run_ort
 from webnnc.compiler.ir import DataType, Graph, Node, OperandDescriptor, verify
 from webnnc.compiler.passes import FoldConstantsPass
-from webnnc.compiler.passes._fold_kernels import FOLD_RULES
+from webnnc.compiler.ops import FOLD_RULES
 
 F32 = np.float32
 

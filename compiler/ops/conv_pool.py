@@ -13,15 +13,17 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError
-from webnnc.compiler.frontend._validation import FLOAT_TYPES, check_data_type, check_rank, int_list
-from webnnc.compiler.frontend.ops._options import (
+from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._options import (
     check_same_type,
     choice,
     number,
     operand_option,
     parse_options,
 )
-from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._range import first_range, range_rule
+from webnnc.compiler.ops._support import FLOATS, OperandLimits, operand, same_limits
+from webnnc.compiler.ops._validation import FLOAT_TYPES, check_data_type, check_rank, int_list
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -31,6 +33,8 @@ else:
     _Base = object
 
 __all__ = [
+    "OPS",
+    "SUPPORT",
     "ConvPoolOps",
     "conv_output_size",
     "conv_transpose_output_size",
@@ -429,3 +433,22 @@ class ConvPoolOps(_Base):
         if scales is not None:
             attrs["scales"] = scales
         return self._add1(op, [x], OperandDescriptor(x.data_type, tuple(shape)), attrs)
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+_F4 = operand(FLOATS, ranks=(4, 4))
+_F1 = operand(FLOATS, ranks=(1, 1))
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "conv2d": {"input": _F4, "filter": _F4, "bias": _F1, "output": _F4},
+    "convTranspose2d": {"input": _F4, "filter": _F4, "bias": _F1, "output": _F4},
+    "averagePool2d": same_limits(_F4, "input", "output"),
+    "maxPool2d": same_limits(_F4, "input", "output"),
+    "l2Pool2d": same_limits(_F4, "input", "output"),
+    "resample2d": same_limits(_F4, "input", "output"),
+}
+
+
+# ---------------------------------------------------------------- value ranges
+# A max or a mean of input elements stays within the input's range.
+range_rule("maxPool2d", "averagePool2d")(first_range)

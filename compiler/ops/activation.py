@@ -3,13 +3,28 @@ linear, softplus, softsign, prelu, softmax (option defaults as in the spec)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import broadcast_shapes, check_axis
-from webnnc.compiler.frontend.ops._options import number, parse_options
-from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ir import Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, first, fold_rule, wide
+from webnnc.compiler.ops._options import number, parse_options
+from webnnc.compiler.ops._range import Range, constant_range, range_rule
+from webnnc.compiler.ops._support import (
+    FLOATS,
+    MAX_RANK,
+    SIGNED,
+    OperandLimits,
+    check_operand,
+    operand,
+    same_limits,
+    unary_limits,
+)
+from webnnc.compiler.ops._validation import broadcast_shapes, check_axis
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -17,7 +32,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["ActivationOps"]
+__all__ = ["OPS", "SUPPORT", "ActivationOps"]
 
 
 OPS: dict[str, str] = {
@@ -124,3 +139,75 @@ class ActivationOps(_Base):
         check_operand(op, "input", x)
         axis = check_axis(op, x.rank - 1 if axis is None else axis, x.rank)
         return self._add1(op, [x], x.descriptor, {"axis": axis})
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "relu": unary_limits(SIGNED),
+    "sigmoid": unary_limits(FLOATS),
+    "tanh": unary_limits(FLOATS),
+    "elu": unary_limits(FLOATS),
+    "gelu": unary_limits(FLOATS),
+    "hardSigmoid": unary_limits(FLOATS),
+    "hardSwish": unary_limits(FLOATS),
+    "leakyRelu": unary_limits(FLOATS),
+    "linear": unary_limits(FLOATS),
+    "softplus": unary_limits(FLOATS),
+    "softsign": unary_limits(FLOATS),
+    "softmax": unary_limits(FLOATS) | {"input": operand(FLOATS, ranks=(1, MAX_RANK))},
+    "prelu": same_limits(operand(SIGNED), "input", "slope", "output"),
+}
+
+
+# ---------------------------------------------------------------- constant folding
+def _sigmoid(x: Array) -> Array:
+    out: Array = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "softplus": lambda x: np.logaddexp(np.zeros((), x.dtype), x),
+    "hardSwish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+}
+
+
+@fold_rule(*_ACTIVATIONS)
+def _fold_activation(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [_ACTIVATIONS[node.op_type](wide(first(args)))]
+
+
+@fold_rule("elu", "leakyRelu", "hardSigmoid", "linear")
+def _fold_parametric(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = wide(first(args))
+    alpha = x.dtype.type(node.attributes["alpha"])
+    if node.op_type == "elu":
+        return [np.where(x > 0, x, alpha * np.expm1(x))]
+    if node.op_type == "leakyRelu":
+        return [np.where(x >= 0, x, alpha * x)]
+    beta = x.dtype.type(node.attributes["beta"])
+    if node.op_type == "hardSigmoid":
+        return [np.clip(alpha * x + beta, 0, 1)]
+    return [alpha * x + beta]
+
+
+@fold_rule("softmax")
+def _fold_softmax(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = wide(first(args))
+    axis = int(node.attributes["axis"])
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return [e / np.sum(e, axis=axis, keepdims=True)]
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule("sigmoid", "softmax", "hardSigmoid")(constant_range(0.0, 1.0))
+range_rule("tanh", "softsign")(constant_range(-1.0, 1.0))
+range_rule("softplus")(constant_range(0.0, math.inf))
+
+
+@range_rule("relu")
+def _range_relu(node: Node, r: Sequence[Range]) -> Range:
+    return r[0].clamp(0.0, math.inf)

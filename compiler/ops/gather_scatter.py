@@ -10,10 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import check_axis, check_data_type
-from webnnc.compiler.frontend.ops._options import check_same_type, parse_options
 from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.ops._options import check_same_type, parse_options
+from webnnc.compiler.ops._range import first_range, range_rule
+from webnnc.compiler.ops._support import (
+    ALL,
+    MAX_RANK,
+    NUMERIC,
+    OperandLimits,
+    check_operand,
+    operand,
+)
+from webnnc.compiler.ops._validation import check_axis, check_data_type
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -22,7 +30,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["INDEX_TYPES", "GatherScatterOps"]
+__all__ = ["OPS", "SUPPORT", "INDEX_TYPES", "GatherScatterOps"]
 
 INDEX_TYPES = frozenset({DataType.INT32, DataType.UINT32, DataType.INT64})
 
@@ -145,3 +153,24 @@ def _index_depth(op: str, shape: tuple[int, ...], ishape: tuple[int, ...]) -> in
             f"({len(shape)}); indices {list(ishape)}, input {list(shape)}"
         )
     return k
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+# Operators that only move data run every type but the packed 4-bit ones (issue 4B).
+_MOVE = operand(NUMERIC, spec=ALL)
+_MOVE1 = operand(NUMERIC, spec=ALL, ranks=(1, MAX_RANK))
+_INDICES = frozenset({DataType.INT32, DataType.UINT32, DataType.INT64})
+_INDICES0 = operand(_INDICES, ranks=(0, MAX_RANK))
+_INDICES1 = operand(_INDICES, ranks=(1, MAX_RANK))
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "gather": {"input": _MOVE1, "indices": _INDICES0, "output": _MOVE},
+    "gatherElements": {"input": _MOVE1, "indices": _INDICES1, "output": _MOVE1},
+    "gatherND": {"input": _MOVE1, "indices": _INDICES1, "output": _MOVE},
+    "scatterElements": {"input": _MOVE1, "indices": _INDICES1, "updates": _MOVE1, "output": _MOVE1},
+    "scatterND": {"input": _MOVE1, "indices": _INDICES1, "updates": _MOVE, "output": _MOVE1},
+}
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule("gather")(first_range)

@@ -3,7 +3,7 @@ split, tile, triangular, identity.
 
 All of them move data without arithmetic, so the spec allows every data type; ONNX Runtime's
 CPU provider runs them for every type but the packed 4-bit ones (the support table in
-``webnnc.compiler.frontend._support`` says so, and the builders check against it).
+``webnnc.compiler.ops._support`` says so, and the builders check against it).
 """
 
 from __future__ import annotations
@@ -12,16 +12,29 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import check_axes, check_axis, int_list
-from webnnc.compiler.frontend.ops._options import (
+from webnnc.compiler.ir import Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, first, fold_rule, wide
+from webnnc.compiler.ops._options import (
     choice,
     flag,
     number,
     parse_options,
 )
-from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._range import Range, first_range, range_rule
+from webnnc.compiler.ops._support import (
+    ALL,
+    MAX_RANK,
+    NUMERIC,
+    OperandLimits,
+    check_operand,
+    operand,
+    same_limits,
+    unary_limits,
+)
+from webnnc.compiler.ops._validation import check_axes, check_axis, int_list
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -30,7 +43,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["PAD_MODES", "TensorOps"]
+__all__ = ["OPS", "SUPPORT", "PAD_MODES", "TensorOps"]
 
 PAD_MODES = ("constant", "edge", "reflection", "symmetric")
 
@@ -289,3 +302,88 @@ class TensorOps(_Base):
         parse_options(op, options, ())
         x = self._data_input(op, input)
         return self._add1(op, [x], x.descriptor)
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+# Operators that only move data run every type but the packed 4-bit ones (issue 4B).
+_MOVE = operand(NUMERIC, spec=ALL)
+_MOVE1 = operand(NUMERIC, spec=ALL, ranks=(1, MAX_RANK))
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "concat": {"inputs": _MOVE1, "output": _MOVE1},
+    "expand": same_limits(_MOVE, "input", "output"),
+    "pad": same_limits(_MOVE, "input", "output"),
+    "reshape": same_limits(_MOVE, "input", "output"),
+    "reverse": same_limits(_MOVE, "input", "output"),
+    "slice": same_limits(_MOVE, "input", "output"),
+    "split": {"input": _MOVE1, "outputs": _MOVE1},
+    "tile": same_limits(_MOVE, "input", "output"),
+    "transpose": same_limits(_MOVE, "input", "output"),
+    "triangular": same_limits(operand(NUMERIC, spec=ALL, ranks=(2, MAX_RANK)), "input", "output"),
+    "identity": unary_limits(NUMERIC, spec=ALL),
+}
+
+
+# ---------------------------------------------------------------- constant folding
+@fold_rule("identity")
+def _fold_identity(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [wide(first(args))]
+
+
+@fold_rule("reshape")
+def _fold_reshape(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [first(args).reshape(node.outputs[0].shape)]
+
+
+@fold_rule("expand")
+def _fold_expand(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.broadcast_to(first(args), node.outputs[0].shape)]
+
+
+@fold_rule("transpose")
+def _fold_transpose(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.transpose(first(args), node.attributes["permutation"])]
+
+
+@fold_rule("concat")
+def _fold_concat(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    parts = [a for a in args if a is not None]
+    return [np.concatenate(parts, axis=int(node.attributes["axis"]))]
+
+
+@fold_rule("slice")
+def _fold_slice(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    at = node.attributes
+    index = tuple(
+        slice(s, s + n, k) for s, n, k in zip(at["starts"], at["sizes"], at["strides"], strict=True)
+    )
+    return [first(args)[index]]
+
+
+@fold_rule("tile")
+def _fold_tile(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.tile(first(args), node.attributes["repetitions"])]
+
+
+@fold_rule("reverse")
+def _fold_reverse(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [np.flip(first(args), axis=tuple(node.attributes["axes"]))]
+
+
+@fold_rule("split")
+def _fold_split(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    axis = int(node.attributes["axis"])
+    bounds = np.cumsum([out.shape[axis] for out in node.outputs])[:-1]
+    return np.split(first(args), bounds, axis=axis)
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule("reshape", "transpose", "identity", "expand", "slice", "tile", "reverse")(first_range)
+
+
+@range_rule("concat")
+def _range_concat(node: Node, r: Sequence[Range]) -> Range:
+    out = r[0]
+    for other in r[1:]:
+        out = out.union(other)
+    return out

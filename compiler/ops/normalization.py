@@ -3,18 +3,30 @@ reduction.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import (
+from webnnc.compiler.ir import Node
+from webnnc.compiler.ops._fold import Array, fold_rule, wide
+from webnnc.compiler.ops._options import choice, number, parse_options
+from webnnc.compiler.ops._support import (
+    FLOATS,
+    MAX_RANK,
+    OperandLimits,
+    check_operand,
+    operand,
+    same_limits,
+)
+from webnnc.compiler.ops._validation import (
     FLOAT_TYPES,
     check_axes,
     check_axis,
     check_data_type,
     check_rank,
 )
-from webnnc.compiler.frontend.ops._options import choice, number, parse_options
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -23,7 +35,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["NormalizationOps"]
+__all__ = ["OPS", "SUPPORT", "NormalizationOps"]
 
 
 OPS: dict[str, str] = {
@@ -61,10 +73,10 @@ class NormalizationOps(_Base):
         axis = check_axis(op, opts.get("axis", 1), x.rank)
         size = x.shape[axis]
         operands: list[Value | None] = [x]
-        for name, operand in (
+        for name, param in (
             ("mean", mean), ("variance", variance), ("scale", opts.get("scale")), ("bias", opts.get("bias"))
         ):
-            operands.append(self._norm_param(op, name, operand, x, (size,), f"input dimension {axis}"))
+            operands.append(self._norm_param(op, name, param, x, (size,), f"input dimension {axis}"))
         eps = number(op, "epsilon", opts.get("epsilon", 1e-5))
         return self._add1(op, operands, x.descriptor, {"axis": axis, "epsilon": eps})
 
@@ -138,3 +150,35 @@ class NormalizationOps(_Base):
                 f"{op}: {name} must have shape {list(shape)} ({what}); found {list(v.shape)}"
             )
         return v
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+_F4 = operand(FLOATS, ranks=(4, 4))
+_F1 = operand(FLOATS, ranks=(1, 1))
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "batchNormalization": {
+        "input": operand(FLOATS, ranks=(1, MAX_RANK)),
+        **same_limits(_F1, "mean", "variance", "scale", "bias"),
+        "output": operand(FLOATS, ranks=(1, MAX_RANK)),
+    },
+    "instanceNormalization": {"input": _F4, "scale": _F1, "bias": _F1, "output": _F4},
+    "layerNormalization": same_limits(operand(FLOATS), "input", "scale", "bias", "output"),
+}
+
+
+# ---------------------------------------------------------------- constant folding
+@fold_rule("batchNormalization")
+def _fold_batch_normalization(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x, mean, var, scale, bias = (None if a is None else wide(a) for a in args)
+    assert x is not None and mean is not None and var is not None
+    axis = int(node.attributes["axis"])
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    eps = x.dtype.type(node.attributes["epsilon"])
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    if scale is not None:
+        y = y * scale.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return [y]

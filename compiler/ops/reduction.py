@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand, limits_for
-from webnnc.compiler.frontend._validation import check_axes, check_axis
-from webnnc.compiler.frontend.ops._options import flag, parse_options
-from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.ir import DataType, Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, first, fold_rule, wide
+from webnnc.compiler.ops._options import flag, parse_options
+from webnnc.compiler.ops._range import constant_range, first_range, range_rule
+from webnnc.compiler.ops._support import (
+    ALL,
+    FLOATS,
+    INDEX,
+    MAX_RANK,
+    NUMERIC,
+    SUMMABLE,
+    OperandLimits,
+    check_operand,
+    limits_for,
+    operand,
+    unary_limits,
+)
+from webnnc.compiler.ops._validation import check_axes, check_axis
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -16,7 +34,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["ReductionOps", "reduced_shape"]
+__all__ = ["OPS", "SUPPORT", "ReductionOps", "reduced_shape"]
 
 
 OPS: dict[str, str] = {
@@ -169,3 +187,67 @@ class ReductionOps(_Base):
         axis = check_axis(op, axis, v.rank)
         attrs = {"axis": axis, "exclusive": exclusive, "reversed": reverse}
         return self._add1(op, [v], v.descriptor, attrs)
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+_REDUCE_SUM = unary_limits(SUMMABLE)
+_REDUCE_FLOAT = unary_limits(FLOATS)
+_ARG = {"input": operand(NUMERIC, spec=ALL, ranks=(1, MAX_RANK)), "output": operand(INDEX)}
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "reduceL1": _REDUCE_SUM,
+    "reduceProduct": _REDUCE_SUM,
+    "reduceSum": _REDUCE_SUM,
+    "reduceSumSquare": _REDUCE_SUM,
+    "reduceL2": _REDUCE_FLOAT,
+    "reduceLogSum": _REDUCE_FLOAT,
+    "reduceLogSumExp": _REDUCE_FLOAT,
+    "reduceMean": _REDUCE_FLOAT,
+    "reduceMax": unary_limits(NUMERIC, spec=ALL),
+    "reduceMin": unary_limits(NUMERIC, spec=ALL),
+    "argMax": _ARG,
+    "argMin": _ARG,
+    "cumulativeSum": unary_limits(SUMMABLE) | {"input": operand(SUMMABLE, ranks=(1, MAX_RANK))},
+}
+
+
+# ---------------------------------------------------------------- constant folding
+@fold_rule("reduceMean")
+def _fold_reduce_mean(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = wide(first(args))
+    axes = tuple(node.attributes["axes"])
+    keep = bool(node.attributes["keep_dimensions"])
+    return [np.mean(x, axis=axes, keepdims=keep, dtype=x.dtype) if axes else x]
+
+
+_REDUCE: dict[str, Callable[[Array, tuple[int, ...], bool], Array]] = {
+    "reduceSum": lambda x, a, k: np.sum(x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceMax": lambda x, a, k: np.max(x, axis=a, keepdims=k),
+    "reduceMin": lambda x, a, k: np.min(x, axis=a, keepdims=k),
+    "reduceProduct": lambda x, a, k: np.prod(x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceL1": lambda x, a, k: np.sum(np.abs(x), axis=a, keepdims=k, dtype=x.dtype),
+    "reduceL2": lambda x, a, k: np.sqrt(np.sum(x * x, axis=a, keepdims=k, dtype=x.dtype)),
+    "reduceSumSquare": lambda x, a, k: np.sum(x * x, axis=a, keepdims=k, dtype=x.dtype),
+    "reduceLogSum": lambda x, a, k: np.log(np.sum(x, axis=a, keepdims=k, dtype=x.dtype)),
+}
+
+
+@fold_rule(*_REDUCE, "reduceLogSumExp")
+def _fold_reduce(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
+    x = wide(first(args))
+    axes = tuple(node.attributes["axes"])
+    keep = bool(node.attributes["keep_dimensions"])
+    if not axes or x.size == 0:
+        return None  # the spec's empty-axes and empty-input cases stay with the backend
+    if node.op_type == "reduceLogSumExp":
+        m = np.max(x, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        y = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        return [y if keep else np.squeeze(y, axis=axes)]
+    return [_REDUCE[node.op_type](x, axes, keep)]
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule("reduceL1", "reduceL2", "reduceSumSquare")(constant_range(0.0, math.inf))
+# A max, min or mean of input elements stays within the input's range.
+range_rule("reduceMean", "reduceMax", "reduceMin")(first_range)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend.ops._options import parse_options
 from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._options import parse_options
+from webnnc.compiler.ops._support import FLOATS, QUANTIZED, OperandLimits, check_operand, operand
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["QuantizationOps", "check_blockwise"]
+__all__ = ["OPS", "SUPPORT", "QuantizationOps", "check_blockwise"]
 
 
 OPS: dict[str, str] = {
@@ -92,3 +92,20 @@ class QuantizationOps(_Base):
                 f"{op}: zeroPoint data type ({z.data_type.value}) must match input ({x.data_type.value})"
             )
         return self._add1(op, [x, s, z], OperandDescriptor(s.data_type, x.shape))
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "quantizeLinear": {
+        "input": operand(FLOATS),
+        "scale": operand(FLOATS),
+        "zeroPoint": operand(QUANTIZED),
+        "output": operand(QUANTIZED),
+    },
+    "dequantizeLinear": {
+        "input": operand(QUANTIZED),
+        "scale": operand(FLOATS),
+        "zeroPoint": operand(QUANTIZED),
+        "output": operand(FLOATS),
+    },
+}

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._validation import FLOAT_TYPES, check_data_type, check_rank
-from webnnc.compiler.frontend.ops._options import (
+from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._options import (
     check_same_type,
     choice,
     flag,
     operand_option,
     parse_options,
 )
-from webnnc.compiler.ir import OperandDescriptor
+from webnnc.compiler.ops._support import FLOATS, OperandLimits, operand
+from webnnc.compiler.ops._validation import FLOAT_TYPES, check_data_type, check_rank
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["ACTIVATIONS", "RecurrentOps"]
+__all__ = ["OPS", "SUPPORT", "ACTIVATIONS", "RecurrentOps"]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DIRECTIONS = ("forward", "backward", "both")
@@ -243,3 +244,22 @@ class RecurrentOps(_Base):
         attrs["activations"] = _activations(op, opts.get("activations"), ("sigmoid", "tanh", "tanh"))
         outs = [OperandDescriptor(x.data_type, state), OperandDescriptor(x.data_type, state)]
         return self._add(op, inputs, outs, attrs)
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+def _rnn_limits(
+    ranks: dict[str, int], outputs: tuple[int, int], key: str = "outputs"
+) -> dict[str, OperandLimits]:
+    limits = {name: operand(FLOATS, ranks=(r, r)) for name, r in ranks.items()}
+    return limits | {key: operand(FLOATS, ranks=outputs)}
+
+
+_RNN = {"input": 3, "weight": 3, "recurrentWeight": 3, "bias": 2, "recurrentBias": 2, "initialHiddenState": 3}
+_CELL = {"input": 2, "weight": 2, "recurrentWeight": 2, "hiddenState": 2, "bias": 1, "recurrentBias": 1}
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "gru": _rnn_limits(_RNN, (3, 4)),
+    "lstm": _rnn_limits(_RNN | {"peepholeWeight": 2, "initialCellState": 3}, (3, 4)),
+    "gruCell": _rnn_limits(_CELL, (2, 2), key="output"),
+    "lstmCell": _rnn_limits(_CELL | {"cellState": 2, "peepholeWeight": 1}, (2, 2)),
+}

@@ -1,6 +1,6 @@
 """Element-wise binary operators, comparisons, logical operators, where, and clamp.
 
-Types and ranks come from the support table (:mod:`webnnc.compiler.frontend._support`);
+Types and ranks come from the support table (:mod:`webnnc.compiler.ops._support`);
 shapes broadcast bidirectionally as in numpy (the spec's rule). Comparisons and logical
 operators return ``uint8`` (0 or 1), as the spec says.
 """
@@ -8,13 +8,28 @@ operators return ``uint8`` (0 or 1), as the spec says.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import broadcast_shapes
-from webnnc.compiler.frontend.ops._options import parse_options
-from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.ir import DataType, Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, first, fold_rule, wide
+from webnnc.compiler.ops._options import parse_options
+from webnnc.compiler.ops._range import Range, constant_range, range_rule
+from webnnc.compiler.ops._support import (
+    ALL,
+    NUMERIC,
+    UINT8,
+    OperandLimits,
+    binary_limits,
+    check_operand,
+    operand,
+    same_limits,
+    unary_limits,
+)
+from webnnc.compiler.ops._validation import broadcast_shapes
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -22,7 +37,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["ElementwiseOps", "clamp_bound"]
+__all__ = ["OPS", "SUPPORT", "ElementwiseOps", "clamp_bound"]
 
 
 OPS: dict[str, str] = {
@@ -244,3 +259,168 @@ class ElementwiseOps(_Base):
             raise ValidationError(f"{op}: min_value ({lo}) must be <= max_value ({hi})")
         return self._add1(op, [v], v.descriptor, {"min_value": lo, "max_value": hi})
 
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+_COMPARE_LIMITS = {
+    "a": operand(NUMERIC, spec=ALL), "b": operand(NUMERIC, spec=ALL), "output": operand(UINT8)
+}
+_LOGICAL_LIMITS = same_limits(operand(UINT8), "a", "b", "output")
+
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "add": binary_limits(NUMERIC),
+    "sub": binary_limits(NUMERIC),
+    "mul": binary_limits(NUMERIC),
+    "div": binary_limits(NUMERIC),
+    "max": binary_limits(NUMERIC),
+    "min": binary_limits(NUMERIC),
+    "pow": binary_limits(NUMERIC - {DataType.UINT64}),
+    # comparisons and logical operators (outputs are uint8 0 / 1)
+    "equal": _COMPARE_LIMITS,
+    "notEqual": _COMPARE_LIMITS,
+    "greater": _COMPARE_LIMITS,
+    "greaterOrEqual": _COMPARE_LIMITS,
+    "lesser": _COMPARE_LIMITS,
+    "lesserOrEqual": _COMPARE_LIMITS,
+    "logicalAnd": _LOGICAL_LIMITS,
+    "logicalOr": _LOGICAL_LIMITS,
+    "logicalXor": _LOGICAL_LIMITS,
+    "logicalNot": same_limits(operand(UINT8), "a", "output"),
+    "where": {
+        "condition": operand(UINT8),
+        "trueValue": operand(NUMERIC, spec=ALL),
+        "falseValue": operand(NUMERIC, spec=ALL),
+        "output": operand(NUMERIC, spec=ALL),
+    },
+    "clamp": unary_limits(NUMERIC, spec=ALL),
+}
+
+
+# ---------------------------------------------------------------- constant folding
+_BINARY: dict[str, Callable[[Array, Array], Array]] = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "max": np.maximum,
+    "min": np.minimum,
+}
+
+
+@fold_rule(*_BINARY)
+def _fold_binary(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    a, b = args
+    assert a is not None and b is not None
+    return [_BINARY[node.op_type](wide(a), wide(b))]
+
+
+@fold_rule("div")
+def _fold_div(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
+    a, b = args
+    assert a is not None and b is not None
+    if a.dtype.kind in "iu":
+        if np.any(b == 0):
+            return None  # integer division by zero: leave it to the backend
+        q = np.abs(a) // np.abs(b)  # WebNN integer division truncates toward zero
+        return [np.where((a < 0) != (b < 0), -q, q) if a.dtype.kind == "i" else q]
+    return [np.true_divide(wide(a), wide(b))]
+
+
+@fold_rule("pow")
+def _fold_pow(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
+    a, b = args
+    assert a is not None and b is not None
+    if a.dtype.kind in "iu" and np.any(b < 0):
+        return None
+    return [np.power(wide(a), wide(b))]
+
+
+@fold_rule("clamp")
+def _fold_clamp(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = wide(first(args))
+    lo, hi = node.attributes["min_value"], node.attributes["max_value"]
+    if x.dtype.kind in "iu":
+        # exact integer bounds (a float64 near 2**63 does not round-trip through int64)
+        info = np.iinfo(x.dtype)
+        lo_i = info.min if lo <= info.min else min(math.ceil(lo), info.max)
+        hi_i = info.max if hi >= info.max else max(math.floor(hi), info.min)
+        return [np.clip(x, x.dtype.type(lo_i), x.dtype.type(hi_i))]
+    lo, hi = float(lo), float(hi)
+    return [np.clip(x, x.dtype.type(lo), x.dtype.type(hi))]
+
+
+_COMPARE: dict[str, Callable[[Array, Array], Array]] = {
+    "equal": np.equal,
+    "notEqual": np.not_equal,
+    "greater": np.greater,
+    "greaterOrEqual": np.greater_equal,
+    "lesser": np.less,
+    "lesserOrEqual": np.less_equal,
+}
+_LOGIC: dict[str, Callable[[Array, Array], Array]] = {
+    "logicalAnd": np.logical_and,
+    "logicalOr": np.logical_or,
+    "logicalXor": np.logical_xor,
+}
+
+
+@fold_rule(*_COMPARE, *_LOGIC)
+def _fold_compare(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    a, b = args
+    assert a is not None and b is not None
+    if node.op_type in _LOGIC:
+        return [_LOGIC[node.op_type](a != 0, b != 0).astype(np.uint8)]
+    return [_COMPARE[node.op_type](a, b).astype(np.uint8)]
+
+
+@fold_rule("logicalNot")
+def _fold_logical_not(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [(first(args) == 0).astype(np.uint8)]
+
+
+@fold_rule("where")
+def _fold_where(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    cond, t, f = args
+    assert cond is not None and t is not None and f is not None
+    return [np.broadcast_to(np.where(cond != 0, t, f), node.outputs[0].shape)]
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule(*_COMPARE, *_LOGIC, "logicalNot")(constant_range(0.0, 1.0))
+
+
+@range_rule("clamp")
+def _range_clamp(node: Node, r: Sequence[Range]) -> Range:
+    return r[0].clamp(float(node.attributes["min_value"]), float(node.attributes["max_value"]))
+
+
+@range_rule("where")
+def _range_where(node: Node, r: Sequence[Range]) -> Range:
+    return r[1].union(r[2])
+
+
+@range_rule("add")
+def _range_add(node: Node, r: Sequence[Range]) -> Range:
+    return r[0] + r[1]
+
+
+@range_rule("sub")
+def _range_sub(node: Node, r: Sequence[Range]) -> Range:
+    return r[0] + (-r[1])
+
+
+@range_rule("mul")
+def _range_mul(node: Node, r: Sequence[Range]) -> Range:
+    if node.inputs[0] is node.inputs[1]:  # x * x: a square is never negative
+        hi = max(r[0].lo * r[0].lo, r[0].hi * r[0].hi)
+        lo = 0.0 if r[0].lo <= 0.0 <= r[0].hi else min(r[0].lo * r[0].lo, r[0].hi * r[0].hi)
+        return Range(lo, hi)
+    return r[0] * r[1]
+
+
+@range_rule("max")
+def _range_max(node: Node, r: Sequence[Range]) -> Range:
+    return Range(max(r[0].lo, r[1].lo), max(r[0].hi, r[1].hi))
+
+
+@range_rule("min")
+def _range_min(node: Node, r: Sequence[Range]) -> Range:
+    return Range(min(r[0].lo, r[1].lo), min(r[0].hi, r[1].hi))

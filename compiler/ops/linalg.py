@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand
-from webnnc.compiler.frontend._validation import (
+from webnnc.compiler.ir import Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, fold_rule, wide
+from webnnc.compiler.ops._options import number, parse_options
+from webnnc.compiler.ops._support import (
+    FLOATS,
+    MAX_RANK,
+    OperandLimits,
+    check_operand,
+    operand,
+    same_limits,
+)
+from webnnc.compiler.ops._validation import (
     FLOAT_TYPES,
     broadcast_shapes,
     check_data_type,
     check_rank,
 )
-from webnnc.compiler.frontend.ops._options import number, parse_options
-from webnnc.compiler.ir import OperandDescriptor
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -21,7 +32,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["LinalgOps"]
+__all__ = ["OPS", "SUPPORT", "LinalgOps"]
 
 
 def _flag(op: str, name: str, value: Any) -> bool:
@@ -103,3 +114,34 @@ class LinalgOps(_Base):
         batch = broadcast_shapes(op, va.shape[:-2], vb.shape[:-2])
         shape = (*batch, va.shape[-2], vb.shape[-1])
         return self._add1(op, [va, vb], OperandDescriptor(va.data_type, shape))
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "gemm": {
+        "a": operand(FLOATS, ranks=(2, 2)), "b": operand(FLOATS, ranks=(2, 2)),
+        "c": operand(FLOATS, ranks=(0, 2)), "output": operand(FLOATS, ranks=(2, 2)),
+    },
+    "matmul": same_limits(operand(FLOATS, ranks=(2, MAX_RANK)), "a", "b", "output"),
+}
+
+
+# ---------------------------------------------------------------- constant folding
+@fold_rule("matmul")
+def _fold_matmul(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    a, b = args
+    assert a is not None and b is not None
+    return [np.matmul(wide(a), wide(b))]
+
+
+@fold_rule("gemm")
+def _fold_gemm(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    a, b, c = args
+    assert a is not None and b is not None
+    at = node.attributes
+    a2 = wide(a).T if at["a_transpose"] else wide(a)
+    b2 = wide(b).T if at["b_transpose"] else wide(b)
+    y = a2 @ b2 * a2.dtype.type(at["alpha"])
+    if c is not None:
+        y = y + wide(c) * a2.dtype.type(at["beta"])
+    return [y]

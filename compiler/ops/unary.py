@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from webnnc.compiler.errors import WebNNTypeError
-from webnnc.compiler.frontend._support import check_operand, limits_for
-from webnnc.compiler.frontend.ops._options import parse_options
-from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.ir import DataType, Node, OperandDescriptor
+from webnnc.compiler.ops._fold import Array, first, fold_rule, wide
+from webnnc.compiler.ops._options import parse_options
+from webnnc.compiler.ops._range import Range, constant_range, range_rule
+from webnnc.compiler.ops._support import (
+    ALL,
+    FLOATS,
+    SIGNED,
+    UINT8,
+    OperandLimits,
+    check_operand,
+    limits_for,
+    operand,
+    unary_limits,
+)
 
 if TYPE_CHECKING:
     from webnnc.compiler.frontend._operand import MLOperand
@@ -15,7 +31,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["UnaryOps"]
+__all__ = ["OPS", "SUPPORT", "UnaryOps"]
 
 
 OPS: dict[str, str] = {
@@ -146,3 +162,81 @@ class UnaryOps(_Base):
                 f"supported: [{', '.join(t.value for t in DataType if t in out.data_types)}]"
             )
         return self._add1(op, [v], OperandDescriptor(target, v.shape), {"to": target.value})
+
+
+# ---------------------------------------------------------------- support limits (onnx-cpu)
+SUPPORT: dict[str, dict[str, OperandLimits]] = {
+    "abs": unary_limits(SIGNED),
+    "neg": unary_limits(SIGNED),
+    "sign": unary_limits(SIGNED),
+    "ceil": unary_limits(FLOATS),
+    "floor": unary_limits(FLOATS),
+    "roundEven": unary_limits(FLOATS),
+    "cos": unary_limits(FLOATS),
+    "sin": unary_limits(FLOATS),
+    "tan": unary_limits(FLOATS),
+    "erf": unary_limits(FLOATS),
+    "exp": unary_limits(FLOATS),
+    "log": unary_limits(FLOATS),
+    "reciprocal": unary_limits(FLOATS),
+    "sqrt": unary_limits(FLOATS),
+    "isNaN": {"input": operand(FLOATS), "output": operand(UINT8)},
+    "isInfinite": {"input": operand(FLOATS), "output": operand(UINT8)},
+    "cast": {"input": operand(ALL), "output": operand(ALL)},
+}
+
+
+# ---------------------------------------------------------------- constant folding
+_UNARY: dict[str, Callable[[Array], Array]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "abs": np.abs,
+    "neg": np.negative,
+    "sqrt": np.sqrt,
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "sin": np.sin,
+    "cos": np.cos,
+    "reciprocal": np.reciprocal,
+    "sign": np.sign,
+    "roundEven": np.rint,  # rounds half to even
+    "tan": np.tan,
+}
+
+
+@fold_rule(*_UNARY)
+def _fold_unary(node: Node, args: Sequence[Array | None]) -> Sequence[Array] | None:
+    x = first(args)
+    if node.op_type == "reciprocal" and x.dtype.kind in "iu":
+        return None
+    return [_UNARY[node.op_type](wide(x))]
+
+
+@fold_rule("cast")
+def _fold_cast(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    return [first(args).astype(node.outputs[0].data_type.numpy_dtype)]
+
+
+@fold_rule("isNaN", "isInfinite")
+def _fold_classify(node: Node, args: Sequence[Array | None]) -> Sequence[Array]:
+    x = first(args)
+    test = np.isnan if node.op_type == "isNaN" else np.isinf
+    return [test(x).astype(np.uint8)]
+
+
+# ---------------------------------------------------------------- value ranges
+range_rule("exp", "sqrt")(constant_range(0.0, math.inf))
+range_rule("sign")(constant_range(-1.0, 1.0))
+range_rule("isNaN", "isInfinite")(constant_range(0.0, 1.0))
+
+
+@range_rule("abs")
+def _range_abs(node: Node, r: Sequence[Range]) -> Range:
+    hi = max(abs(r[0].lo), abs(r[0].hi))
+    lo = 0.0 if r[0].lo <= 0.0 <= r[0].hi else min(abs(r[0].lo), abs(r[0].hi))
+    return Range(lo, hi)
+
+
+@range_rule("neg")
+def _range_neg(node: Node, r: Sequence[Range]) -> Range:
+    return -r[0]
