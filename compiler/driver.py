@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
-from webnnc.cache.machine import cpu_features, gpu_features, library_version
+from webnnc.cache.machine import library_version
 from webnnc.compiler._version import FORMAT_VERSION, __version__
 from webnnc.compiler.ir import Graph, structural_digest, verify
 from webnnc.compiler.ops import KNOWN_OPS
 from webnnc.compiler.options import CompileOptions
+from webnnc.compiler.targets import get_target
 
 if TYPE_CHECKING:
     from webnnc.cache.locks import BuildLock
@@ -55,29 +56,21 @@ class CompileResult:
 
 
 def _libraries(options: CompileOptions) -> tuple[tuple[str, str], ...]:
+    # webnnc and onnx (the IR's importers and emitters) shape every target's artifact
     libs = {"webnnc": __version__, "onnx": library_version("onnx")}
-    if options.target.startswith("onnx"):
-        libs["onnxruntime"] = library_version("onnxruntime", "onnxruntime-gpu")
-    if options.target == "coreml":
-        libs["coremltools"] = library_version("coremltools")
+    libs.update(get_target(options.target).library_versions())
     return tuple(sorted(libs.items()))
 
 
 def cache_key(graph: Graph, options: CompileOptions) -> CacheKey:
     """The cache key of compiling ``graph`` with ``options`` on this machine."""
-    machine: tuple[tuple[str, str], ...] = ()
-    if options.target == "onnx-cuda":
-        # kernels, fusions and cuDNN choices differ by GPU architecture and CUDA/cuDNN version
-        machine = (("gpu", gpu_features()),)
-    elif options.machine_specific:
-        machine = (("cpu", cpu_features()),)
     return CacheKey(
         graph_digest=structural_digest(graph),
         target=options.target,
         options=options.canonical_items(),
         format_version=FORMAT_VERSION,
         libraries=_libraries(options),
-        machine=machine,
+        machine=get_target(options.target).machine_parts(options),
     )
 
 
@@ -231,36 +224,13 @@ def _compile_and_store(
 
 
 def _emit(graph: Graph, options: CompileOptions, timings: dict[str, float]) -> tuple[bytes, str, dict[str, Any]]:
-    from webnnc.compiler.emitters import get_emitter
-
-    if options.target.startswith("onnx"):
-        t0 = time.perf_counter()
-        art = get_emitter("onnx").emit(graph)
-        timings["emit"] = _ms(t0)
-        if options.optimization_level == "none":
-            return art.data, "onnx", dict(art.info)
-        from webnnc.compiler.emitters.ort_optimizer import optimize
-
-        t0 = time.perf_counter()
-        # Saved as ONNX, not ORT format: loaded with optimizations off, the ORT-optimized ONNX
-        # of W3 creates its session ~1 ms (10-15%) faster than the same graph in ORT format
-        # (ORT 1.32, CPU; benchmarks/bench_passes.py --stages), and runs the same.
-        providers, level, save_format = None, options.optimization_level, "ONNX"
-        if options.target == "onnx-cuda":
-            import onnxruntime
-
-            # Optimized for the CUDA provider and saved as ONNX (the ORT format is meant for
-            # CPU-side minimal builds). Without a CUDA provider here, only the portable
-            # "basic" rewrites apply: "all" would add CPU-only layouts to a GPU artifact.
-            if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            elif level in ("extended", "all"):
-                level = "basic"
-            save_format = "ONNX"
-        opt = optimize(art.data, level=level, providers=providers, save_format=save_format)
-        timings["backend_optimize"] = _ms(t0)
-        return opt.data, opt.format, {**art.info, **opt.info}
+    target = get_target(options.target)
     t0 = time.perf_counter()
-    art = get_emitter(options.target).emit(graph)
+    art = target.emit(graph)
     timings["emit"] = _ms(t0)
-    return art.data, art.format, dict(art.info)
+    if not target.has_backend_stage(options):
+        return art.data, art.format, dict(art.info)
+    t0 = time.perf_counter()
+    opt = target.backend_compile(art, options)
+    timings["backend_optimize"] = _ms(t0)
+    return opt.data, opt.format, {**art.info, **opt.info}

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webnnc.compiler.errors import CompilerError
+from webnnc.compiler.targets import TARGETS as _TARGETS
+from webnnc.compiler.targets import get_target
 
 __all__ = ["OPT_LEVELS", "TARGETS", "CompileOptions"]
 
-# target name -> (emitter, backend description)
-TARGETS: dict[str, str] = {
-    "onnx-cpu": "ONNX Runtime, CPUExecutionProvider",
-    "onnx-cuda": "ONNX Runtime, CUDAExecutionProvider",
-    "coreml": "CoreML ML Program (.mlpackage; .mlmodelc on macOS)",
-}
+# target name -> backend description (the targets themselves: webnnc.compiler.targets)
+TARGETS: dict[str, str] = {name: t.description for name, t in _TARGETS.items()}
 OPT_LEVELS = ("none", "basic", "extended", "all")
 
 
@@ -50,4 +48,5 @@ class CompileOptions:
 
     @property
     def machine_specific(self) -> bool:
-        return self.target == "onnx-cpu" and self.optimization_level == "all"
+        """Whether the artifact depends on this machine's CPU (its features join the key)."""
+        return get_target(self.target).machine_specific(self)

@@ -1,6 +1,6 @@
 """IR graph -> CoreML ML Program, packed as one deterministic ``.mlpackage`` archive.
 
-The only module, with its lowering table ``_coreml_lowering``, that imports coremltools.
+The only module, with its lowering package ``coreml``, that imports coremltools.
 
 # NOTE: the artifact is the ``.mlpackage`` folder packed into a zip archive whose entries
 # are sorted, stored uncompressed and stamped with a fixed time, so equal graphs give equal
@@ -47,7 +47,7 @@ from coremltools.proto import Model_pb2  # noqa: E402
 _ct_logger.setLevel(_ct_level)
 
 from webnnc.compiler.emitters import Artifact  # noqa: E402
-from webnnc.compiler.emitters._coreml_lowering import (  # noqa: E402
+from webnnc.compiler.emitters.coreml import (  # noqa: E402
     LOWERINGS,
     MIL_TYPES,
     MilContext,
@@ -129,7 +129,7 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
     """
     _check_boundary(graph)
     for node in graph.nodes:  # fail before building anything
-        check_node(node)
+        check_node(node, LOWERINGS)
     in_names, out_names = _mil_names(graph)
     placeholders = {
         in_names[v.name or ""]: mb.placeholder(shape=v.shape or (1,), dtype=MIL_TYPES.get(v.data_type, types.int32))
@@ -144,7 +144,7 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
                 var = mb.reshape(x=var, shape=np.zeros(0, np.int32), name=ctx.fresh("scalar_in"))
             ctx.bind(v, var)
         for node in graph.nodes:
-            lower_node(ctx, node)
+            lower_node(ctx, node, LOWERINGS)
         outputs = []
         for name, value in graph.outputs.items():
             var = ctx.var(value)

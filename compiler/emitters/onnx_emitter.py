@@ -1,4 +1,4 @@
-"""IR graph -> ONNX model bytes (the only module, with its lowering table, that imports onnx)."""
+"""IR graph -> ONNX model bytes (the only module, with the lowering package ``onnx``, that imports onnx)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from webnnc.compiler.emitters import Artifact
-from webnnc.compiler.emitters._onnx_lowering import (
+from webnnc.compiler.emitters.onnx import (
     LOWERINGS,
     ONNX_TYPES,
     LoweringContext,
@@ -59,7 +59,7 @@ def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
             tensor = helper.make_tensor(name, ONNX_TYPES[c.data_type], c.shape, c.const.reshape(-1).tolist())
         initializers.append(tensor)
     for node in graph.nodes:
-        lower_node(ctx, node)
+        lower_node(ctx, node, LOWERINGS)
     for out_name, src in extra_outputs:
         wide = _WIDE_IO.get(graph.outputs[out_name].data_type.value)
         if wide is not None:

@@ -16,7 +16,7 @@ import onnxruntime as ort
 
 from webnnc.compiler.emitters import Artifact
 
-__all__ = ["LEVELS", "optimize"]
+__all__ = ["LEVELS", "available_providers", "optimize"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,11 @@ LEVELS: dict[str, Any] = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
+
+
+def available_providers() -> list[str]:
+    """The execution providers this ONNX Runtime build offers here."""
+    return list(ort.get_available_providers())
 
 
 def optimize(

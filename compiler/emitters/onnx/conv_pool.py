@@ -15,19 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from webnnc.compiler.emitters._onnx_lowering import LoweringContext, in_name, lowers, out_name
-from webnnc.compiler.ir import Node, Value
+from webnnc.compiler.emitters.onnx._core import (
+    LoweringContext,
+    LoweringTable,
+    in_name,
+    operand,
+    out_name,
+)
+from webnnc.compiler.ir import Node
 
-__all__: list[str] = []
+__all__ = ["LOWERINGS"]
+
+LOWERINGS = LoweringTable()
+lowers = LOWERINGS.lowers
 
 _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 
-
-def _input(node: Node, i: int = 0) -> Value:
-    v = node.inputs[i]
-    assert v is not None, f"{node.op_type}: input {i} is required"
-    return v
 
 
 def _spatial(ctx: LoweringContext, node: Node, layout: str, build: Callable[[str, str], str]) -> None:
@@ -95,7 +99,7 @@ def _valid_counts(size: int, out: int, window: int, pad_begin: int, stride: int,
 @lowers("averagePool2d", "maxPool2d", "l2Pool2d")
 def _pool2d(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
-    x = _input(node)
+    x = operand(node)
     nhwc = a["layout"] == "nhwc"
     size = x.shape[1:3] if nhwc else x.shape[2:4]
     out = node.outputs[0].shape[1:3] if nhwc else node.outputs[0].shape[2:4]
@@ -175,7 +179,7 @@ def _fit_scale(size: int, out: int, scale: float) -> float | None:
 @lowers("resample2d")
 def _resample2d(ctx: LoweringContext, node: Node) -> None:
     a = node.attributes
-    x = _input(node)
+    x = operand(node)
     axes = [int(v) for v in a["axes"]]
     # ONNX Runtime interpolates linearly only over the two innermost (or NHWC) axes, so
     # the resized axes are moved last, in the order the options list them.

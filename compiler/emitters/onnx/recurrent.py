@@ -14,10 +14,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from webnnc.compiler.emitters._onnx_lowering import LoweringContext, lowers, out_name
+from webnnc.compiler.emitters.onnx._core import (
+    LoweringContext,
+    LoweringTable,
+    out_name,
+)
 from webnnc.compiler.ir import DataType, Node, Value
 
-__all__: list[str] = []
+__all__ = ["LOWERINGS"]
+
+LOWERINGS = LoweringTable()
+lowers = LOWERINGS.lowers
 
 _FLOAT = 1  # onnx.TensorProto.FLOAT
 _FLOAT16 = 10  # onnx.TensorProto.FLOAT16

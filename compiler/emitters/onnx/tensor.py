@@ -1,25 +1,28 @@
-"""ONNX lowerings of the shape and layout operators (reshape ... identity) and of
-gather / scatter."""
+"""ONNX lowerings of the shape and layout operators (reshape ... identity)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from webnnc.compiler.emitters._onnx_lowering import LoweringContext, in_name, lowers, out_name
+from webnnc.compiler.emitters.onnx._core import (
+    LoweringContext,
+    LoweringTable,
+    in_name,
+    operand,
+    out_name,
+)
 from webnnc.compiler.ir import DataType, Node, Value
 
-__all__: list[str] = []
+__all__ = ["LOWERINGS"]
+
+LOWERINGS = LoweringTable()
+lowers = LOWERINGS.lowers
 
 _INT64_MIN = np.iinfo(np.int64).min
 # Types ONNX Runtime's CPU Trilu kernel takes; the other integer types use a 0/1 mask
 # product, which is exact for integers (floats need Trilu: 0 * inf would be NaN).
 _TRILU_TYPES = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32, DataType.INT64})
 
-
-def _input(node: Node, i: int = 0) -> Value:
-    v = node.inputs[i]
-    assert v is not None, f"{node.op_type}: input {i} is required"
-    return v
 
 
 @lowers("reshape")
@@ -109,7 +112,7 @@ def _split(ctx: LoweringContext, node: Node) -> None:
 
 @lowers("triangular")
 def _triangular(ctx: LoweringContext, node: Node) -> None:
-    x = _input(node)
+    x = operand(node)
     upper = bool(node.attributes["upper"])
     k = int(node.attributes["diagonal"])
     if x.data_type in _TRILU_TYPES:
@@ -122,7 +125,7 @@ def _triangular(ctx: LoweringContext, node: Node) -> None:
 
 @lowers("pad")
 def _pad(ctx: LoweringContext, node: Node) -> None:
-    x = _input(node)
+    x = operand(node)
     a = node.attributes
     begin, end = list(a["beginning_padding"]), list(a["ending_padding"])
     mode = str(a["mode"])
@@ -158,39 +161,3 @@ def _pad_symmetric(ctx: LoweringContext, node: Node, x: Value, begin: list[int],
             parts.append(_slice(ctx, cur, [size - 1], [stop if stop >= 0 else _INT64_MIN], [d], [-1]))
         last = i == len(padded) - 1
         cur = ctx.add("Concat", parts, [out_name(ctx, node)] if last else None, axis=d)
-
-
-# ---------------------------------------------------------------- gather / scatter
-def _clamped_indices(ctx: LoweringContext, idx: Value, sizes: list[int] | int) -> str:
-    """int64 indices clamped into ``[-size, size - 1]`` per coordinate (see gather_scatter)."""
-    name = ctx.name(idx)
-    if idx.data_type != DataType.INT64:
-        name = ctx.add("Cast", [name], to=7)  # onnx.TensorProto.INT64
-    if isinstance(sizes, int):
-        lo = ctx.const(np.asarray(-sizes, np.int64), "lo")
-        hi = ctx.const(np.asarray(sizes - 1, np.int64), "hi")
-        return ctx.add("Clip", [name, lo, hi])
-    dims = np.asarray(sizes, np.int64)
-    name = ctx.add("Max", [name, ctx.const(-dims, "lo")])
-    return ctx.add("Min", [name, ctx.const(dims - 1, "hi")])
-
-
-@lowers("gather", "gatherElements", "scatterElements")
-def _gather_axis(ctx: LoweringContext, node: Node) -> None:
-    x, idx = _input(node, 0), _input(node, 1)
-    axis = int(node.attributes["axis"])
-    inputs = [ctx.name(x), _clamped_indices(ctx, idx, x.shape[axis])]
-    if node.op_type == "scatterElements":
-        inputs.append(in_name(ctx, node, 2))
-    onnx_op = {"gather": "Gather", "gatherElements": "GatherElements", "scatterElements": "ScatterElements"}
-    ctx.add(onnx_op[node.op_type], inputs, [out_name(ctx, node)], axis=axis)
-
-
-@lowers("gatherND", "scatterND")
-def _gather_nd(ctx: LoweringContext, node: Node) -> None:
-    x, idx = _input(node, 0), _input(node, 1)
-    k = idx.shape[-1]
-    inputs = [ctx.name(x), _clamped_indices(ctx, idx, list(x.shape[:k]))]
-    if node.op_type == "scatterND":
-        inputs.append(in_name(ctx, node, 2))
-    ctx.add("GatherND" if node.op_type == "gatherND" else "ScatterND", inputs, [out_name(ctx, node)])

@@ -20,16 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from webnnc.compiler.emitters._onnx_lowering import (
-    ONNX_TYPES,
+from webnnc.compiler.emitters.onnx._core import (
     LoweringContext,
+    LoweringTable,
+    cast,
     in_name,
-    lowers,
+    operand,
     out_name,
 )
-from webnnc.compiler.ir import DataType, Node, Value
+from webnnc.compiler.ir import DataType, Node
 
-__all__: list[str] = []
+__all__ = ["LOWERINGS"]
+
+LOWERINGS = LoweringTable()
+lowers = LOWERINGS.lowers
 
 _ONNX_REDUCE = {
     "reduceL1": "ReduceL1",
@@ -52,29 +56,21 @@ _NATIVE_INT = {
 _UINT64_SHIFT = np.uint64(1 << 63)
 
 
-def _input(node: Node, i: int = 0) -> Value:
-    v = node.inputs[i]
-    assert v is not None, f"{node.op_type}: input {i} is required"
-    return v
-
-
-def _cast(ctx: LoweringContext, name: str, to: DataType, out: str | None = None) -> str:
-    return ctx.add("Cast", [name], [out] if out else None, to=ONNX_TYPES[to])
 
 
 def _to_int64(ctx: LoweringContext, x: str, dt: DataType, ordered: bool) -> str:
     """An int64 stand-in for an integer tensor of type ``dt`` (see the module note)."""
     if dt == DataType.UINT64 and ordered:
         x = ctx.add("Sub", [x, ctx.const(np.asarray(_UINT64_SHIFT), "shift")])
-    return _cast(ctx, x, DataType.INT64)
+    return cast(ctx, x, DataType.INT64)
 
 
 def _from_int64(ctx: LoweringContext, y: str, dt: DataType, ordered: bool, out: str) -> None:
     if dt == DataType.UINT64 and ordered:
-        y = _cast(ctx, y, DataType.UINT64)
+        y = cast(ctx, y, DataType.UINT64)
         ctx.add("Add", [y, ctx.const(np.asarray(_UINT64_SHIFT), "shift")], [out])
         return
-    _cast(ctx, y, dt, out)
+    cast(ctx, y, dt, out)
 
 
 def _elementwise_reduction(ctx: LoweringContext, op: str, x: str, out: str) -> None:
@@ -144,7 +140,7 @@ def _reduce_call(ctx: LoweringContext, onnx_op: str, x: str, axes: Sequence[int]
 @lowers(*_ONNX_REDUCE)
 def _reduce(ctx: LoweringContext, node: Node) -> None:
     op = node.op_type
-    x = _input(node)
+    x = operand(node)
     dt = x.data_type
     axes = tuple(int(a) for a in node.attributes["axes"])
     keep = bool(node.attributes["keep_dimensions"])
@@ -155,8 +151,8 @@ def _reduce(ctx: LoweringContext, node: Node) -> None:
     onnx_op = _ONNX_REDUCE[op]
     ordered = op in _ORDERED
     if dt == DataType.FLOAT16 and not ordered:
-        y = _reduce_call(ctx, onnx_op, _cast(ctx, src, DataType.FLOAT32), axes, keep)
-        _cast(ctx, y, DataType.FLOAT16, out)
+        y = _reduce_call(ctx, onnx_op, cast(ctx, src, DataType.FLOAT32), axes, keep)
+        cast(ctx, y, DataType.FLOAT16, out)
         return
     if dt.is_integer and op in _EXACT_INT:
         if not dt.is_signed and op == "reduceL1":
@@ -184,7 +180,7 @@ _NATIVE_ARG = frozenset(
 
 @lowers("argMax", "argMin")
 def _arg(ctx: LoweringContext, node: Node) -> None:
-    x = _input(node)
+    x = operand(node)
     src = in_name(ctx, node, 0)
     if x.data_type not in _NATIVE_ARG:
         src = _to_int64(ctx, src, x.data_type, ordered=True)
@@ -198,12 +194,12 @@ def _arg(ctx: LoweringContext, node: Node) -> None:
     if out_type == DataType.INT64:
         ctx.add(onnx_op, [src], [out_name(ctx, node)], **attrs)
         return
-    _cast(ctx, ctx.add(onnx_op, [src], **attrs), out_type, out_name(ctx, node))
+    cast(ctx, ctx.add(onnx_op, [src], **attrs), out_type, out_name(ctx, node))
 
 
 @lowers("cumulativeSum")
 def _cumulative_sum(ctx: LoweringContext, node: Node) -> None:
-    x = _input(node)
+    x = operand(node)
     dt = x.data_type
     a = node.attributes
     src, out = in_name(ctx, node, 0), out_name(ctx, node)
@@ -212,8 +208,8 @@ def _cumulative_sum(ctx: LoweringContext, node: Node) -> None:
     if dt in (DataType.FLOAT32, DataType.INT32, DataType.INT64):
         ctx.add("CumSum", [src, axis], [out], **attrs)
     elif dt == DataType.FLOAT16:
-        y = ctx.add("CumSum", [_cast(ctx, src, DataType.FLOAT32), axis], **attrs)
-        _cast(ctx, y, DataType.FLOAT16, out)
+        y = ctx.add("CumSum", [cast(ctx, src, DataType.FLOAT32), axis], **attrs)
+        cast(ctx, y, DataType.FLOAT16, out)
     else:  # uint32 / uint64: exact in int64
         y = ctx.add("CumSum", [_to_int64(ctx, src, dt, ordered=False), axis], **attrs)
         _from_int64(ctx, y, dt, False, out)

@@ -1,12 +1,13 @@
-"""The ONNX lowering table: one function per WebNN operator.
+"""The core of the ONNX lowering: the context every lowering writes through, type codes,
+the per-family table type and the helpers the families share.
 
-Each function receives a :class:`LoweringContext` and the node, and appends ONNX nodes
-through the context. Only this module and ``onnx_emitter`` import ``onnx``.
+A lowering function receives a :class:`LoweringContext` and the node, and appends ONNX nodes
+through the context. Only this package and ``onnx_emitter`` import ``onnx``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,17 @@ from onnx import helper, numpy_helper
 from webnnc.compiler.errors import UnsupportedOperatorError
 from webnnc.compiler.ir import DataType, Node, Value
 
-__all__ = ["LOWERINGS", "ONNX_TYPES", "LoweringContext", "in_name", "lower_node", "lowers", "out_name"]
+__all__ = [
+    "ONNX_TYPES",
+    "Lowering",
+    "LoweringContext",
+    "LoweringTable",
+    "cast",
+    "in_name",
+    "lower_node",
+    "operand",
+    "out_name",
+]
 
 ONNX_TYPES: dict[DataType, int] = {
     DataType.FLOAT32: onnx.TensorProto.FLOAT,
@@ -84,16 +95,37 @@ class LoweringContext:
 
 
 Lowering = Callable[[LoweringContext, Node], None]
-LOWERINGS: dict[str, Lowering] = {}
 
 
-def lowers(*ops: str) -> Callable[[Lowering], Lowering]:
-    def register(fn: Lowering) -> Lowering:
-        for op in ops:
-            LOWERINGS[op] = fn
-        return fn
+class LoweringTable(dict[str, Lowering]):
+    """One family's lowerings (WebNN op name -> function), filled by :meth:`lowers`.
 
-    return register
+    Each family module owns one table; ``webnnc.compiler.emitters.onnx`` merges them into
+    ``LOWERINGS`` from an explicit tuple of families.
+    """
+
+    def lowers(self, *ops: str) -> Callable[[Lowering], Lowering]:
+        """Decorator: register the function as the lowering of ``ops``."""
+
+        def register(fn: Lowering) -> Lowering:
+            for op in ops:
+                if op in self:
+                    raise ValueError(f"{op}: two ONNX lowerings in one family")
+                self[op] = fn
+            return fn
+
+        return register
+
+    @classmethod
+    def merged(cls, tables: Sequence[Mapping[str, Lowering]]) -> LoweringTable:
+        """One table holding every family's entries; an op lowered twice is an error."""
+        out = cls()
+        for table in tables:
+            twice = sorted(set(out) & set(table))
+            if twice:
+                raise ValueError(f"ops lowered by two ONNX families: {', '.join(twice)}")
+            out.update(table)
+        return out
 
 
 def in_name(ctx: LoweringContext, node: Node, i: int) -> str:
@@ -104,46 +136,26 @@ def out_name(ctx: LoweringContext, node: Node, i: int = 0) -> str:
     return ctx.name(node.outputs[i])
 
 
-# ---------------------------------------------------------------- element-wise
-# (the element-wise families live in _onnx_lowering_elementwise / _reduction / _quantization)
-_SIMPLE = {"matmul": "MatMul"}
+def operand(node: Node, i: int = 0) -> Value:
+    """Input ``i`` of ``node``, which the op requires (the builder has checked it)."""
+    v = node.inputs[i]
+    assert v is not None, f"{node.op_type}: input {i} is required"
+    return v
 
 
-@lowers(*_SIMPLE)
-def _simple(ctx: LoweringContext, node: Node) -> None:
-    ctx.add(_SIMPLE[node.op_type], [in_name(ctx, node, i) for i in range(len(node.inputs))], [out_name(ctx, node)])
+def cast(ctx: LoweringContext, name: str, to: DataType | int, out: str | None = None) -> str:
+    """Append a Cast of ``name`` to ``to`` (a WebNN type or an ONNX type code)."""
+    onnx_to = ONNX_TYPES[to] if isinstance(to, DataType) else to
+    return ctx.add("Cast", [name], [out] if out else None, to=onnx_to)
 
 
-# ---------------------------------------------------------------- linear algebra, normalization
-@lowers("gemm")
-def _gemm(ctx: LoweringContext, node: Node) -> None:
-    a = node.attributes
-    inputs = [in_name(ctx, node, 0), in_name(ctx, node, 1)]
-    if node.inputs[2] is not None:
-        inputs.append(in_name(ctx, node, 2))
-    ctx.add(
-        "Gemm", inputs, [out_name(ctx, node)], alpha=float(a["alpha"]), beta=float(a["beta"]),
-        transA=int(bool(a["a_transpose"])), transB=int(bool(a["b_transpose"])),
-    )
-
-
-def lower_node(ctx: LoweringContext, node: Node) -> None:
+def lower_node(ctx: LoweringContext, node: Node, lowerings: Mapping[str, Lowering]) -> None:
+    """Lower one node through ``lowerings`` (the merged table)."""
     try:
-        fn = LOWERINGS[node.op_type]
+        fn = lowerings[node.op_type]
     except KeyError:
         raise UnsupportedOperatorError(
             f"{node.op_type}: no ONNX lowering for this operator (node {node.name or '?'}); "
-            f"supported: {', '.join(sorted(LOWERINGS))}"
+            f"supported: {', '.join(sorted(lowerings))}"
         ) from None
     fn(ctx, node)
-
-
-# Operator families lowered in modules of their own (``_onnx_lowering_<family>.py``) register
-# into LOWERINGS with @lowers when imported here, after everything they use is defined.
-import webnnc.compiler.emitters._onnx_lowering_conv_pool  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_elementwise  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_normalization  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_quantization  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_recurrent  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_reduction  # noqa: E402
-import webnnc.compiler.emitters._onnx_lowering_tensor  # noqa: E402, F401

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from webnnc.compiler.emitters._onnx_lowering import (
+from webnnc.compiler.emitters.onnx._core import (
     ONNX_TYPES,
     LoweringContext,
+    LoweringTable,
     in_name,
-    lowers,
+    operand,
     out_name,
 )
-from webnnc.compiler.ir import DataType, Node, Value
+from webnnc.compiler.ir import DataType, Node
 
-__all__: list[str] = []
+__all__ = ["LOWERINGS"]
+
+LOWERINGS = LoweringTable()
+lowers = LOWERINGS.lowers
 
 _F32 = ONNX_TYPES[DataType.FLOAT32]
 _F64 = 11  # onnx.TensorProto.DOUBLE: an internal intermediate only
@@ -37,11 +41,6 @@ _QRANGE: dict[DataType, tuple[int, int]] = {
     DataType.INT32: (-(2**31), 2**31 - 1),
 }
 
-
-def _input(node: Node, i: int) -> Value:
-    v = node.inputs[i]
-    assert v is not None, f"{node.op_type}: input {i} is required"
-    return v
 
 
 def _blockwise(ctx: LoweringContext, name: str, shape: tuple[int, ...], target: tuple[int, ...]) -> str:
@@ -58,8 +57,8 @@ def _blockwise(ctx: LoweringContext, name: str, shape: tuple[int, ...], target: 
 
 def _operands(ctx: LoweringContext, node: Node, zero_type: int) -> tuple[str, str, str]:
     """Input, scale and zero point (cast to ``zero_type``: int4 has no Expand kernel)."""
-    x = _input(node, 0)
-    s, z = _input(node, 1), _input(node, 2)
+    x = operand(node, 0)
+    s, z = operand(node, 1), operand(node, 2)
     scale = _blockwise(ctx, in_name(ctx, node, 1), s.shape, x.shape)
     zero = ctx.add("Cast", [in_name(ctx, node, 2)], to=zero_type)
     zero = _blockwise(ctx, zero, z.shape, x.shape)
@@ -69,7 +68,7 @@ def _operands(ctx: LoweringContext, node: Node, zero_type: int) -> tuple[str, st
 @lowers("dequantizeLinear")
 def _dequantize(ctx: LoweringContext, node: Node) -> None:
     # int32 values need more bits than float32 has: they compute in float64
-    wide = _F64 if _input(node, 0).data_type == DataType.INT32 else _F32
+    wide = _F64 if operand(node, 0).data_type == DataType.INT32 else _F32
     x, scale, zero = _operands(ctx, node, wide)
     out_type = node.outputs[0].data_type
     centered = ctx.add("Sub", [ctx.add("Cast", [x], to=wide), zero])
@@ -88,7 +87,7 @@ def _dequantize(ctx: LoweringContext, node: Node) -> None:
 def _quantize(ctx: LoweringContext, node: Node) -> None:
     x, scale, zero = _operands(ctx, node, _F64)
     out_type = node.outputs[0].data_type
-    if _input(node, 0).data_type != DataType.FLOAT32:
+    if operand(node, 0).data_type != DataType.FLOAT32:
         x = ctx.add("Cast", [x], to=_F32)
         scale = ctx.add("Cast", [scale], to=_F32)
     rounded = ctx.add("Round", [ctx.add("Div", [x, scale])])
