@@ -139,8 +139,8 @@ class Target:
 
 
 def _onnx_support_limits() -> dict[str, Any]:
-    # the one place that reads the operator support table (its home may move)
-    from webnnc.compiler.frontend._support import op_support_limits
+    # the one place that reads the operator catalogue's support table
+    from webnnc.compiler.ops import op_support_limits
 
     return op_support_limits()
 
@@ -208,7 +208,7 @@ class CoreMLTarget(Target):
         # Derived from the ONNX table (operand names, spec types) narrowed by the CoreML
         # lowering registry, so it never promises what the CoreML emitter would reject.
         from webnnc.compiler.emitters.coreml import LOWERINGS, MAX_RANK, MIL_TYPES
-        from webnnc.compiler.frontend._support import OP_SUPPORT, op_support_limits
+        from webnnc.compiler.ops import OP_SUPPORT, op_support_limits
         from webnnc.compiler.ir import DataType
 
         tensor_types = frozenset(MIL_TYPES)

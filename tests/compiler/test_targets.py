@@ -54,7 +54,7 @@ def test_cuda_without_a_cuda_provider_optimizes_portably(monkeypatch: pytest.Mon
 
 
 def test_onnx_support_limits_are_the_support_table() -> None:
-    from webnnc.compiler.frontend._support import op_support_limits
+    from webnnc.compiler.ops import op_support_limits
 
     assert get_target("onnx-cpu").support_limits() == op_support_limits()
 

@@ -2,7 +2,7 @@
 where and clamp (unary math lives in ``unary``, activations in ``activation``).
 
 Where ONNX Runtime's CPU provider lacks a kernel for a data type the support table promises
-(``webnnc.compiler.frontend._support``), the lowering computes in a type it has, exactly:
+(``webnnc.compiler.ops``), the lowering computes in a type it has, exactly:
 uint64 selects through a bit-preserving int64 view. Comparisons and logical operators produce ONNX booleans, cast to WebNN's uint8.
 """
 

@@ -13,7 +13,7 @@ FAMILIES = (
 
 
 def _frontend_ops(family: str) -> set[str]:
-    return set(importlib.import_module(f"webnnc.compiler.frontend.ops.{family}").OPS)
+    return set(importlib.import_module(f"webnnc.compiler.ops.{family}").OPS)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

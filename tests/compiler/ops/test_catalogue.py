@@ -44,11 +44,10 @@ FAMILY_NAMES = (
 
 
 # ------------------------------------------------------------------ where the tables live
-# NOTE: the emitters are being reorganized into per-target packages; these two helpers are
-# the only places that name their modules, so a move is a one-line fix here.
+# NOTE: these two helpers are the only places that name the emitters' table modules.
 def onnx_lowerings() -> Mapping[str, Any]:
     """The ONNX target's lowering table: WebNN op -> lowering function."""
-    from webnnc.compiler.emitters._onnx_lowering import LOWERINGS
+    from webnnc.compiler.emitters.onnx import LOWERINGS
 
     return LOWERINGS
 
@@ -56,9 +55,9 @@ def onnx_lowerings() -> Mapping[str, Any]:
 def coreml_lowerings() -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """The CoreML target's lowering table and its per-op data types."""
     pytest.importorskip("coremltools", reason="the CoreML lowering table needs coremltools")
-    from webnnc.compiler.emitters._coreml_lowering import LOWERINGS, OP_TYPES
+    from webnnc.compiler.emitters.coreml import LOWERINGS
 
-    return LOWERINGS, OP_TYPES
+    return LOWERINGS, {op: entry.data_types for op, entry in LOWERINGS.items()}
 
 
 def _family(op: str) -> ModuleType:
