@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 HEX64 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_RESERVED = frozenset({"objects", "entries", "index", "locks", "tmp"})  # the store's own folders
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file marks the folder as a cache (webnnc compiled artifacts).\n"
@@ -139,7 +141,6 @@ class Layout:
         self.entries = directory / "entries"
         self.tmp = directory / "tmp"
         self.locks = directory / "locks"
-        self.unpacked = directory / "unpacked"
 
     def entry_path(self, key: str) -> Path:
         if not HEX64.fullmatch(key):
@@ -150,6 +151,12 @@ class Layout:
         if not HEX64.fullmatch(sha):
             raise CacheCorruptionError(f"not an artifact sha256: {sha!r}")
         return self.objects / sha[:2] / sha
+
+    def unpacked_root(self, folder: str) -> Path:
+        """The folder that holds unpacked archives of one family (``coreml``, ...)."""
+        if not _NAME.fullmatch(folder) or folder in _RESERVED:
+            raise CacheError(f"not a folder name for unpacked archives: {folder!r}")
+        return self.directory / folder
 
     def atomic_write(self, path: Path, data: bytes) -> None:
         """Write ``data`` to ``tmp/``, fsync it and rename it onto ``path``."""

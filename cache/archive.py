@@ -73,8 +73,10 @@ def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath:
         or any(part in ("", ".", "..") for part in name.rstrip("/").split("/"))
     ):
         raise UnsafeArchiveError(f"archive entry {name!r} points outside its folder")
-    mode = info.external_attr >> 16
-    if info.create_system == 3 and mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    # A unix entry's file type is in the top bits of its mode; our own entries carry none
+    # (plain permissions), so only a type other than regular file or folder is refused.
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if info.create_system == 3 and kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise UnsafeArchiveError(f"archive entry {name!r} is not a plain file (a link?)")
     return path
 

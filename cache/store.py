@@ -8,7 +8,7 @@ Layout of a cache folder (``cache/CACHE.md`` has the full story)::
     index/                            diskcache (SQLite): model names -> keys, hit counts
     locks/<key>.lock, locks/store.lock  flock files (see webnnc.cache.locks)
     tmp/                              staging for atomic renames
-    unpacked/<sha><suffix>/           archives unpacked into folders (see :meth:`ArtifactStore.unpacked_dir`)
+    <folder>/<sha><suffix>/           archives unpacked into folders (``ArtifactStore.unpacked_dir``)
 
 # NOTE: publication and reading, and why no reader ever sees a partial entry.
 # An entry exists exactly when its manifest file exists. ``put`` writes the artifact to
@@ -437,18 +437,21 @@ class ArtifactStore:
             logger.warning("could not cache the %s derived from %s… (%s)", format, source.key[:12], e)
             return None
 
-    def unpacked_dir(self, data: bytes, sha256: str, *, suffix: str = "") -> Path:
+    def unpacked_dir(self, data: bytes, sha256: str, *, folder: str, suffix: str = "") -> Path:
         """A folder holding the archive ``data`` (sha256 ``sha256``) unpacked; see :mod:`archive`.
 
-        The folder is ``unpacked/<sha256><suffix>`` in the cache, reused while it still packs
-        to ``sha256`` and unpacked again when it does not. When the cache cannot be written
-        (and holds no intact copy), the folder is a private temporary one for this process.
+        The folder is ``<cache>/<folder>/<sha256><suffix>`` (``folder`` names the family, e.g.
+        ``coreml``), reused while it still packs to ``sha256`` and unpacked again when it does
+        not. When the cache cannot be written (and holds no intact copy), the folder is a
+        private temporary one for this process.
 
         Raises:
             UnsafeArchiveError: an archive entry would land outside the folder.
+            CacheError: ``folder`` is not a plain name or is one of the store's own folders.
         """
+        root = self._layout.unpacked_root(folder)
         try:
-            return materialize(data, sha256, self._layout.unpacked, suffix=suffix)
+            return materialize(data, sha256, root, suffix=suffix)
         except OSError as e:
             if self.writable:
                 logger.warning("cannot unpack into the cache %s (%s); using a private folder", self.directory, e)
