@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.cache.helpers import fake_manifest
-from webnnc.cache.archive import UnsafeArchiveError, folder_matches, materialize, pack_directory, unpack
+from webnnc.cache.archive import (
+    UnsafeArchiveError,
+    folder_matches,
+    materialize,
+    pack_directory,
+    unpack,
+)
 from webnnc.cache.errors import CacheError
 from webnnc.cache.key import LAYOUT_VERSION, derived_parts, key_digest
 from webnnc.cache.store import ArtifactStore
