@@ -17,7 +17,6 @@ __all__ = [
     "DTYPES",
     "OPERAND_OPTIONS",
     "SHORT_NAMES",
-    "WEIGHTS_HEADER",
     "WEIGHTS_MAGIC",
     "WEIGHTS_VERSION",
     "ConstDecl",
@@ -32,7 +31,6 @@ __all__ = [
 
 WEIGHTS_MAGIC = b"WGWT"
 WEIGHTS_VERSION = 1
-WEIGHTS_HEADER = len(WEIGHTS_MAGIC) + 4
 
 DTYPES = {
     "f32": DataType.FLOAT32, "f16": DataType.FLOAT16, "i32": DataType.INT32,
