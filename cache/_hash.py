@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 try:
     import blake3 as _blake3
 except ImportError:  # pragma: no cover - blake3 is a dependency; kept optional at runtime
     _blake3 = None  # type: ignore[assignment]
 
-__all__ = ["blake3_available", "blake3_hex", "sha256_hex"]
+__all__ = ["blake3_available", "blake3_hex", "content_hasher", "sha256_hex"]
 
 
 def blake3_available() -> bool:
@@ -36,6 +37,22 @@ def blake3_hex(data: bytes) -> str | None:
     if _blake3 is None:
         return None
     return str(_blake3.blake3(data).hexdigest())
+
+
+def content_hasher() -> tuple[str, Any]:
+    """(algorithm name, a fresh incremental hasher): BLAKE3 when installed, else sha256.
+
+    For digests that feed cache keys (constants' content digests): the caller writes the
+    algorithm into the digest string, so a BLAKE3 digest never collides with a sha256 one
+    and an installation without ``blake3`` still computes valid (different) keys.
+
+    >>> name, h = content_hasher()
+    >>> name in ("blake3", "sha256") and len(h.hexdigest()) == 64
+    True
+    """
+    if _blake3 is None:
+        return "sha256", hashlib.sha256()
+    return "blake3", _blake3.blake3()
 
 
 def sha256_hex(data: bytes) -> str:

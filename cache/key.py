@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["LAYOUT_VERSION", "CacheKey", "key_digest"]
+__all__ = ["LAYOUT_VERSION", "CacheKey", "derived_parts", "key_digest"]
 
 # The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
 # compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
@@ -25,6 +26,26 @@ def key_digest(parts: dict[str, str]) -> str:
     """
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def derived_parts(kind: str, target: str, facts: Mapping[str, str]) -> dict[str, str]:
+    """The key parts of an entry derived from another entry's artifact.
+
+    A derived entry (the compiled ``.mlmodelc`` of a stored ``.mlpackage``) is keyed by what
+    it is (``kind``), its target, the cache's layout version, and the facts it was derived
+    from: the source artifact's sha256 and the versions of the tools that derived it (use
+    ``library.<name>`` for those, so ``webnnc cache gc`` checks them like a compiler key's).
+    Its key is :func:`key_digest` of these parts, so a derived entry verifies like any other.
+
+    >>> p = derived_parts("coreml-mlmodelc", "coreml", {"package_sha256": "ab"})
+    >>> sorted(p)
+    ['kind', 'layout_version', 'package_sha256', 'target']
+    """
+    reserved = {"kind", "target", "layout_version"} & set(facts)
+    if reserved:
+        raise ValueError(f"derived key facts may not redefine {sorted(reserved)}")
+    parts = {"kind": kind, "target": target, "layout_version": str(LAYOUT_VERSION), **facts}
+    return dict(sorted(parts.items()))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Layout of a cache folder (``cache/CACHE.md`` has the full story)::
     index/                            diskcache (SQLite): model names -> keys, hit counts
     locks/<key>.lock, locks/store.lock  flock files (see webnnc.cache.locks)
     tmp/                              staging for atomic renames
+    <folder>/<sha><suffix>/           archives unpacked into folders (``ArtifactStore.unpacked_dir``)
 
 # NOTE: publication and reading, and why no reader ever sees a partial entry.
 # An entry exists exactly when its manifest file exists. ``put`` writes the artifact to
@@ -29,27 +30,46 @@ Layout of a cache folder (``cache/CACHE.md`` has the full story)::
 # NOTE: the diskcache index is advisory (see _index.py): names and hit counts only. The
 # least-recently-used clock is the manifest file's mtime, touched on every hit, so LRU
 # survives the index being deleted.
+#
+# The store is split along its seams: ``_files.py`` (paths, atomic writes, verification),
+# ``_maintenance.py`` (size accounting, eviction, gc), ``_index.py`` (the advisory index);
+# this module is the facade that takes the locks and decides what to do on each error.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import hashlib
 import logging
 import os
-import re
 import shutil
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from webnnc.cache._files import (
+    CACHEDIR_TAG,
+    HEX64,
+    Layout,
+    check_manifest,
+    default_cache_dir,
+    parse_size,
+    read_or_none,
+    sha256_file,
+    verify_bytes,
+)
 from webnnc.cache._hash import blake3_hex
 from webnnc.cache._index import Index, SafeDisk
+from webnnc.cache._maintenance import (
+    GcReport,
+    collect_garbage,
+    evict_locked,
+    remove_entries,
+    total_bytes,
+)
+from webnnc.cache.archive import materialize
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.key import key_digest
 from webnnc.cache.locks import BuildLock, LockTimeout
@@ -72,53 +92,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIZE_LIMIT = 8 * 2**30  # 8 GiB; diskcache's own 1 GiB default evicts too eagerly
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a process waits for another to finish the same build
-_CHUNK = 1 << 20
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_OLD_S = 24 * 3600  # gc removes idle lock files older than this
-_CACHEDIR_TAG = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This file marks the folder as a cache (webnnc compiled artifacts).\n"
-    "# See https://bford.info/cachedir/\n"
-)
-
 # Directories for which this process has already warned that the cache is unusable.
 _WARNED: set[str] = set()
-
-
-def default_cache_dir() -> Path:
-    """``$WEBNNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/webnnc``, else ``~/.cache/webnnc``."""
-    env = os.environ.get("WEBNNC_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "webnnc"
-
-
-def parse_size(text: str | int) -> int:
-    """Bytes from ``"8G"``, ``"512MiB"``, ``"1.5GB"`` or ``"1000000"`` (powers of 1024).
-
-    >>> parse_size("512M"), parse_size("2GiB"), parse_size(1000)
-    (536870912, 2147483648, 1000)
-    """
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text.lower())
-    if not m:
-        raise ValueError(f"cannot read a size from {text!r}; expected e.g. 8G, 512M or 1000000")
-    scale = 1024 ** " kmgt".index(m.group(2) or " ")
-    return int(float(m.group(1)) * scale)
-
-
-def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """(hex sha256, size) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
 
 
 @dataclass(frozen=True)
@@ -141,65 +116,6 @@ class EntryInfo:
     size: int  # artifact + manifest bytes
     last_used: float
     hits: int
-
-
-@dataclass
-class GcReport:
-    """What ``gc`` removed (or would remove, with ``dry_run``)."""
-
-    entries: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
-    orphan_objects: int = 0
-    tmp_files: int = 0
-    lock_files: int = 0
-    evicted: list[str] = field(default_factory=list)
-    freed_bytes: int = 0
-
-
-def _check_manifest(manifest: Manifest, key: str) -> None:
-    """Raise CacheCorruptionError unless ``manifest`` really is the entry of ``key``."""
-    if manifest.key != key:
-        raise CacheCorruptionError(f"the manifest belongs to key {manifest.key[:12]}…")
-    if key_digest(manifest.key_parts) != key:
-        raise CacheCorruptionError("the manifest's key parts do not hash to its key (foreign or edited)")
-    if manifest.key_parts.get("target") != manifest.target:
-        raise CacheCorruptionError(
-            f"manifest target {manifest.target!r} differs from its key's {manifest.key_parts.get('target')!r}"
-        )
-    if not _HEX64.fullmatch(manifest.artifact_sha256) or manifest.artifact_size < 0:
-        raise CacheCorruptionError("the manifest's artifact hash or size is malformed")
-    if manifest.artifact_blake3 and not _HEX64.fullmatch(manifest.artifact_blake3):
-        raise CacheCorruptionError("the manifest's artifact BLAKE3 hash is malformed")
-
-
-def _verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> None:
-    """Check ``data`` against the manifest's size and hashes.
-
-    ``thorough=False`` (the hit path) checks one cryptographic hash: BLAKE3 when both the
-    manifest and this installation have it, else sha256. ``thorough=True`` checks sha256
-    and, when present and computable, BLAKE3 too.
-    """
-    if len(data) != manifest.artifact_size:
-        raise CacheCorruptionError(
-            f"artifact is {len(data)} B, the manifest says {manifest.artifact_size} B (truncated?)"
-        )
-    fast = blake3_hex(data) if manifest.artifact_blake3 else None
-    if fast is not None and fast != manifest.artifact_blake3:
-        raise CacheCorruptionError(
-            f"artifact BLAKE3 {fast[:12]}… differs from the manifest's {manifest.artifact_blake3[:12]}…"
-        )
-    if fast is None or thorough:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != manifest.artifact_sha256:
-            raise CacheCorruptionError(
-                f"artifact sha256 {digest[:12]}… differs from the manifest's {manifest.artifact_sha256[:12]}…"
-            )
-
-
-def _read_or_none(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
 
 
 class ArtifactStore:
@@ -229,10 +145,11 @@ class ArtifactStore:
         self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
         self.lock_timeout = float(lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT)
-        self._objects = self.directory / "objects"
-        self._entries = self.directory / "entries"
-        self._tmp = self.directory / "tmp"
-        self._locks = self.directory / "locks"
+        self._layout = Layout(self.directory)
+        self._objects = self._layout.objects
+        self._entries = self._layout.entries
+        self._tmp = self._layout.tmp
+        self._locks = self._layout.locks
         self.writable = True
         self.problem = ""
         try:
@@ -242,7 +159,7 @@ class ArtifactStore:
                 raise OSError(errno.EROFS, "the folder is read-only")
             tag = self.directory / "CACHEDIR.TAG"
             if not tag.exists():
-                self._atomic_write(tag, _CACHEDIR_TAG.encode())
+                self._atomic_write(tag, CACHEDIR_TAG.encode())
         except OSError as e:
             # No warning yet: a process that only reads (runtime.load from a read-only
             # deployment image) has nothing to be warned about. ``put`` warns, once.
@@ -251,14 +168,14 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------ paths
     def _entry_path(self, key: str) -> Path:
-        if not _HEX64.fullmatch(key):
-            raise CacheError(f"not a cache key: {key!r} (expected 64 lowercase hex digits)")
-        return self._entries / key[:2] / f"{key}.json"
+        return self._layout.entry_path(key)
 
     def _object_path(self, sha: str) -> Path:
-        if not _HEX64.fullmatch(sha):
-            raise CacheCorruptionError(f"not an artifact sha256: {sha!r}")
-        return self._objects / sha[:2] / sha
+        return self._layout.object_path(sha)
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        # Every byte the store publishes goes through here (tests fill the disk at this seam).
+        self._layout.atomic_write(path, data)
 
     def _degrade(self, error: BaseException | str) -> None:
         """Turn the store read-only, warning once per folder per process."""
@@ -296,7 +213,7 @@ class ArtifactStore:
         manifest: Manifest | None = None
         try:
             manifest = Manifest.from_json(text)
-            _check_manifest(manifest, key)
+            check_manifest(manifest, key)
             obj = self._object_path(manifest.artifact_sha256)
             try:
                 with open(obj, "rb") as f:
@@ -304,14 +221,14 @@ class ArtifactStore:
             except FileNotFoundError:
                 # Evicted by another process while we read it (a quiet miss), or evicted and
                 # published again (read the new entry), or really missing (corrupt).
-                now = _read_or_none(entry)
+                now = read_or_none(entry)
                 if now is None:
                     logger.debug("cache entry %s… vanished while being read; a miss", key[:12])
                     return None
                 if now != text and retry:
                     return self._get(key, name=name, use=use, retry=False)
                 raise CacheCorruptionError("the artifact file is missing") from None
-            _verify_bytes(manifest, data, thorough=False)
+            verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
             self._drop_bad(key, manifest, text)
@@ -335,25 +252,11 @@ class ArtifactStore:
 
     def manifest(self, key: str) -> Manifest | None:
         """The manifest under ``key`` without verifying the artifact (for listings)."""
-        try:
-            text = self._entry_path(key).read_bytes()
-        except OSError:
-            return None
-        return Manifest.from_json(text)
+        return self._layout.read_manifest(key)
 
     def keys(self) -> Iterator[str]:
         """Every key with an entry file (unverified)."""
-        try:
-            shards = sorted(os.scandir(self._entries), key=lambda d: d.name)
-        except OSError:
-            return
-        for shard in shards:
-            if not shard.is_dir():
-                continue
-            for f in sorted(os.listdir(shard.path)):
-                key = f.removesuffix(".json")
-                if f.endswith(".json") and _HEX64.fullmatch(key):
-                    yield key
+        return self._layout.scan_keys()
 
     def __iter__(self) -> Iterator[str]:
         """Iterating a store yields its keys, as iterating a mapping does."""
@@ -443,21 +346,6 @@ class ArtifactStore:
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp.mkdir(parents=True, exist_ok=True)  # the folder may have been deleted under us
-        tmp = self._tmp / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-
     def put(self, manifest: Manifest, data: bytes) -> CachedArtifact | None:
         """Publish ``data`` under ``manifest.key`` atomically.
 
@@ -468,9 +356,9 @@ class ArtifactStore:
         Raises:
             CacheError: the manifest does not describe ``data`` or its own key (a bug).
         """
-        _check_manifest(manifest, manifest.key)
+        check_manifest(manifest, manifest.key)
         try:
-            _verify_bytes(manifest, data)
+            verify_bytes(manifest, data)
         except CacheCorruptionError as e:
             raise CacheError(f"the manifest does not describe the artifact being stored: {e}") from None
         if not manifest.artifact_blake3:
@@ -501,6 +389,74 @@ class ArtifactStore:
         self.evict(keep=manifest.key, wait=False)
         return CachedArtifact(manifest, str(obj), data)
 
+    # ------------------------------------------------------------------ derived entries
+    # NOTE: a derived entry is an artifact made from another entry's artifact on the machine
+    # that runs it (the compiled .mlmodelc of a stored .mlpackage). It is an entry like any
+    # other (a manifest whose key parts hash to its key, a verified object, evicted by LRU),
+    # keyed by :func:`webnnc.cache.key.derived_parts`. Folders the runtime needs on disk are
+    # unpacked from verified archives by :meth:`unpacked_dir`, so the store is the only code
+    # that writes into the cache folder.
+    def get_derived(self, parts: Mapping[str, str]) -> CachedArtifact | None:
+        """The verified derived entry with these key parts, or None."""
+        return self.get(key_digest(dict(parts)))
+
+    def put_derived(
+        self,
+        parts: Mapping[str, str],
+        data: bytes,
+        *,
+        source: Manifest,
+        format: str,
+        libraries: Mapping[str, str] | None = None,
+        timings_ms: Mapping[str, float] | None = None,
+    ) -> CachedArtifact | None:
+        """Store ``data``, derived from ``source``'s artifact, under the key of ``parts``.
+
+        The entry inherits ``source``'s inputs and outputs and records its key in
+        ``extra["source_key"]``. Deriving is an optimization, so a failure to store is logged
+        and returns None; it never stops the caller.
+        """
+        key_parts = dict(sorted(parts.items()))
+        manifest = Manifest(
+            key=key_digest(key_parts),
+            target=key_parts.get("target", source.target),
+            format=format,
+            artifact_sha256=hashlib.sha256(data).hexdigest(),
+            artifact_size=len(data),
+            inputs=source.inputs,
+            outputs=source.outputs,
+            created=time.time(),
+            key_parts=key_parts,
+            libraries=dict(libraries or {}),
+            timings_ms=dict(timings_ms or {}),
+            extra={"source_key": source.key},
+        )
+        try:
+            return self.put(manifest, data)
+        except Exception as e:  # a full, read-only or locked cache must not stop the run
+            logger.warning("could not cache the %s derived from %s… (%s)", format, source.key[:12], e)
+            return None
+
+    def unpacked_dir(self, data: bytes, sha256: str, *, folder: str, suffix: str = "") -> Path:
+        """A folder holding the archive ``data`` (sha256 ``sha256``) unpacked; see :mod:`archive`.
+
+        The folder is ``<cache>/<folder>/<sha256><suffix>`` (``folder`` names the family, e.g.
+        ``coreml``), reused while it still packs to ``sha256`` and unpacked again when it does
+        not. When the cache cannot be written (and holds no intact copy), the folder is a
+        private temporary one for this process.
+
+        Raises:
+            UnsafeArchiveError: an archive entry would land outside the folder.
+            CacheError: ``folder`` is not a plain name or is one of the store's own folders.
+        """
+        root = self._layout.unpacked_root(folder)
+        try:
+            return materialize(data, sha256, root, suffix=suffix)
+        except OSError as e:
+            if self.writable:
+                logger.warning("cannot unpack into the cache %s (%s); using a private folder", self.directory, e)
+            return materialize(data, sha256, None, suffix=suffix)
+
     # ------------------------------------------------------------------ removal
     def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
         """Remove a corrupt entry; remove its object too if the object itself is bad.
@@ -512,9 +468,9 @@ class ArtifactStore:
             return
         try:
             entry = self._entry_path(key)
-            if text is None or _read_or_none(entry) == text:
+            if text is None or read_or_none(entry) == text:
                 entry.unlink(missing_ok=True)
-            if manifest is not None and _HEX64.fullmatch(manifest.artifact_sha256):
+            if manifest is not None and HEX64.fullmatch(manifest.artifact_sha256):
                 obj = self._object_path(manifest.artifact_sha256)
                 if obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
                     obj.unlink(missing_ok=True)
@@ -527,57 +483,11 @@ class ArtifactStore:
         if not self.writable:
             raise CacheError(f"cannot remove entries: {self.directory} is not writable ({self.problem})")
         with self._store_lock(shared=False, timeout=self.lock_timeout):
-            return self._remove_entries([key]) > 0
-
-    def _remove_entries(self, keys: list[str]) -> int:
-        """Remove entries and objects no remaining entry references (store lock held)."""
-        gone = set(keys)
-        shas: set[str] = set()
-        removed = 0
-        for key in gone:
-            path = self._entry_path(key)
-            with contextlib.suppress(OSError, CacheCorruptionError):
-                shas.add(Manifest.from_json(path.read_bytes()).artifact_sha256)
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                continue
-            self._index.forget(key)
-        still = {m.artifact_sha256 for m in self.manifests()}
-        for sha in shas - still:
-            with contextlib.suppress(OSError, CacheCorruptionError):
-                self._object_path(sha).unlink(missing_ok=True)
-        return removed
-
-    def _sizes(self) -> tuple[dict[str, tuple[float, int]], dict[str, int]]:
-        """({key: (mtime, manifest bytes)}, {sha: object bytes}) from a directory scan."""
-        entries: dict[str, tuple[float, int]] = {}
-        for key in self.keys():
-            try:
-                st = self._entry_path(key).stat()
-            except OSError:
-                continue
-            entries[key] = (st.st_mtime, st.st_size)
-        objects: dict[str, int] = {}
-        try:
-            shards = list(os.scandir(self._objects))
-        except OSError:
-            shards = []
-        for shard in shards:
-            if shard.is_dir():
-                for f in os.scandir(shard.path):
-                    if _HEX64.fullmatch(f.name):
-                        try:
-                            objects[f.name] = f.stat().st_size
-                        except OSError:
-                            continue
-        return entries, objects
+            return remove_entries(self._layout, self._index, [key]) > 0
 
     def volume(self) -> int:
         """Bytes of artifacts and manifests (what the size limit counts)."""
-        entries, objects = self._sizes()
-        return sum(s for _, s in entries.values()) + sum(objects.values())
+        return total_bytes(*self._layout.sizes())
 
     def evict(self, *, limit: int | None = None, keep: str | None = None, wait: bool = True) -> list[str]:
         """Remove least-recently-used entries until the store fits ``limit`` (default the limit).
@@ -590,9 +500,7 @@ class ArtifactStore:
         limit = self.size_limit if limit is None else limit
         if not self.writable:
             return []
-        entries, objects = self._sizes()
-        total = sum(s for _, s in entries.values()) + sum(objects.values())
-        if total <= limit:
+        if total_bytes(*self._layout.sizes()) <= limit:
             return []
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
         if wait:
@@ -600,64 +508,9 @@ class ArtifactStore:
         elif not lock.try_acquire():
             return []
         try:
-            return self._evict_locked(limit, keep)
+            return evict_locked(self._layout, self._index, limit, keep)
         finally:
             lock.release()
-
-    def _evict_locked(self, limit: int, keep: str | None) -> list[str]:
-        # Under the exclusive store lock no publisher is mid-write: temp files are debris of
-        # killed publishers, and can be large (a whole artifact).
-        for f in self._tmp.glob("*.tmp"):
-            f.unlink(missing_ok=True)
-        entries, objects = self._sizes()
-        total = sum(s for _, s in entries.values()) + sum(objects.values())
-        refs: Counter[str] = Counter()
-        sha_of: dict[str, str] = {}
-        for key in entries:
-            try:
-                m = self.manifest(key)
-            except CacheCorruptionError:
-                m = None
-            if m is not None:
-                sha_of[key] = m.artifact_sha256
-                refs[m.artifact_sha256] += 1
-        evicted: list[str] = []
-        for key, (_, size) in sorted(entries.items(), key=lambda kv: kv[1][0]):
-            if total <= limit:
-                break
-            if key == keep:
-                continue
-            try:
-                self._entry_path(key).unlink()
-            except OSError:
-                continue
-            self._index.forget(key)
-            evicted.append(key)
-            total -= size
-            sha = sha_of.get(key)
-            if sha is not None:
-                refs[sha] -= 1
-                if refs[sha] == 0 and sha in objects:
-                    try:
-                        self._object_path(sha).unlink()
-                        total -= objects[sha]
-                    except OSError:
-                        pass
-        if evicted:
-            logger.info(
-                "evicted %d least-recently-used cache entries to fit the %.1f MiB limit",
-                len(evicted),
-                limit / 2**20,
-            )
-        if total > limit:
-            logger.warning(
-                "the artifact cache %s holds %.1f MiB, over its %.1f MiB limit, after evicting all "
-                "it could (the newest entry alone is larger?); raise WEBNNC_CACHE_SIZE_LIMIT",
-                self.directory,
-                total / 2**20,
-                limit / 2**20,
-            )
-        return evicted
 
     # ------------------------------------------------------------------ maintenance
     def verify(self) -> list[tuple[str, str]]:
@@ -668,11 +521,11 @@ class ArtifactStore:
             manifest: Manifest | None = None
             try:
                 manifest = Manifest.from_json(path.read_bytes())
-                _check_manifest(manifest, key)
+                check_manifest(manifest, key)
                 obj = self._object_path(manifest.artifact_sha256)
                 if not obj.exists():
                     raise CacheCorruptionError("the artifact file is missing")
-                _verify_bytes(manifest, obj.read_bytes(), thorough=True)
+                verify_bytes(manifest, obj.read_bytes(), thorough=True)
             except FileNotFoundError:
                 continue  # removed concurrently
             except (CacheCorruptionError, OSError) as e:
@@ -689,74 +542,17 @@ class ArtifactStore:
         """Remove entries ``unusable`` gives a reason for, unreadable entries, unreferenced
         objects, leftover temp files and idle old lock files; then evict down to the limit.
         """
-        report = GcReport()
         if not self.writable and not dry_run:
             raise CacheError(f"cannot collect garbage: {self.directory} is not writable ({self.problem})")
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
         if not dry_run:
             lock.acquire()
         try:
-            doomed: list[str] = []
-            live: set[str] = set()
-            for key in list(self.keys()):
-                path = self._entry_path(key)
-                try:
-                    m = Manifest.from_json(path.read_bytes())
-                    _check_manifest(m, key)
-                except OSError:
-                    continue
-                except CacheCorruptionError as e:
-                    report.entries.append((key, f"unreadable: {e}"))
-                    doomed.append(key)
-                    continue
-                reason = unusable(m) if unusable is not None else None
-                if reason:
-                    report.entries.append((key, reason))
-                    doomed.append(key)
-                    report.freed_bytes += m.artifact_size
-                else:
-                    live.add(m.artifact_sha256)
-            _, objects = self._sizes()
-            orphans = [sha for sha in objects if sha not in live]
-            report.orphan_objects = len(orphans)
-            report.freed_bytes += sum(objects[s] for s in orphans)
-            tmp_files = list(self._tmp.glob("*")) if self._tmp.is_dir() else []
-            report.tmp_files = len(tmp_files)
-            if dry_run:
-                return report
-            for key in doomed:
-                self._entry_path(key).unlink(missing_ok=True)
-                self._index.forget(key)
-            for sha in orphans:
-                self._object_path(sha).unlink(missing_ok=True)
-            # Under the exclusive store lock no publisher is mid-write: every tmp file is debris.
-            for f in tmp_files:
-                f.unlink(missing_ok=True)
-            report.lock_files = self._remove_idle_locks()
-            report.evicted = self._evict_locked(self.size_limit, None)
+            return collect_garbage(
+                self._layout, self._index, unusable, dry_run=dry_run, size_limit=self.size_limit
+            )
         finally:
             lock.release()
-        return report
-
-    def _remove_idle_locks(self) -> int:
-        removed = 0
-        now = time.time()
-        for f in self._locks.glob("*.lock"):
-            if f.name == "store.lock":
-                continue
-            try:
-                if now - f.stat().st_mtime < _OLD_S:
-                    continue
-            except OSError:
-                continue
-            lock = BuildLock(f, timeout=0)
-            if lock.try_acquire():
-                try:
-                    f.unlink(missing_ok=True)
-                    removed += 1
-                finally:
-                    lock.release()
-        return removed
 
     def clear(self) -> int:
         """Remove every entry and artifact; returns how many entries there were."""
@@ -771,12 +567,12 @@ class ArtifactStore:
         return count
 
     def stats(self) -> dict[str, object]:
-        entries, objects = self._sizes()
+        entries, objects = self._layout.sizes()
         return {
             "directory": str(self.directory),
             "entries": len(entries),
             "artifacts": len(objects),
-            "bytes": sum(s for _, s in entries.values()) + sum(objects.values()),
+            "bytes": total_bytes(entries, objects),
             "size_limit": self.size_limit,
             "writable": self.writable,
             "problem": self.problem,

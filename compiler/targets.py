@@ -208,8 +208,8 @@ class CoreMLTarget(Target):
         # Derived from the ONNX table (operand names, spec types) narrowed by the CoreML
         # lowering registry, so it never promises what the CoreML emitter would reject.
         from webnnc.compiler.emitters.coreml import LOWERINGS, MAX_RANK, MIL_TYPES
-        from webnnc.compiler.ops import OP_SUPPORT, op_support_limits
         from webnnc.compiler.ir import DataType
+        from webnnc.compiler.ops import OP_SUPPORT, op_support_limits
 
         tensor_types = frozenset(MIL_TYPES)
         table = {}

@@ -5,12 +5,12 @@ macOS, where it can compile and predict.
 
 # NOTE: the ``.mlmodelc`` is the expensive step (seconds for MobileNetV2), so it is done
 # once per (package, macOS version, coremltools version) and stored in the artifact cache as
-# an entry of its own (format ``mlmodelc``), keyed by the package's sha256 and those
-# versions: a macOS or coremltools upgrade recompiles, nothing else does. CoreML loads a
-# compiled model from a folder, so the stored archive is unpacked once into
-# ``<cache>/coreml/<sha256>.mlmodelc``; unpacking goes to a private temporary folder that is
-# renamed into place, so a process never sees a half-written folder, and when two processes
-# race the loser's copy is discarded (rename onto an existing folder fails).
+# a derived entry of its own (format ``mlmodelc``, ``ArtifactStore.put_derived``), keyed by
+# the package's sha256 and those versions: a macOS or coremltools upgrade recompiles,
+# nothing else does. CoreML loads a compiled model from a folder, so the store unpacks the
+# verified archive once into a folder of the cache (``ArtifactStore.unpacked_dir``; see
+# ``webnnc.cache.archive`` for why no process sees a half-written one). This module never
+# writes into the cache folder itself.
 # NOTE: compute units come from the context: power_preference "low-power" -> CPU_AND_NE,
 # "high-performance" -> CPU_AND_GPU, otherwise ALL; device_type "cpu" -> CPU_ONLY. The choice
 # is recorded in the graph's manifest (``manifest.session["compute_units"]``) and build_info.
@@ -18,25 +18,21 @@ macOS, where it can compile and predict.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
 import logging
-import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from webnnc.cache.key import LAYOUT_VERSION, key_digest
+from webnnc.cache.archive import UnsafeArchiveError, materialize, pack_directory, unpack
+from webnnc.cache.key import derived_parts, key_digest
 from webnnc.cache.manifest import Manifest
 from webnnc.runtime.errors import RuntimeLoadError, WebNNRuntimeError
 from webnnc.runtime.graph import NUMPY_DTYPES
@@ -54,8 +50,6 @@ __all__ = [
     "compute_units_for",
     "load_coreml_graph",
     "macos_skip_reason",
-    "pack_directory",
-    "unpack_archive",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,7 +59,6 @@ COMPUTE_UNITS: dict[str, str] = {
     "high-performance": "CPU_AND_GPU",
     "low-power": "CPU_AND_NE",
 }
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def compute_units_for(power_preference: str, device_type: str = "auto") -> str:
@@ -95,86 +88,15 @@ def _macos_version() -> str:
 
 def compiled_parts(package_sha256: str, macos_version: str, coremltools_version: str) -> dict[str, str]:
     """The key parts of the ``.mlmodelc`` compiled from one package on one macOS/coremltools."""
-    # Named like a compiler key's parts, so that the cache's own checks (target, layout
-    # version, library versions for `webnnc cache gc`) treat this entry like any other.
-    return {
-        "kind": "coreml-mlmodelc",
-        "target": "coreml",
-        "layout_version": str(LAYOUT_VERSION),
-        "package_sha256": package_sha256,
-        "macos": macos_version,
-        "library.coremltools": coremltools_version,
-    }
+    # ``library.coremltools`` is named like a compiler key's library parts, so that
+    # `webnnc cache gc` drops the entry when coremltools changes, as it does any other.
+    facts = {"package_sha256": package_sha256, "macos": macos_version, "library.coremltools": coremltools_version}
+    return derived_parts("coreml-mlmodelc", "coreml", facts)
 
 
 def compiled_key(package_sha256: str, macos_version: str, coremltools_version: str) -> str:
     """Cache key of :func:`compiled_parts` (hashed like every other key, so it verifies)."""
     return key_digest(compiled_parts(package_sha256, macos_version, coremltools_version))
-
-
-# ---------------------------------------------------------------- archives
-def pack_directory(root: Path) -> bytes:
-    """Zip every file under ``root`` with sorted names, fixed times and no compression."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            zf.writestr(info, path.read_bytes())
-    return buf.getvalue()
-
-
-def unpack_archive(data: bytes, dest: Path) -> None:
-    """Unpack a webnnc archive into ``dest``; refuse entries that would escape it."""
-    dest.mkdir(parents=True, exist_ok=True)
-    root = dest.resolve()
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for name in zf.namelist():
-            target = (root / name).resolve()
-            if not target.is_relative_to(root) or name.startswith("/"):
-                raise RuntimeLoadError(f"CoreML archive entry {name!r} points outside its folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(name))
-
-
-def _intact(folder: Path, sha256: str) -> bool:
-    """Whether ``folder`` still packs to the archive it was unpacked from (edited, truncated
-    or half-deleted folders do not). Packing is deterministic, so this re-derives the bytes."""
-    try:
-        return hashlib.sha256(pack_directory(folder)).hexdigest() == sha256
-    except OSError:
-        return False
-
-
-def _materialize(data: bytes, sha256: str, root: Path) -> Path:
-    """``root/<sha256>.mlmodelc``, unpacked from ``data`` unless an intact copy is there.
-
-    The folder lives outside the store's verified objects, so it is checked against the
-    verified archive on every load (a few ms) and replaced when it does not match.
-    """
-    final = root / f"{sha256}.mlmodelc"
-    if final.is_dir():
-        if _intact(final, sha256):
-            return final
-        logger.warning("compiled CoreML folder %s does not match its archive; unpacking it again", final)
-        stale = final.with_name(f".stale-{os.getpid()}-{final.name}")
-        with contextlib.suppress(OSError):
-            os.rename(final, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
-    try:
-        unpack_archive(data, tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():  # not a lost race: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 # ---------------------------------------------------------------- sessions
@@ -226,35 +148,26 @@ class CoreMLSession:
 
 
 def _compile_and_store(
-    ct: Any, package: bytes, manifest: Manifest, ckey: str, store: ArtifactStore | None
+    ct: Any, package: bytes, manifest: Manifest, store: ArtifactStore | None
 ) -> tuple[bytes, float]:
-    """Compile the package with coremltools; store the packed .mlmodelc under ``ckey``."""
+    """Compile the package with coremltools; store the packed .mlmodelc as a derived entry."""
     with tempfile.TemporaryDirectory(prefix="webnnc-coreml-") as tmp:
         pkg = Path(tmp) / "model.mlpackage"
-        unpack_archive(package, pkg)
+        unpack(package, pkg)
         t0 = time.perf_counter()
         compiled = ct.utils.compile_model(str(pkg), destination_path=str(Path(tmp) / "model.mlmodelc"))
         compile_ms = round((time.perf_counter() - t0) * 1e3, 3)
         blob = pack_directory(Path(compiled))
     if store is not None:
-        entry = Manifest(
-            key=ckey,
-            target="coreml",
+        parts = compiled_parts(manifest.artifact_sha256, _macos_version(), str(ct.__version__))
+        store.put_derived(
+            parts,
+            blob,
+            source=manifest,
             format="mlmodelc",
-            artifact_sha256=hashlib.sha256(blob).hexdigest(),
-            artifact_size=len(blob),
-            inputs=manifest.inputs,
-            outputs=manifest.outputs,
-            created=time.time(),
-            key_parts=compiled_parts(manifest.artifact_sha256, _macos_version(), str(ct.__version__)),
             libraries={"coremltools": str(ct.__version__)},
             timings_ms={"compile_mlmodelc": compile_ms},
-            extra={"package_key": manifest.key},
         )
-        try:
-            store.put(entry, blob)
-        except Exception as e:  # a full or read-only cache must not stop the run
-            logger.warning("could not cache the compiled CoreML model (%s)", e)
     return blob, compile_ms
 
 
@@ -288,24 +201,24 @@ def load_coreml_graph(
     else:
         import coremltools as ct
 
-        ckey = compiled_key(manifest.artifact_sha256, _macos_version(), str(ct.__version__))
-        hit = store.get(ckey) if store is not None else None
-        if hit is not None:
-            blob, sha = hit.read_bytes(), hit.manifest.artifact_sha256
-            session_info["mlmodelc"] = "cache-hit"
-        else:
-            package = data if data is not None else Path(path or "").read_bytes()
-            blob, compile_ms = _compile_and_store(ct, package, manifest, ckey, store)
-            sha = hashlib.sha256(blob).hexdigest()
-            session_info.update(mlmodelc="compiled", compile_ms=compile_ms)
+        parts = compiled_parts(manifest.artifact_sha256, _macos_version(), str(ct.__version__))
+        ckey = key_digest(parts)
+        hit = store.get_derived(parts) if store is not None else None
         try:
-            if store is None:
-                raise OSError("no cache")
-            folder = _materialize(blob, sha, store.directory / "coreml")
-        except OSError as e:  # no cache, or a read-only one: a private folder for this process
+            if hit is not None:
+                blob, sha = hit.read_bytes(), hit.manifest.artifact_sha256
+                session_info["mlmodelc"] = "cache-hit"
+            else:
+                package = data if data is not None else Path(path or "").read_bytes()
+                blob, compile_ms = _compile_and_store(ct, package, manifest, store)
+                sha = hashlib.sha256(blob).hexdigest()
+                session_info.update(mlmodelc="compiled", compile_ms=compile_ms)
             if store is not None:
-                logger.warning("cannot unpack the compiled CoreML model into the cache (%s)", e)
-            folder = _materialize(blob, sha, Path(tempfile.mkdtemp(prefix="webnnc-mlmodelc-")))
+                folder = store.unpacked_dir(blob, sha, folder="coreml", suffix=".mlmodelc")
+            else:  # no cache: a private folder for this process
+                folder = materialize(blob, sha, None, suffix=".mlmodelc")
+        except UnsafeArchiveError as e:
+            raise RuntimeLoadError(f"CoreML archive: {e}") from e
         model = ct.models.CompiledMLModel(str(folder), compute_units=getattr(ct.ComputeUnit, units))
         session = CoreMLSession(model, manifest)
         session_info.update(compiled=True, mlmodelc_key=ckey, mlmodelc_path=str(folder),

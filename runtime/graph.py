@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from webnnc.cache.dtypes import NUMPY_STORAGE, WIDENED
 from webnnc.runtime.errors import InputMismatchError
 
 if TYPE_CHECKING:
@@ -28,11 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NUMPY_DTYPES", "MLGraph"]
 
-NUMPY_DTYPES: dict[str, Any] = {
-    "float32": np.float32, "float16": np.float16, "int32": np.int32, "uint32": np.uint32,
-    "int64": np.int64, "uint64": np.uint64, "int8": np.int8, "uint8": np.uint8,
-    "int4": np.int8, "uint4": np.uint8,
-}
+NUMPY_DTYPES: dict[str, Any] = {name: np.dtype(storage).type for name, storage in NUMPY_STORAGE.items()}
 """numpy storage of each WebNN data type at the graph boundary (int4/uint4 travel as int8/uint8)."""
 
 _POOL_COPY_LIMIT = 1 << 16
@@ -108,7 +105,7 @@ class MLGraph:
             for s in manifest.outputs
         )
         self._pool_ok = manifest.target == "onnx-cpu" and all(
-            s.data_type not in ("int4", "uint4") for s in (*manifest.inputs, *manifest.outputs)
+            s.data_type not in WIDENED for s in (*manifest.inputs, *manifest.outputs)
         )
 
     # -- description

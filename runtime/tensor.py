@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnxruntime as ort
 
+from webnnc.cache.dtypes import WIDENED
 from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
 from webnnc.runtime.graph import NUMPY_DTYPES
 
@@ -41,7 +42,7 @@ MAX_CUDA_GRAPHS = 16
 def numpy_dtype(data_type: str) -> np.dtype[Any]:
     """The numpy dtype of a WebNN data type name."""
     # int4/uint4 have no ONNX Runtime tensor type of their own to allocate
-    supported = sorted(t for t in NUMPY_DTYPES if t not in ("int4", "uint4"))
+    supported = sorted(t for t in NUMPY_DTYPES if t not in WIDENED)
     if data_type not in supported:
         raise WebNNRuntimeError(f"MLTensor: unsupported data type {data_type!r}; expected one of {supported}")
     return np.dtype(NUMPY_DTYPES[data_type])

@@ -26,7 +26,6 @@ import re
 import tempfile
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from coremltools.proto import Model_pb2  # noqa: E402
 
 _ct_logger.setLevel(_ct_level)
 
+from webnnc.cache.archive import pack_directory  # noqa: E402
 from webnnc.compiler.emitters import Artifact  # noqa: E402
 from webnnc.compiler.emitters.coreml import (  # noqa: E402
     LOWERINGS,
@@ -75,7 +75,6 @@ DEPLOYMENT_NAME = "iOS16"
 # paths inside the .mlpackage folder (and inside the archive)
 MODEL_PATH = "Data/com.apple.CoreML/model.mlmodel"
 WEIGHTS_DIR = "Data/com.apple.CoreML/weights"
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _ID_NAMESPACE = uuid.UUID("5e1f0a52-8f8c-4c3e-9d6e-7a1b2c3d4e5f")
 _CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
 
@@ -170,19 +169,6 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
         "scalars": sorted([v.name or "" for v in graph.inputs if not v.shape] + [n for n, v in graph.outputs.items() if not v.shape]),
     }
     return prog, io_names
-
-
-# ---------------------------------------------------------------- packing
-def pack_directory(root: Path) -> bytes:
-    """Zip every file under ``root`` with sorted names, fixed times and no compression."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            info.create_system = 3  # unix: the attributes above mean what they say everywhere
-            zf.writestr(info, path.read_bytes())
-    return buf.getvalue()
 
 
 def _normalize_package(package: Path) -> None:

@@ -9,18 +9,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from webnnc.cache._hash import content_hasher
 from webnnc.compiler.ir._types import DataType, OperandDescriptor
-
-try:  # a dependency; sha256 stays the fallback (see Value.const_digest)
-    from blake3 import blake3 as _blake3
-except ImportError:  # pragma: no cover
-    _blake3 = None  # type: ignore[misc,assignment]
 
 __all__ = ["AttributeValue", "Graph", "Node", "Value", "freeze_attribute"]
 
@@ -102,10 +97,10 @@ class Value:
         if self.const is None:
             raise ValueError(f"value {self.name or '?'} is not a constant")
         if self._const_digest is None:
-            h: Any = _blake3() if _blake3 is not None else hashlib.sha256()
+            algorithm, h = content_hasher()
             h.update(f"{self.descriptor}".encode())
             h.update(np.ascontiguousarray(self.const).reshape(-1).view(np.uint8).data)
-            self._const_digest = f"{'blake3' if _blake3 is not None else 'sha256'}:{h.hexdigest()}"
+            self._const_digest = f"{algorithm}:{h.hexdigest()}"
         return self._const_digest
 
     def replace_all_uses_with(self, other: Value) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from webnnc.cache.dtypes import NUMPY_STORAGE, WIDENED
+
 __all__ = ["DataType", "OperandDescriptor", "Shape"]
 
 Shape = tuple[int, ...]
@@ -83,21 +85,8 @@ class DataType(enum.StrEnum):
         return cls.parse(dtype)
 
 
-_NUMPY: dict[DataType, str] = {
-    DataType.FLOAT32: "float32",
-    DataType.FLOAT16: "float16",
-    DataType.INT32: "int32",
-    DataType.UINT32: "uint32",
-    DataType.INT64: "int64",
-    DataType.UINT64: "uint64",
-    DataType.INT8: "int8",
-    DataType.UINT8: "uint8",
-    DataType.INT4: "int8",
-    DataType.UINT4: "uint8",
-}
-_FROM_NUMPY: dict[np.dtype[Any], DataType] = {
-    np.dtype(v): k for k, v in _NUMPY.items() if k not in (DataType.INT4, DataType.UINT4)
-}
+_NUMPY: dict[DataType, str] = {DataType(k): v for k, v in NUMPY_STORAGE.items()}
+_FROM_NUMPY: dict[np.dtype[Any], DataType] = {np.dtype(v): k for k, v in _NUMPY.items() if k not in WIDENED}
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from webnnc.compiler.passes._infra import (
+    FunctionalPass,
     InPlacePass,
     PassBase,
     PassManager,
@@ -22,6 +23,7 @@ from webnnc.compiler.passes.pipeline import default_pipeline
 
 __all__ = [
     # framework
+    "FunctionalPass",
     "InPlacePass",
     "PassBase",
     "PassManager",

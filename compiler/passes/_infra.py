@@ -1,9 +1,17 @@
-"""Pass framework: PassResult, PassBase/InPlacePass, Sequential and PassManager.
+"""Pass framework: PassResult, PassBase/InPlacePass/FunctionalPass, Sequential and PassManager.
 
 A pass is an object with ``call(graph) -> PassResult``. In-place passes mutate and return
-the graph they were given. The PassManager runs a list of passes (optionally several
-rounds until nothing changes), can verify the IR after each pass, times each pass, and
-wraps failures in a :class:`PassError` that names the pass and its predecessors.
+the graph they were given; functional passes return a new graph and leave theirs alone.
+The PassManager runs a list of passes (optionally several rounds until nothing changes),
+can verify the IR after each pass, times each pass, and wraps failures in a
+:class:`PassError` that names the pass and its predecessors.
+
+# NOTE: the contracts are checked, not just named. Calling a pass (``pass_(graph)``) runs
+# ``requires`` on the input, ``call``, then ``ensures`` on the result, and checks the kind's
+# promise: an InPlacePass must return the very graph object it was given (an identity
+# test, always on); a FunctionalPass must not have changed its input, which costs a
+# structural digest before and after, so it is checked only when verification is on
+# (``PassManager(verify_each=True)`` or ``WEBNNC_VERIFY=1``).
 """
 
 from __future__ import annotations
@@ -16,10 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webnnc.compiler.errors import CompilerError, PassError
-from webnnc.compiler.ir import Graph, verify
+from webnnc.compiler.ir import Graph, structural_digest, verify
 from webnnc.compiler.ops import KNOWN_OPS
 
-__all__ = ["InPlacePass", "PassBase", "PassManager", "PassRecord", "PassResult", "Sequential"]
+__all__ = [
+    "FunctionalPass",
+    "InPlacePass",
+    "PassBase",
+    "PassManager",
+    "PassRecord",
+    "PassResult",
+    "Sequential",
+    "verify_from_env",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +62,24 @@ class PassRecord:
     details: dict[str, Any]
 
 
-class PassBase:
-    """Base class of passes. Subclasses implement :meth:`call`."""
+def verify_from_env() -> bool:
+    """Whether ``WEBNNC_VERIFY`` turns verification on (any value but empty or ``0``)."""
+    return os.environ.get("WEBNNC_VERIFY", "") not in ("", "0")
 
-    in_place: bool = True
+
+def _snapshot(graph: Graph) -> tuple[int, tuple[int, ...], str]:
+    """What a functional pass must leave unchanged: node count, node identities, structure."""
+    return len(graph), tuple(id(n) for n in graph.nodes), structural_digest(graph)
+
+
+class PassBase:
+    """Base class of passes. Subclasses implement :meth:`call`.
+
+    ``in_place`` states the pass's promise: True (:class:`InPlacePass`), False
+    (:class:`FunctionalPass`), or None for composites that promise neither.
+    """
+
+    in_place: bool | None = None
 
     @property
     def name(self) -> str:
@@ -63,15 +94,35 @@ class PassBase:
     def ensures(self, graph: Graph) -> None:
         """Check the pass's postcondition; raise :class:`PassError` when it does not hold."""
 
-    def __call__(self, graph: Graph) -> PassResult:
+    def __call__(self, graph: Graph, *, verify: bool | None = None) -> PassResult:
+        """Run the pass with its contracts checked (see the module NOTE).
+
+        Args:
+            verify: check the costly contracts too; None reads ``WEBNNC_VERIFY``.
+        """
+        if verify is None:
+            verify = verify_from_env()
         self.requires(graph)
+        before = _snapshot(graph) if verify and self.in_place is False else None
         result = self.call(graph)
+        if self.in_place and result.graph is not graph:
+            raise PassError(f"{self.name} is an in-place pass but returned a different graph object")
+        if before is not None and _snapshot(graph) != before:
+            raise PassError(f"{self.name} is a functional pass but changed the graph it was given")
         self.ensures(result.graph)
         return result
 
 
 class InPlacePass(PassBase):
-    """A pass that mutates the graph it is given and returns it."""
+    """A pass that mutates the graph it is given and returns that same object."""
+
+    in_place = True
+
+
+class FunctionalPass(PassBase):
+    """A pass that returns a new graph and leaves the one it is given unchanged."""
+
+    in_place = False
 
 
 class Sequential(PassBase):
@@ -111,7 +162,7 @@ class PassManager(PassBase):
         self.steps = steps
         self.early_stop = early_stop
         if verify_each is None:
-            verify_each = os.environ.get("WEBNNC_VERIFY", "") not in ("", "0")
+            verify_each = verify_from_env()
         self.verify_each = verify_each
         self.records: list[PassRecord] = []
 
@@ -125,7 +176,7 @@ class PassManager(PassBase):
                 before = len(graph)
                 t0 = time.perf_counter()
                 try:
-                    result = p(graph)
+                    result = p(graph, verify=self.verify_each)
                     if self.verify_each:
                         verify(result.graph, known_ops=KNOWN_OPS)
                 except CompilerError as e:

@@ -174,7 +174,7 @@ def test_hits_verify_with_blake3_and_fall_back_to_sha256(cache_dir: Path, monkey
         stored = json.loads(entry_path(cache_dir, key).read_text())
         assert stored["artifact_blake3"] == _hash.blake3_hex(DATA)
         # a hit checks BLAKE3 only: sha256 is not computed on the hit path
-        import webnnc.cache.store as store_module
+        import webnnc.cache._files as store_module  # where the store verifies bytes
 
         class NoSha:
             @staticmethod
