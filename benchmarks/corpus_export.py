@@ -124,6 +124,7 @@ CORPUS: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
     "densenet121": _tv("densenet121"),
     "squeezenet1_1": _tv("squeezenet1_1"),
     "convnext_tiny": _tv("convnext_tiny"),
+    "swin_t": _tv("swin_t"),  # windowed attention: rank-6 window partition reshapes
     "bert_base": _bert,
     "distilbert": _distilbert,
     "gpt2_small": _gpt2,
