@@ -15,19 +15,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from webnnc.cache.dtypes import NUMPY_STORAGE, WIDENED
-from webnnc.runtime.errors import InputMismatchError
+from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
 
 if TYPE_CHECKING:
     from webnnc.cache.manifest import IOSpec, Manifest
 
-__all__ = ["NUMPY_DTYPES", "MLGraph"]
+__all__ = ["GRAPH_FILES", "NUMPY_DTYPES", "MLGraph", "convert_input"]
 
 NUMPY_DTYPES: dict[str, Any] = {name: np.dtype(storage).type for name, storage in NUMPY_STORAGE.items()}
 """numpy storage of each WebNN data type at the graph boundary (int4/uint4 travel as int8/uint8)."""
@@ -36,8 +37,82 @@ _POOL_COPY_LIMIT = 1 << 16
 _POOL_ALIGNMENT = 64
 
 
+GRAPH_FILES: dict[str, Callable[..., Any]] = {}
+"""``"save"`` / ``"load"``: how :meth:`MLGraph.save` and :meth:`MLGraph.load` reach the
+compiler (they write and read the webnn-graph text format, which needs the IR). The facade
+(``webnnc._context``) fills this in when it is imported; the runtime never imports the
+compiler itself (ARCHITECTURE.md)."""
+
+
 def _fmt(spec: IOSpec) -> str:
     return f"{spec.data_type}{list(spec.shape)}"
+
+
+def _describe(x: Any) -> str:
+    return f"{x.dtype}{list(x.shape)}" if isinstance(x, np.ndarray) else type(x).__name__
+
+
+def convert_input(what: str, x: Any, dtype: np.dtype[Any], shape: tuple[int, ...], expected: str) -> np.ndarray:
+    """``x`` as an array of ``dtype`` and ``shape``, or an :class:`InputMismatchError`.
+
+    The conversions that keep every value's meaning are made (pywebnn's convenience, and
+    numpy's default of float64 / int64 for literals): nested lists and scalars; a wider or
+    narrower float to a float type (float64 -> float32), as long as finite values stay
+    finite; an integer or bool to an integer type whose range holds every value; an integer
+    to a float type that represents every value exactly. Anything else (float -> int, int64
+    values out of int32's range, bool -> float, strings) and any shape other than the
+    expected one is an error naming ``what``, the expected type and what was found.
+
+    Args:
+        what: how the error names the data, e.g. ``"input 'x'"``.
+        x: the caller's data.
+        dtype: the numpy storage type wanted.
+        shape: the exact shape wanted.
+        expected: the WebNN description for messages, e.g. ``"float32[2, 3]"``.
+    """
+    found = _describe(x)
+    try:
+        a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise InputMismatchError(f"{what}: expected {expected}; cannot make an array of {found} ({e})") from None
+    if a.dtype != dtype:
+        a = _convert_values(what, a, dtype, expected)
+    if a.shape != shape:
+        raise InputMismatchError(f"{what}: expected shape {list(shape)} ({expected}); found {list(a.shape)}")
+    return a
+
+
+def _convert_values(what: str, a: np.ndarray, dtype: np.dtype[Any], expected: str) -> np.ndarray:
+    src, dst = a.dtype.kind, dtype.kind
+    problem = None
+    if src not in "biuf":
+        problem = "not numbers"
+    elif dst == "f":
+        if src == "b":
+            problem = "booleans are not numbers of a float type"
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = a.astype(dtype)
+            if src == "f":
+                if not np.array_equal(np.isfinite(out), np.isfinite(a)):
+                    problem = f"values beyond {dtype}'s range"
+            elif not np.array_equal(out.astype(a.dtype), a):
+                problem = f"integers that {dtype} cannot represent exactly"
+            if problem is None:
+                return out
+    elif dst in "iu" or (dst == "b" and src in "biu"):
+        if src == "f":
+            problem = "a float would be truncated to an integer type (cast it explicitly)"
+        elif a.size and src != "b":
+            info = np.iinfo(dtype) if dst != "b" else np.iinfo(np.uint8)
+            lo, hi = a.min(), a.max()
+            if int(lo) < int(info.min) or int(hi) > int(info.max):
+                problem = f"values [{lo}, {hi}] outside {dtype}'s range [{info.min}, {info.max}]"
+        if problem is None:
+            return a.astype(dtype)
+    else:
+        problem = f"no conversion to {dtype}"
+    raise InputMismatchError(f"{what}: expected {expected}; found {a.dtype} data: {problem}")
 
 
 class _OutputPool:
@@ -108,7 +183,72 @@ class MLGraph:
             s.data_type not in WIDENED for s in (*manifest.inputs, *manifest.outputs)
         )
 
-    # -- description
+    # -- description (pywebnn's names first)
+    def get_input_names(self) -> list[str]:
+        """The graph's input names, in declaration order."""
+        return self.input_names
+
+    def get_output_names(self) -> list[str]:
+        """The graph's output names, in the order given to ``build()``."""
+        return self.output_names
+
+    @property
+    def operand_count(self) -> int:
+        """Operands of the graph as built: inputs, constants and every operation's outputs.
+
+        Raises:
+            WebNNRuntimeError: the graph came from ``runtime.load()``, without its IR.
+        """
+        ir = self._builder_graph("operand_count")
+        return len(ir.inputs) + len(ir.constants) + sum(len(n.outputs) for n in ir.nodes)
+
+    @property
+    def operation_count(self) -> int:
+        """Operations of the graph as built (before webnnc's optimizer).
+
+        Raises:
+            WebNNRuntimeError: the graph came from ``runtime.load()``, without its IR.
+        """
+        return len(self._builder_graph("operation_count").nodes)
+
+    def _builder_graph(self, what: str) -> Any:
+        if self._ir_graph is None:
+            raise WebNNRuntimeError(
+                f"MLGraph.{what}: this graph was loaded from a compiled artifact without the graph "
+                "it was built from; build it with a builder (or MLGraph.load a .webnn file)"
+            )
+        return self._ir_graph
+
+    def save(self, path: str | os.PathLike[str], *, quantized: bool = False) -> None:
+        """Write the graph as it was built to ``path`` in the webnn-graph text format
+        (``.webnn``, plus ``.weights`` and ``.manifest.json`` beside it when it has constants).
+
+        ``MLGraph.load(path)`` (and ``webnnc compile path``) read it back. ``quantized`` is
+        accepted for pywebnn compatibility; the text format has no such flag.
+
+        Raises:
+            WebNNRuntimeError: the graph has no builder graph (see :attr:`operand_count`),
+                or the compiler is not installed.
+        """
+        _graph_files("save")(self._builder_graph("save"), path)
+
+    @staticmethod
+    def load(
+        path: str | os.PathLike[str],
+        manifest_path: str | os.PathLike[str] | None = None,
+        weights_path: str | os.PathLike[str] | None = None,
+    ) -> MLGraph:
+        """Build a graph from a webnn-graph text file (``.webnn``) for the default CPU context
+        (a cache hit after the first time).
+
+        Args:
+            path: the ``.webnn`` file.
+            manifest_path: its ``.manifest.json`` (default: beside it).
+            weights_path: its ``.weights`` file (default: beside it).
+        """
+        graph: MLGraph = _graph_files("load")(path, manifest_path, weights_path)
+        return graph
+
     @property
     def input_names(self) -> list[str]:
         return [s.name for s in self._manifest.inputs]
@@ -151,19 +291,8 @@ class MLGraph:
                 raise InputMismatchError(
                     f"missing input {name!r}; the graph expects {{{expected}}}, got {sorted(inputs)}"
                 ) from None
-            if type(x) is not np.ndarray or x.dtype != dtype:
-                try:
-                    x = np.asarray(x)
-                    if x.dtype != dtype:
-                        x = x.astype(dtype, casting="same_kind")
-                except (TypeError, ValueError) as e:
-                    raise InputMismatchError(
-                        f"input {name!r}: expected {_fmt(spec)}; cannot convert {getattr(x, 'dtype', type(x).__name__)} data ({e})"
-                    ) from None
-            if x.shape != shape:
-                raise InputMismatchError(
-                    f"input {name!r}: expected shape {list(shape)} ({_fmt(spec)}); found {list(x.shape)}"
-                )
+            if type(x) is not np.ndarray or x.dtype != dtype or x.shape != shape:
+                x = convert_input(f"input {name!r}", x, dtype, shape, _fmt(spec))
             feeds[name] = x
         if len(inputs) != len(feeds):
             extra = sorted(set(inputs) - self._input_names)
@@ -214,3 +343,13 @@ class MLGraph:
             pool.lock.release()
 
     __call__ = run
+
+
+def _graph_files(what: str) -> Callable[..., Any]:
+    fn = GRAPH_FILES.get(what)
+    if fn is None:
+        raise WebNNRuntimeError(
+            f"MLGraph.{what}: needs the webnnc compiler, reached through the facade: "
+            f"use webnnc.MLGraph.{what} (pip install 'webnnc[compiler]' where only the runtime is installed)"
+        )
+    return fn

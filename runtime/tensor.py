@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from webnnc.cache.dtypes import WIDENED
 from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
-from webnnc.runtime.graph import NUMPY_DTYPES
+from webnnc.runtime.graph import NUMPY_DTYPES, convert_input
 
 if TYPE_CHECKING:
     from webnnc.cache.manifest import IOSpec, Manifest
@@ -55,20 +55,22 @@ class MLTensor:
     it with ``context.read_tensor`` and run graphs on it with ``context.dispatch``.
     """
 
-    __slots__ = ("_value", "data_type", "device", "readable", "shape", "writable")
+    __slots__ = ("_shape", "_value", "data_type", "device", "exportable_to_gpu", "readable", "writable")
 
     def __init__(
         self, data_type: str, shape: Sequence[int], *, device: str = "cpu",
-        readable: bool = True, writable: bool = True,
+        readable: bool = True, writable: bool = True, exportable_to_gpu: bool = False,
     ) -> None:
         dims = tuple(int(d) for d in shape)
         if any(d < 0 for d in dims):
             raise WebNNRuntimeError(f"MLTensor: dimensions must be non-negative; found {list(dims)}")
         self.data_type = data_type
-        self.shape = dims
+        self._shape = dims
         self.device = device
         self.readable = readable
         self.writable = writable
+        # pywebnn's flag; a CUDA tensor already lives where a GPU consumer can take it
+        self.exportable_to_gpu = exportable_to_gpu
         ort_device = {"cpu": "cpu", "gpu": "cuda"}.get(device)
         if ort_device is None:
             raise WebNNRuntimeError(f"MLTensor: device must be 'cpu' or 'gpu'; found {device!r}")
@@ -77,8 +79,18 @@ class MLTensor:
         )
 
     @property
+    def shape(self) -> list[int]:
+        """The dimensions (a new list, as in pywebnn)."""
+        return list(self._shape)
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return math.prod(self._shape)
+
+    @property
     def nbytes(self) -> int:
-        return math.prod(self.shape) * numpy_dtype(self.data_type).itemsize
+        return self.size * numpy_dtype(self.data_type).itemsize
 
     @property
     def ortvalue(self) -> Any:
@@ -95,13 +107,12 @@ class MLTensor:
         if not self.writable:
             raise WebNNRuntimeError(f"write_tensor: {self!r} was created with writable=False")
         dtype = numpy_dtype(self.data_type)
-        array = np.ascontiguousarray(np.asarray(data), dtype=dtype)
-        if array.size != math.prod(self.shape):
-            raise InputMismatchError(
-                f"write_tensor: {self!r} holds {math.prod(self.shape)} elements; found data of shape "
-                f"{list(np.shape(data))}"
+        array = data
+        if type(data) is not np.ndarray or data.dtype != dtype or data.shape != self._shape:
+            array = convert_input(
+                f"write_tensor: {self!r}", data, dtype, self._shape, f"{self.data_type}{list(self._shape)}"
             )
-        self.ortvalue.update_inplace(array.reshape(self.shape))
+        self.ortvalue.update_inplace(np.ascontiguousarray(array))
 
     def read(self) -> np.ndarray[Any, Any]:
         if not self.readable:
@@ -128,7 +139,7 @@ def _check(kind: str, specs: Sequence[IOSpec], tensors: Mapping[str, MLTensor], 
         spec = expected[name]
         if not isinstance(tensor, MLTensor):
             raise InputMismatchError(f"dispatch: {kind} {name!r} must be an MLTensor; found {type(tensor).__name__}")
-        if tensor.data_type != spec.data_type or tensor.shape != tuple(spec.shape):
+        if tensor.data_type != spec.data_type or tensor._shape != tuple(spec.shape):
             raise InputMismatchError(
                 f"dispatch: {kind} {name!r} must be {spec.data_type}{list(spec.shape)}; "
                 f"found {tensor.data_type}{list(tensor.shape)}"

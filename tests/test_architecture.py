@@ -28,7 +28,7 @@ def test_layers_put_the_facade_on_top_and_the_cache_at_the_bottom() -> None:
     (layers,) = [c for c in _contracts() if c["type"] == "layers"]
     assert layers["containers"] == ["webnnc"] and layers["exhaustive"] is True
     top, middle, bottom = layers["layers"]
-    assert {m.strip() for m in top.split(":")} == {"__main__", "cli", "_context"}
+    assert {m.strip() for m in top.split(":")} == {"__main__", "cli", "_context", "_hub"}
     assert middle.replace(" ", "") == "compiler|runtime"  # independent siblings
     assert bottom.strip() == "cache"
 

@@ -6,8 +6,9 @@
     builder = context.create_graph_builder()
     ...
 
-The WebNN classes are re-exported lazily, so ``import webnnc`` stays as cheap as
-``import webnnc.runtime``.
+pywebnn code runs with ``import webnnc as webnn``: the same public names are exported here
+(see COMPAT.md in this package). They are re-exported lazily, so ``import webnnc`` stays as
+cheap as ``import webnnc.runtime``.
 """
 
 from __future__ import annotations
@@ -22,18 +23,35 @@ from typing import TYPE_CHECKING, Any
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 if TYPE_CHECKING:
-    from webnnc._context import ML, MLContext
+    from webnnc._context import ML, AsyncMLContext, MLContext
+    from webnnc._hub import Hub
     from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
-    from webnnc.runtime import MLGraph, load
+    from webnnc.runtime import MLGraph, MLTensor, load
 
 __version__ = "0.1.0"
 
-__all__ = ["ML", "MLContext", "MLGraph", "MLGraphBuilder", "MLOperand", "__version__", "load"]
+__all__ = [
+    # the WebNN API (pywebnn's names)
+    "ML",
+    "AsyncMLContext",
+    "Hub",
+    "MLContext",
+    "MLGraph",
+    "MLGraphBuilder",
+    "MLOperand",
+    "MLTensor",
+    # webnnc's own
+    "__version__",
+    "load",
+]
 
 _LAZY = {
     "ML": "webnnc._context",
     "MLContext": "webnnc._context",
+    "AsyncMLContext": "webnnc._context",
+    "Hub": "webnnc._hub",
     "MLGraph": "webnnc.runtime.graph",
+    "MLTensor": "webnnc.runtime.tensor",
     "load": "webnnc.runtime.loader",
     "MLGraphBuilder": "webnnc.compiler.frontend",
     "MLOperand": "webnnc.compiler.frontend",
@@ -44,7 +62,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'webnnc' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    if name == "MLGraph":  # MLGraph.load / save reach the compiler through the facade
+        importlib.import_module("webnnc._context")._register_graph_files()
+    return value
 
 
 def __dir__() -> list[str]:

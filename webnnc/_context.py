@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from webnnc.runtime.graph import MLGraph
     from webnnc.runtime.tensor import MLTensor
 
-__all__ = ["ML", "MLContext"]
+__all__ = ["ML", "AsyncMLContext", "MLContext"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,20 @@ class ML:
 
     def create_context(
         self,
-        options: Mapping[str, Any] | None = None,
-        *,
-        power_preference: str = "default",
+        options: Mapping[str, Any] | str | None = None,
         accelerated: bool = False,
         device_type: str = "auto",
+        *,
+        power_preference: str = "default",
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
         cuda_graph: bool = True,
         cuda_provider_options: Mapping[str, Any] | None = None,
         target: str | None = None,
     ) -> MLContext:
-        """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``).
+        """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``)
+        or, as in pywebnn's positional form ``create_context(power_preference, accelerated,
+        device_type)``, the power preference.
 
         Args:
             power_preference: "default", "high-performance" or "low-power".
@@ -71,6 +73,8 @@ class ML:
                 anywhere; it runs on macOS only (compute units follow power_preference,
                 see ``compiler/emitters/COREML.md``).
         """
+        if isinstance(options, str):
+            power_preference, options = options, None
         if options:
             power_preference = options.get("powerPreference", options.get("power_preference", power_preference))
             accelerated = bool(options.get("accelerated", accelerated))
@@ -193,12 +197,12 @@ class MLContext:
     createGraphBuilder = create_graph_builder  # noqa: N815 - the spec's spelling
 
     def op_support_limits(self) -> dict[str, Any]:
-        """The spec's ``opSupportLimits()``: per operator and operand, the data types and rank
-        range that build and run here (from the compiler's support table, the same one the
-        builder validates with)."""
-        from webnnc.compiler.ops import op_support_limits
+        """The spec's ``opSupportLimits()`` for this context's target: per operator and
+        operand, the data types and rank range that build and run there (the target's support
+        table, the same one its compile path validates with)."""
+        from webnnc.compiler.targets import get_target
 
-        return op_support_limits()
+        return get_target(self.target).support_limits()
 
     opSupportLimits = op_support_limits  # noqa: N815 - the spec's spelling
 
@@ -207,6 +211,7 @@ class MLContext:
         from webnnc.compiler.options import CompileOptions
         from webnnc.runtime.loader import open_graph
 
+        _register_graph_files()
         t0 = time.perf_counter()
         result = compile_graph(
             graph, CompileOptions(target=self.target), store=self.store(), name=graph.meta.get("name")
@@ -232,10 +237,30 @@ class MLContext:
 
     # -------------------------------------------------------------- running
     def compute(
-        self, graph: MLGraph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None
+        self,
+        graph: MLGraph,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any] | Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """Run ``graph`` once; returns ``{output name: ndarray}`` in the graph's data types."""
-        return graph.run(inputs, outputs)
+        """Run ``graph`` once; returns ``{output name: ndarray}`` in the graph's data types.
+
+        Args:
+            graph: a graph built by this context (or loaded).
+            inputs: input name -> array (see ``MLGraph.run`` for the conversions accepted).
+            outputs: pywebnn's (and the first WebNN drafts') preallocated outputs, a dict of
+                output name -> numpy array: each is filled in place (numpy's same-kind
+                casting, e.g. float32 results into a float64 array) and returned in the
+                result in place of a new array. A list of names instead computes only those.
+
+        Raises:
+            InputMismatchError: a bad input, or a preallocated output of the wrong shape,
+                type or name.
+        """
+        if outputs is None or not isinstance(outputs, Mapping):
+            if isinstance(outputs, str):
+                outputs = [outputs]
+            return graph.run(inputs, outputs)
+        return _fill_outputs(graph, graph.run(inputs), outputs)
 
     def convert_to_onnx(self, graph: MLGraph, path: str | os.PathLike[str]) -> None:
         """Write the graph as a plain (unoptimized) ONNX model to ``path``."""
@@ -254,14 +279,16 @@ class MLContext:
         self,
         descriptor: Mapping[str, Any] | Sequence[int],
         data_type: str | None = None,
-        *,
         readable: bool = True,
         writable: bool = True,
+        exportable_to_gpu: bool = False,
     ) -> MLTensor:
         """A buffer where this context's graphs run (device memory on the GPU target).
 
         ``descriptor`` is the spec's dict (``{"dataType": "float32", "shape": [...],
-        "readable": True, "writable": True}``) or a shape, with ``data_type`` beside it.
+        "readable": True, "writable": True}``) or a shape, with ``data_type`` beside it;
+        the flags may be given by position, as in pywebnn. Unlike the spec and pywebnn,
+        tensors are readable and writable by default.
         """
         from webnnc.runtime.tensor import MLTensor
 
@@ -270,12 +297,16 @@ class MLContext:
             shape = descriptor.get("shape", descriptor.get("dimensions"))
             readable = bool(descriptor.get("readable", readable))
             writable = bool(descriptor.get("writable", writable))
+            exportable_to_gpu = bool(descriptor.get("exportableToGPU", descriptor.get("exportable_to_gpu", exportable_to_gpu)))
         else:
             shape = descriptor
         if shape is None or data_type is None:
             raise WebNNRuntimeError("create_tensor: a shape and a data type are required")
         device = "gpu" if self.target == "onnx-cuda" else "cpu"
-        return MLTensor(str(data_type), list(shape), device=device, readable=readable, writable=writable)
+        return MLTensor(
+            str(data_type), list(shape), device=device, readable=bool(readable), writable=bool(writable),
+            exportable_to_gpu=bool(exportable_to_gpu),
+        )
 
     createTensor = create_tensor  # noqa: N815 - the spec's spelling
 
@@ -298,3 +329,127 @@ class MLContext:
             raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
         dispatcher.dispatch(inputs, outputs)
 
+
+
+def _fill_outputs(graph: MLGraph, results: dict[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy ``results`` into the caller's preallocated arrays (``compute``'s third argument)."""
+    import numpy as np
+
+    from webnnc.runtime.errors import InputMismatchError
+
+    for name, target in outputs.items():
+        if name not in results:
+            raise InputMismatchError(
+                f"compute: preallocated output {name!r} is not an output of the graph; "
+                f"its outputs are {graph.output_names}"
+            )
+        value = results[name]
+        if not isinstance(target, np.ndarray) or not target.flags.writeable:
+            raise InputMismatchError(
+                f"compute: preallocated output {name!r} must be a writable numpy array; "
+                f"found {type(target).__name__}"
+            )
+        if target.shape != value.shape or not np.can_cast(value.dtype, target.dtype, "same_kind"):
+            raise InputMismatchError(
+                f"compute: preallocated output {name!r}: expected {value.dtype}{list(value.shape)} "
+                f"(or a same-kind dtype); found {target.dtype}{list(target.shape)}"
+            )
+        np.copyto(target, value, casting="same_kind")
+        results[name] = target
+    return results
+
+
+class AsyncMLContext:
+    """pywebnn's asynchronous wrapper of an :class:`MLContext`.
+
+    The ``*_async`` methods and ``dispatch`` run the context's synchronous call in the event
+    loop's default executor, so a coroutine can await them; everything else passes through.
+    """
+
+    def __init__(self, context: MLContext) -> None:
+        self._context = context
+
+    async def dispatch(self, graph: MLGraph, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
+        """``context.dispatch`` off the event loop."""
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, self._context.dispatch, graph, inputs, outputs)
+
+    async def read_tensor_async(self, tensor: MLTensor) -> Any:
+        """``context.read_tensor`` off the event loop."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self._context.read_tensor, tensor)
+
+    async def write_tensor_async(self, tensor: MLTensor, data: Any) -> None:
+        """``context.write_tensor`` off the event loop."""
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, self._context.write_tensor, tensor, data)
+
+    def create_graph_builder(self) -> MLGraphBuilder:
+        return self._context.create_graph_builder()
+
+    def create_tensor(
+        self, shape: Sequence[int], data_type: str, readable: bool = True, writable: bool = True,
+        exportable_to_gpu: bool = False,
+    ) -> MLTensor:
+        return self._context.create_tensor(shape, data_type, readable, writable, exportable_to_gpu)
+
+    def compute(
+        self, graph: MLGraph, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self._context.compute(graph, inputs, outputs)
+
+    def read_tensor(self, tensor: MLTensor) -> Any:
+        return self._context.read_tensor(tensor)
+
+    def write_tensor(self, tensor: MLTensor, data: Any) -> None:
+        self._context.write_tensor(tensor, data)
+
+    @property
+    def accelerated(self) -> bool:
+        return self._context.accelerated
+
+    @property
+    def power_preference(self) -> str:
+        return self._context.power_preference
+
+
+# --------------------------------------------------------------------- MLGraph.save / load
+_default_context: MLContext | None = None
+
+
+def _save_graph(ir: Graph, path: str | os.PathLike[str]) -> None:
+    from webnnc.compiler.importers import save_webnn_text
+
+    save_webnn_text(ir, Path(path))
+
+
+def _load_graph(
+    path: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str] | None = None,
+    weights_path: str | os.PathLike[str] | None = None,
+) -> MLGraph:
+    """``MLGraph.load``: a ``.webnn`` file built for a default CPU context."""
+    global _default_context
+    from webnnc.compiler.importers import load_webnn_text
+
+    if _default_context is None:
+        _default_context = ML().create_context()
+    builder = _default_context.create_graph_builder()
+    outputs = load_webnn_text(
+        Path(path),
+        weights=Path(weights_path) if weights_path is not None else None,
+        manifest=Path(manifest_path) if manifest_path is not None else None,
+        builder=builder,
+    )
+    graph: MLGraph = builder.build(outputs)
+    return graph
+
+
+def _register_graph_files() -> None:
+    from webnnc.runtime.graph import GRAPH_FILES
+
+    GRAPH_FILES.setdefault("save", _save_graph)
+    GRAPH_FILES.setdefault("load", _load_graph)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from webnnc.compiler.ir import DataType, Value
 
 if TYPE_CHECKING:
-    from webnnc.compiler.frontend.builder import MLGraphBuilder
+    from webnnc.compiler.frontend._core import BuilderCore
 
 __all__ = ["MLOperand"]
 
@@ -17,7 +17,7 @@ class MLOperand:
 
     __slots__ = ("_builder", "_value")
 
-    def __init__(self, builder: MLGraphBuilder, value: Value) -> None:
+    def __init__(self, builder: BuilderCore, value: Value) -> None:
         self._builder = builder
         self._value = value
 

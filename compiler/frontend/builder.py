@@ -10,18 +10,30 @@ Operators live in per-family mixins in the operator catalogue, ``webnnc.compiler
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
+from webnnc.compiler.frontend._core import BuilderCore
 from webnnc.compiler.frontend._operand import MLOperand
-from webnnc.compiler.ir import DataType, Graph, Node, OperandDescriptor, Value
-from webnnc.compiler.ops import ALL_OP_MIXINS
+from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.ops.activation import ActivationOps
+from webnnc.compiler.ops.conv_pool import ConvPoolOps
+from webnnc.compiler.ops.elementwise import ElementwiseOps
+from webnnc.compiler.ops.gather_scatter import GatherScatterOps
+from webnnc.compiler.ops.linalg import LinalgOps
+from webnnc.compiler.ops.normalization import NormalizationOps
+from webnnc.compiler.ops.quantization import QuantizationOps
+from webnnc.compiler.ops.recurrent import RecurrentOps
+from webnnc.compiler.ops.reduction import ReductionOps
+from webnnc.compiler.ops.tensor import TensorOps
+from webnnc.compiler.ops.unary import UnaryOps
 
-__all__ = ["MLGraphBuilder"]
+__all__ = ["PYWEBNN_KEYWORDS", "MLGraphBuilder"]
 
 _MAX_DIM = 2**31 - 1
 
@@ -56,22 +68,29 @@ def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescripto
     return OperandDescriptor(dt, tuple(int(d) for d in dims))
 
 
-class MLGraphBuilder(*ALL_OP_MIXINS):  # type: ignore[misc]
+# The bases are written out (not ``*ALL_OP_MIXINS``) so that type checkers see every
+# operator method; tests/compiler/frontend/test_builder_typing.py checks both lists agree.
+class MLGraphBuilder(
+    ElementwiseOps,
+    ConvPoolOps,
+    TensorOps,
+    LinalgOps,
+    NormalizationOps,
+    GatherScatterOps,
+    RecurrentOps,
+    UnaryOps,
+    ActivationOps,
+    ReductionOps,
+    QuantizationOps,
+    BuilderCore,
+):
     """Builds one WebNN graph. Create it with ``context.create_graph_builder()``.
 
     Args:
         context: the owning ``MLContext`` (may be None when the compiler is used alone).
         on_build: called with the finished IR graph by :meth:`build`; its result is what
-            :meth:`build` returns (the runtime passes a function that compiles and loads).
+            :meth:`build` returns (the facade passes a function that compiles and loads).
     """
-
-    def __init__(
-        self, context: Any = None, *, on_build: Callable[[Graph], Any] | None = None
-    ) -> None:
-        self._context = context
-        self._on_build = on_build
-        self._graph = Graph()
-        self._built = False
 
     # ------------------------------------------------------------------ sources
     def input(self, name: str, shape: Any, data_type: Any = "float32") -> MLOperand:
@@ -172,40 +191,44 @@ class MLGraphBuilder(*ALL_OP_MIXINS):  # type: ignore[misc]
             graph.meta["name"] = str(name)
         return self._on_build(graph) if self._on_build is not None else graph
 
-    # ------------------------------------------------------------------ helpers for op mixins
-    def _check_open(self, op: str) -> None:
-        if self._built:
-            raise ValidationError(f"{op}: this builder has already built its graph; create a new builder")
 
-    def _value(self, op: str, arg: str, operand: Any) -> Value:
-        """The IR value behind an operand argument, checked to belong to this builder."""
-        if not isinstance(operand, MLOperand):
-            raise WebNNTypeError(f"{op}: {arg} must be an MLOperand; found {type(operand).__name__}")
-        if operand._builder is not self:
-            raise ValidationError(f"{op}: {arg} was created by another builder")
-        return operand._value
+# ---------------------------------------------------------------------- pywebnn's keywords
+PYWEBNN_KEYWORDS: dict[str, dict[str, str]] = {"logical_not": {"x": "a"}, "pad": {"padding": "beginning_padding"}}
+"""builder method -> {pywebnn keyword: webnnc parameter}, besides ``x`` for ``input``.
 
-    def _add(
-        self,
-        op_type: str,
-        inputs: Sequence[Value | None],
-        outputs: Sequence[OperandDescriptor],
-        attributes: Mapping[str, Any] | None = None,
-    ) -> list[MLOperand]:
-        self._check_open(op_type)
-        node = self._graph.append(Node(op_type, inputs, outputs, attributes))
-        return [MLOperand(self, v) for v in node.outputs]
+pywebnn names the operand of its one-input methods ``x`` (``relu(x=...)``, ``reshape(x=...,
+new_shape=...)``) where the spec says ``input``; every method whose first operand is
+``input`` accepts ``x=`` as well (see :func:`_add_keyword_aliases`)."""
 
-    def _add1(
-        self,
-        op_type: str,
-        inputs: Sequence[Value | None],
-        output: OperandDescriptor,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> MLOperand:
-        return self._add(op_type, inputs, [output], attributes)[0]
 
-    @property
-    def graph(self) -> Graph:
-        """The IR graph under construction."""
-        return self._graph
+def _renaming(method: Callable[..., Any], renames: Mapping[str, str]) -> Callable[..., Any]:
+    op = method.__name__
+
+    @functools.wraps(method)
+    def call(self: MLGraphBuilder, *args: Any, **kwargs: Any) -> Any:
+        for alias, name in renames.items():
+            if alias in kwargs:
+                if name in kwargs:
+                    raise WebNNTypeError(f"{op}: {name} is given twice (as {alias}= and {name}=)")
+                kwargs[name] = kwargs.pop(alias)
+        return method(self, *args, **kwargs)
+
+    return call
+
+
+def _add_keyword_aliases() -> None:
+    # Wrapped once at import; co_varnames avoids inspect.signature's cost on every method.
+    for name in dir(MLGraphBuilder):
+        method = getattr(MLGraphBuilder, name)
+        if name.startswith("_") or not callable(method) or not hasattr(method, "__code__"):
+            continue
+        code = method.__code__
+        params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        renames = dict(PYWEBNN_KEYWORDS.get(name, {}))
+        if len(params) > 1 and params[1] == "input" and "x" not in params:
+            renames.setdefault("x", "input")
+        if renames:
+            setattr(MLGraphBuilder, name, _renaming(method, renames))
+
+
+_add_keyword_aliases()

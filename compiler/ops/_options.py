@@ -16,7 +16,7 @@ from webnnc.compiler.errors import ValidationError, WebNNTypeError
 from webnnc.compiler.ir import DataType
 
 if TYPE_CHECKING:
-    from webnnc.compiler.frontend.builder import MLGraphBuilder
+    from webnnc.compiler.frontend._core import BuilderCore
     from webnnc.compiler.ir import Value
 
 __all__ = [
@@ -107,7 +107,7 @@ def number(op: str, arg: str, value: Any, *, finite: bool = True) -> float:
     return result
 
 
-def operand_option(builder: MLGraphBuilder, op: str, arg: str, value: Any) -> Value | None:
+def operand_option(builder: BuilderCore, op: str, arg: str, value: Any) -> Value | None:
     """The IR value of an optional operand option (None when not given)."""
     if value is None:
         return None

@@ -27,8 +27,8 @@ from webnnc.compiler.ops._support import (
 from webnnc.compiler.ops._validation import broadcast_shapes, check_axis
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
 else:
     _Base = object
 
@@ -82,8 +82,21 @@ class ActivationOps(_Base):
         """``0.5 * x * (1 + erf(x / sqrt(2)))``."""
         return self._activation("gelu", input, options)
 
-    def hard_swish(self, input: MLOperand, **options: Any) -> MLOperand:
-        """``x * max(0, min(6, x + 3)) / 6``."""
+    def hard_swish(
+        self, input: MLOperand, alpha: float | None = None, beta: float | None = None, **options: Any
+    ) -> MLOperand:
+        """``x * max(0, min(6, x + 3)) / 6``.
+
+        pywebnn's ``alpha`` / ``beta`` (``x * max(0, min(1, alpha * x + beta))``) are
+        accepted at the spec's fixed values, 1/6 and 0.5; other values are an error (use
+        ``mul(x, hard_sigmoid(x, alpha=, beta=))``).
+        """
+        for name, given, fixed in (("alpha", alpha, 1 / 6), ("beta", beta, 0.5)):
+            if given is not None and not math.isclose(float(given), fixed, rel_tol=1e-6):
+                raise WebNNTypeError(
+                    f"hardSwish: {name} is fixed at {fixed:.8g} by the spec; found {given} "
+                    "(use mul(x, hard_sigmoid(x, alpha=..., beta=...)))"
+                )
         return self._activation("hardSwish", input, options)
 
     def softplus(self, input: MLOperand, **options: Any) -> MLOperand:

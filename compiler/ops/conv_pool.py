@@ -26,8 +26,8 @@ from webnnc.compiler.ops._support import FLOATS, OperandLimits, operand, same_li
 from webnnc.compiler.ops._validation import FLOAT_TYPES, check_data_type, check_rank, int_list
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object
@@ -394,9 +394,13 @@ class ConvPoolOps(_Base):
         given = _pool_given(window_dimensions, strides, dilations, padding, layout)
         return self._pool("l2Pool2d", input, {**given, **options})
 
-    def global_average_pool(self, input: MLOperand, layout: str = "nchw") -> MLOperand:
+    def global_average_pool(self, input: MLOperand, layout: str | None = None) -> MLOperand:
         """Average over the whole spatial extent (pywebnn's helper; averagePool2d in the IR)."""
-        return self._pool("averagePool2d", input, {"layout": layout})
+        return self._pool("averagePool2d", input, {"layout": layout or "nchw"})
+
+    def global_max_pool(self, input: MLOperand, layout: str | None = None) -> MLOperand:
+        """Maximum over the whole spatial extent (pywebnn's helper; maxPool2d in the IR)."""
+        return self._pool("maxPool2d", input, {"layout": layout or "nchw"})
 
     def resample2d(self, input: MLOperand, **options: Any) -> MLOperand:
         """Resize two dimensions (``axes``, default [2, 3]) by ``scales`` (default [1, 1]) or

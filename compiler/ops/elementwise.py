@@ -32,8 +32,8 @@ from webnnc.compiler.ops._support import (
 from webnnc.compiler.ops._validation import broadcast_shapes
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
 else:
     _Base = object
 

@@ -24,8 +24,8 @@ from webnnc.compiler.ops._support import (
 from webnnc.compiler.ops._validation import check_axis, check_data_type
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object

@@ -29,8 +29,8 @@ from webnnc.compiler.ops._validation import (
 )
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object

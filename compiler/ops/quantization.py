@@ -10,8 +10,8 @@ from webnnc.compiler.ops._options import parse_options
 from webnnc.compiler.ops._support import FLOATS, QUANTIZED, OperandLimits, check_operand, operand
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object

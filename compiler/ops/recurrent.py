@@ -25,8 +25,8 @@ from webnnc.compiler.ops._support import FLOATS, OperandLimits, operand
 from webnnc.compiler.ops._validation import FLOAT_TYPES, check_data_type, check_rank
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object

@@ -37,8 +37,8 @@ from webnnc.compiler.ops._support import (
 from webnnc.compiler.ops._validation import check_axes, check_axis, int_list
 
 if TYPE_CHECKING:
+    from webnnc.compiler.frontend._core import BuilderCore as _Base
     from webnnc.compiler.frontend._operand import MLOperand
-    from webnnc.compiler.frontend.builder import MLGraphBuilder as _Base
     from webnnc.compiler.ir import Value
 else:
     _Base = object
@@ -302,6 +302,34 @@ class TensorOps(_Base):
         parse_options(op, options, ())
         x = self._data_input(op, input)
         return self._add1(op, [x], x.descriptor)
+
+    # -- pywebnn's helpers (no WebNN operator of their own: a reshape in the IR)
+    def squeeze(self, input: MLOperand, axes: Sequence[int] | None = None, **options: Any) -> MLOperand:
+        """Drop the size-1 dimensions ``axes`` (default: every size-1 dimension)."""
+        op = "squeeze"
+        axes = parse_options(op, {"axes": axes, **options}, ["axes"]).get("axes")
+        x = self._value(op, "input", input)  # reshape checks its data type
+        if axes is None:
+            drop = {d for d, size in enumerate(x.shape) if size == 1}
+        else:
+            drop = set(check_axes(op, axes, x.rank))
+            wrong = [d for d in sorted(drop) if x.shape[d] != 1]
+            if wrong:
+                raise ValidationError(
+                    f"{op}: axes {wrong} of input {list(x.shape)} do not have size 1; only size-1 "
+                    "dimensions can be squeezed"
+                )
+        return self.reshape(input, [size for d, size in enumerate(x.shape) if d not in drop])
+
+    def unsqueeze(self, input: MLOperand, axes: Sequence[int], **options: Any) -> MLOperand:
+        """Insert size-1 dimensions at ``axes`` (positions in the output, negative from the end)."""
+        op = "unsqueeze"
+        parse_options(op, options, ())
+        x = self._value(op, "input", input)  # reshape checks its data type
+        out_rank = x.rank + len(int_list(op, "axes", axes))
+        where = set(check_axes(op, axes, out_rank))
+        dims = iter(x.shape)
+        return self.reshape(input, [1 if d in where else next(dims) for d in range(out_rank)])
 
 
 # ---------------------------------------------------------------- support limits (onnx-cpu)

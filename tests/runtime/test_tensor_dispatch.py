@@ -74,8 +74,10 @@ def test_dispatch_errors_name_the_tensor(context: Any) -> None:
     wrong = context.create_tensor([3, 2], "float32")
     with pytest.raises(InputMismatchError, match=r"input 'x' must be float32\[2, 3\]; found float32\[3, 2\]"):
         context.dispatch(graph, {"x": wrong}, {"y": y, "z": y})
-    with pytest.raises(InputMismatchError, match="holds 6 elements; found data of shape"):
+    with pytest.raises(InputMismatchError, match=r"expected shape \[2, 3\] \(float32\[2, 3\]\); found \[7\]"):
         context.write_tensor(x, np.zeros([7], np.float32))
+    with pytest.raises(InputMismatchError, match=r"expected shape \[2, 3\] \(float32\[2, 3\]\); found \[3, 2\]"):
+        context.write_tensor(x, np.zeros([3, 2], np.float32))  # same size, other shape: refused
     ro = context.create_tensor({"dataType": "float32", "shape": [2], "writable": False})
     with pytest.raises(WebNNRuntimeError, match="writable=False"):
         context.write_tensor(ro, [1.0, 2.0])
