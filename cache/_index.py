@@ -175,6 +175,20 @@ class Index:
         value = self._call(lambda c: c.get(f"n/{target}/{name}", retry=True), None)
         return list(reversed(_key_list(value)))
 
+    def names_by_key(self) -> dict[str, set[str]]:
+        """Every key -> the names registered for it (any target; maybe stale)."""
+
+        def scan(cache: diskcache.Cache) -> dict[str, set[str]]:
+            out: dict[str, set[str]] = {}
+            for row in cache.iterkeys():
+                if isinstance(row, str) and row.startswith("n/"):
+                    name = row.split("/", 2)[2] if row.count("/") >= 2 else ""
+                    for key in _key_list(cache.get(row, retry=True)):
+                        out.setdefault(key, set()).add(name)
+            return out
+
+        return self._call(scan, {})
+
     # ------------------------------------------------------------------ hits
     def record_hit(self, key: str) -> None:
         if self.writable:

@@ -7,7 +7,7 @@ bundle="models.webnnc")``. Stdlib only (plus the store, for export and import).
 
 Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
 
-    webnnc-bundle.json          {"bundle_version": 1, "entries": [{"key", "sha256"}, ...]}
+    webnnc-bundle.json          {"bundle_version": 1, "entries": [{"key", "sha256", "names"}, ...]}
     entries/<key>.json          each entry's manifest
     objects/<sha256>            each artifact, named by its own sha256
 
@@ -111,6 +111,12 @@ class BundleReader:
             if index.get("bundle_version") != BUNDLE_VERSION:
                 raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
             listed = [(str(e["key"]), str(e["sha256"])) for e in index["entries"]]
+            # every name the entry had in the exporting cache (its manifest's and the ones
+            # registered later, e.g. `webnnc compile --name`); absent in older bundles
+            self.names: dict[str, tuple[str, ...]] = {
+                str(e["key"]): tuple(str(n) for n in e.get("names") or () if isinstance(n, str) and n)
+                for e in index["entries"]
+            }
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise self._fail(f"malformed {_INDEX}: {e}") from None
         for key, sha in listed:
@@ -162,7 +168,10 @@ class BundleReader:
 
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests named ``name`` (for ``target``, or any), newest first."""
-        found = [m for m in self.manifests.values() if m.name == name and target in (None, m.target)]
+        found = [
+            m for m in self.manifests.values()
+            if (m.name == name or name in self.names.get(m.key, ())) and target in (None, m.target)
+        ]
         return sorted(found, key=lambda m: m.created, reverse=True)
 
     def close(self) -> None:
@@ -200,6 +209,7 @@ def export_bundle(
         BundleError: a requested name has no (intact) entry, or nothing is left to export.
     """
     wanted = list(names)
+    asked: dict[str, list[str]] = {}  # key -> the names it was exported by
     if wanted:
         manifests: list[Manifest] = []
         for name in wanted:
@@ -207,9 +217,14 @@ def export_bundle(
             if not found:
                 raise BundleError(f"no entry named {name!r}{f' for {target}' if target else ''} in {store.directory}")
             manifests.extend(found)
+            for m in found:
+                asked.setdefault(m.key, []).append(name)
     else:
         manifests = [m for m in store.manifests() if target in (None, m.target)]
     out = Path(path)
+    if not out.parent.is_dir():
+        raise BundleError(f"cannot write {out}: folder {out.parent} does not exist")
+    aliases = store.aliases()
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     exported: list[Manifest] = []
     seen: set[str] = set()
@@ -227,7 +242,12 @@ def export_bundle(
                 if hit is None:
                     continue
                 hm = hit.manifest
-                entries.append({"key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "target": hm.target})
+                names = store.names(hm.key, hm, aliases=aliases)
+                names += [n for n in asked.get(hm.key, ()) if n not in names]
+                entries.append({
+                    "key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "names": names,
+                    "target": hm.target,
+                })
                 _add(tar, f"entries/{hm.key}.json", hm.to_json().encode(), hm.created)
                 if hm.artifact_sha256 not in objects:
                     objects.add(hm.artifact_sha256)
@@ -259,8 +279,11 @@ def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[l
         for key, manifest in bundle.manifests.items():
             if store.get(key, use=False) is not None:
                 present.append(manifest)
-                continue
-            if store.put(manifest, bundle.artifact(key)) is None:
+            elif store.put(manifest, bundle.artifact(key)) is None:
                 raise CacheError(f"cannot import into {store.directory}: {store.problem or 'not writable'}")
-            imported.append(manifest)
+            else:
+                imported.append(manifest)
+            for name in bundle.names.get(key, ()):  # runtime.load(name) finds it by every name
+                if name != manifest.name:
+                    store.get(key, name=name, use=False)
     return imported, present

@@ -7,7 +7,7 @@ Stdlib only: the runtime uses it to pick the newest artifact it can load for a n
 from __future__ import annotations
 
 from webnnc.cache.key import LAYOUT_VERSION
-from webnnc.cache.machine import cpu_features, library_version
+from webnnc.cache.machine import cpu_features, library_version, onnxruntime_version
 from webnnc.cache.manifest import Manifest
 
 __all__ = ["installed_library", "runtime_incompatibility", "unusable_reason"]
@@ -28,7 +28,13 @@ _RUNTIME_LIBRARIES: dict[str, tuple[str, ...]] = {
 
 
 def installed_library(name: str) -> str:
-    """Installed version of a library named in key parts (``"none"`` when missing)."""
+    """Installed version of a library named in key parts (``"none"`` when missing).
+
+    For onnxruntime, the imported module's version (see ``machine.onnxruntime_version``):
+    the compiler records it and the runtime compares it, like with like.
+    """
+    if name == "onnxruntime":
+        return onnxruntime_version()
     return library_version(*_DISTRIBUTIONS.get(name, (name,)))
 
 
@@ -72,14 +78,7 @@ def runtime_incompatibility(manifest: Manifest, target: str) -> str | None:
 def _runtime_library_version(lib: str) -> str:
     # ONNX Runtime is imported next anyway, to create the session: asking the module is
     # cheaper than importlib.metadata's scan of every installed distribution (~20 ms of a
-    # ~100 ms cold load). Only where it cannot be imported does the metadata decide.
-    if lib == "onnxruntime":
-        try:
-            import onnxruntime
-        except ImportError:
-            pass
-        else:
-            return str(onnxruntime.__version__)
+    # ~100 ms cold load), and it is what the compiler recorded (installed_library).
     return installed_library(lib)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import platform
 
-__all__ = ["cpu_features", "library_version"]
+__all__ = ["cpu_features", "cudnn_version", "library_version", "onnxruntime_version"]
 
 # Flags that change which kernels / layouts ONNX Runtime's CPU provider selects.
 _RELEVANT = (
@@ -55,6 +55,76 @@ def library_version(*distributions: str) -> str:
 
 
 @functools.cache
+def onnxruntime_version() -> str:
+    """The version of the ``onnxruntime`` module this process imports, else ``"none"``.
+
+    # NOTE: not the distribution metadata. onnxruntime and onnxruntime-gpu both install the
+    # module ``onnxruntime``; with both present (the README's GPU set-up) one distribution's
+    # files overwrite the other's, and their metadata can name two different versions. The
+    # module is what optimizes (compiler) and runs (runtime) an artifact, so both sides
+    # record and compare its ``__version__``. Only where it cannot be imported does the
+    # metadata answer.
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        return library_version("onnxruntime", "onnxruntime-gpu")
+    return str(onnxruntime.__version__)
+
+
+def _cudnn_from_int(value: int) -> str:
+    """cuDNN's ``cudnnGetVersion()`` as text (8.x: M*1000+m*100+p; 9.x on: M*10000+m*100+p).
+
+    >>> _cudnn_from_int(8907), _cudnn_from_int(90100)
+    ('8.9.7', '9.1.0')
+    """
+    if value >= 90000:
+        return f"{value // 10000}.{value // 100 % 100}.{value % 100}"
+    return f"{value // 1000}.{value // 100 % 10}.{value % 100}"
+
+
+def _loaded_libraries() -> list[str]:
+    """Paths of the shared libraries mapped into this process (Linux; else empty)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            return sorted({line.split()[-1] for line in f if ".so" in line and "/" in line})
+    except OSError:
+        return []
+
+
+def cudnn_version() -> str:
+    """The cuDNN version this process uses, read from the library itself; ``"none"`` if absent.
+
+    For builds of ONNX Runtime that do not report the cuDNN they were built with: a cuDNN
+    already loaded (ONNX Runtime's CUDA provider, torch) answers first; else the ``nvidia-
+    cudnn`` wheel's library or the system's ``libcudnn.so.9`` / ``.8`` is asked.
+    """
+    import ctypes
+    import glob
+    import os
+    import re
+
+    candidates = [p for p in _loaded_libraries() if re.search(r"/libcudnn\.so(\.\d+)*$", p)]
+    try:
+        import nvidia.cudnn  # type: ignore[import-not-found]  # the pip wheel's layout
+
+        for folder in getattr(nvidia.cudnn, "__path__", []):
+            candidates += sorted(glob.glob(os.path.join(folder, "lib", "libcudnn.so*")))
+    except ImportError:
+        pass
+    candidates += ["libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"]
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)
+            value = int(lib.cudnnGetVersion())
+        except (OSError, AttributeError):
+            continue
+        if value > 0:
+            return _cudnn_from_int(value)
+    return "none"
+
+
+@functools.cache
 def nvidia_gpus() -> tuple[tuple[str, str, str], ...]:
     """``(name, compute capability, driver version)`` per visible NVIDIA GPU; empty without a driver."""
     import shutil
@@ -83,7 +153,9 @@ def nvidia_gpus() -> tuple[tuple[str, str, str], ...]:
 @functools.cache
 def gpu_features() -> str:
     """What makes an onnx-cuda artifact GPU-specific: GPU model and compute capability, and
-    the CUDA / cuDNN versions ONNX Runtime was built with (``none`` where absent).
+    the CUDA / cuDNN versions ONNX Runtime was built with (``none`` where absent). Where
+    the build info has no cuDNN version (most onnxruntime-gpu wheels), the cuDNN library
+    is asked (:func:`cudnn_version`).
 
     Imports onnxruntime (to read its build info); call it only on the GPU path.
     """
@@ -100,4 +172,6 @@ def gpu_features() -> str:
         cudnn = str(getattr(build, "cudnn_version", None) or "none")
     except ImportError:
         pass
+    if cudnn == "none" and gpus:
+        cudnn = cudnn_version()
     return f"{gpu};cuda {cuda};cudnn {cudnn}"

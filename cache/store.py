@@ -317,6 +317,22 @@ class ArtifactStore:
                     found[m.key] = m
         return sorted(found.values(), key=lambda m: m.created, reverse=True)
 
+    def names(
+        self, key: str, manifest: Manifest | None = None, *, aliases: dict[str, set[str]] | None = None
+    ) -> list[str]:
+        """Every model name ``key`` is known by: its manifest's, then the ones a later build
+        or ``webnnc compile --name`` registered for it (sorted). Bundles carry all of them.
+
+        ``aliases`` is :meth:`aliases`' result, when the caller asks for many keys."""
+        m = manifest if manifest is not None else self.manifest(key)
+        first = [m.name] if m is not None and m.name else []
+        registered = (aliases if aliases is not None else self.aliases()).get(key, set())
+        return first + sorted(registered - set(first))
+
+    def aliases(self) -> dict[str, set[str]]:
+        """Key -> the names registered for it in the index (advisory; maybe stale)."""
+        return self._index.names_by_key()
+
     def resolve_name(self, name: str, target: str) -> str | None:
         """The key most recently stored under ``name`` for ``target`` (unverified)."""
         found = self.find(name, target)

@@ -10,7 +10,12 @@ manages the store. Each subcommand family is one ``_*`` module listed in
 # no compiler module: ``webnnc cache import models.webnnc`` works where only the runtime can
 # be imported (tests/cache/test_bundle.py checks it).
 
-Exit codes: 0 OK, 1 user error (or ``cache verify`` found bad entries), 2 usage.
+Exit codes: 0 OK, 1 an error (or ``cache verify`` found bad entries), 2 usage, 130
+interrupted, 141 output pipe closed (``webnnc cache ls | head``).
+
+Every failure is one line on stderr, ``webnnc COMMAND: error: ...``; ``--debug`` (or
+``WEBNNC_DEBUG=1``) shows the traceback instead. The global options (``-v``,
+``--cache-dir``, ``--debug``) are accepted before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from webnnc import __version__
 
-__all__ = ["COMMAND_MODULES", "UserError", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "UserError", "build_parser", "doc_path", "main", "targets_help"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "webnnc.cli._compile",
@@ -38,17 +45,74 @@ class UserError(Exception):
     """An error the user can fix; printed without a traceback, exit code 1."""
 
 
+def doc_path(package: str, name: str) -> str:
+    """Where an installed document lives, e.g. ``doc_path("webnnc.cache", "CACHE.md")``.
+
+    The ``.md`` documents install beside their package's modules (package data), so help
+    texts can name a file that exists. Finding the folder imports no module of ``package``.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / name).is_file():
+            return str(Path(folder) / name)
+    return f"{name} in the webnnc source repository ({package.replace('webnnc.', '')}/)"
+
+
+def targets_help() -> str:
+    """The compile targets, for help texts (stdlib only: no compiler import)."""
+    from webnnc.cache.targets import TARGETS
+
+    return ", ".join(TARGETS)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Added to the main parser and to every subcommand's, so `webnnc cache ls --cache-dir D`
+    # works as well as `webnnc --cache-dir D cache ls`. In subparsers the defaults are
+    # SUPPRESS: an option not given there leaves the main parser's value alone.
+    default: object = argparse.SUPPRESS
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0 if top else default, help="more logging (-vv: debug)"
+    )
+    parser.add_argument(
+        "--cache-dir", default=None if top else default,
+        help="artifact cache folder (default: $WEBNNC_CACHE_DIR, else $XDG_CACHE_HOME/webnnc or ~/.cache/webnnc)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=False if top else default,
+        help="show the traceback of an error (also: WEBNNC_DEBUG=1)",
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.append(child)
+                found.extend(_subparsers(child))
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``webnnc`` parser with every subcommand of :data:`COMMAND_MODULES`."""
     parser = argparse.ArgumentParser(
-        prog="webnnc", description="Ahead-of-time compiler and model cache for WebNN graphs."
+        prog="webnnc",
+        description="Ahead-of-time compiler and model cache for WebNN graphs. "
+        f"Compile targets: {targets_help()}.",
+        epilog="Global options (-v, --cache-dir, --debug) also work after the command.",
     )
     parser.add_argument("--version", action="version", version=f"webnnc {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
-    parser.add_argument("--cache-dir", help="artifact cache folder (default: $WEBNNC_CACHE_DIR or ~/.cache/webnnc)")
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for child in _subparsers(parser):
+        _add_global_options(child, top=False)
     return parser
 
 
@@ -69,22 +133,39 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return tuple(errors)
 
 
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, _user_errors()):
+        return text
+    # not one of webnnc's own errors (e.g. raised by a user's FILE.py:FUNCTION): name its type
+    return f"{type(e).__name__}: {text} (--debug shows the traceback)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``webnnc`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    debug = bool(args.debug) or os.environ.get("WEBNNC_DEBUG", "") not in ("", "0")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return code
     except KeyboardInterrupt:
         print(f"webnnc {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`webnnc cache ls | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as e:
-        if not isinstance(e, _user_errors()):
+        if debug:
             raise
-        print(f"webnnc {args.command}: error: {e}", file=sys.stderr)
+        print(f"webnnc {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1

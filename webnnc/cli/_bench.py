@@ -48,9 +48,24 @@ def find_benchmarks_dir() -> Path | None:
     return None
 
 
+def _missing_bench_extra(suite: str) -> list[str]:
+    """The ``[bench]`` extra's modules that ``suite`` needs and cannot import (checked before
+    minutes of benchmarking, not after: only ``all`` draws the chart)."""
+    import importlib.util
+
+    needed = ("matplotlib",) if suite == "all" else ()
+    return [m for m in needed if importlib.util.find_spec(m) is None]
+
+
 def run(args: argparse.Namespace) -> int:
     from webnnc.cli import UserError
 
+    missing = _missing_bench_extra(args.suite)
+    if missing:
+        raise UserError(
+            f"`webnnc bench {args.suite}` needs {', '.join(missing)}; install the benchmark extra "
+            "first: pip install 'webnnc[bench]' (or pip install -e '.[bench]' in a clone)"
+        )
     bench_dir = find_benchmarks_dir()
     if bench_dir is None:
         raise UserError(

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache.errors import CacheError
+from webnnc.cli import doc_path
 
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore, EntryInfo
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "cache",
         help="inspect and manage the artifact cache (ls, info, verify, gc, clear, export, import)",
-        description="Inspect and manage the artifact cache. See cache/CACHE.md.",
+        description=f"Inspect and manage the artifact cache. Layout and formats: {doc_path('webnnc.cache', 'CACHE.md')}",
     )
     csub = p.add_subparsers(dest="cache_command", metavar="CACHE_COMMAND", required=True)
     add_commands(csub)
@@ -109,10 +110,13 @@ def run_ls(args: argparse.Namespace) -> int:
             key=lambda e: (e.manifest.name or "", e.manifest.target, -e.manifest.created),
         )
         now = time.time()
+        aliases = store.aliases()
+        names = {e.manifest.key: store.names(e.manifest.key, e.manifest, aliases=aliases) for e in rows}
         if args.json:
             print(json.dumps([
                 {
-                    "name": e.manifest.name, "target": e.manifest.target, "format": e.manifest.format,
+                    "name": e.manifest.name, "names": names[e.manifest.key],
+                    "target": e.manifest.target, "format": e.manifest.format,
                     "size": e.size, "created": e.manifest.created, "last_used": e.last_used,
                     "hits": e.hits, "key": e.manifest.key,
                 }
@@ -131,7 +135,7 @@ def run_ls(args: argparse.Namespace) -> int:
         for e in rows:
             m = e.manifest
             print(
-                f"{(m.name or '-'):<24} {m.target:<10} {m.format:<7} {_size(e.size):>10} "
+                f"{(','.join(names[m.key]) or '-'):<24} {m.target:<10} {m.format:<7} {_size(e.size):>10} "
                 f"{_age(now - m.created):>5} {_age(now - e.last_used):>5} {e.hits:>5}  {m.key[:16]}"
             )
     return 0

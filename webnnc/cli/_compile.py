@@ -20,7 +20,12 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("source", help="MODULE:FUNCTION, FILE.py:FUNCTION, MODEL.onnx or GRAPH.webnn")
-    p.add_argument("--target", default="onnx-cpu", help="comma-separated targets (default onnx-cpu)")
+    from webnnc.cli import targets_help
+
+    p.add_argument(
+        "--target", default="onnx-cpu",
+        help=f"comma-separated targets, of {targets_help()} (default onnx-cpu)",
+    )
     p.add_argument("--name", help="register the model under this name (default: the function name)")
     p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
     p.add_argument(
@@ -36,16 +41,20 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from webnnc.cache.store import ArtifactStore
+    from webnnc.cache.targets import target_info
     from webnnc.compiler.driver import compile_graph
     from webnnc.compiler.frontend import MLGraphBuilder
     from webnnc.compiler.importers import parse_input_shapes
     from webnnc.compiler.options import CompileOptions
     from webnnc.compiler.sources import resolve_source
 
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    for target in targets:
+        target_info(target)  # an unknown target: one line naming the known ones, before any work
     source = resolve_source(args.source, input_shapes=parse_input_shapes(args.input_shape))
     name = args.name or source.name
     store = ArtifactStore(args.cache_dir)
-    for target in [t.strip() for t in args.target.split(",") if t.strip()]:
+    for target in targets:
         options = CompileOptions(target=target)
         builder = MLGraphBuilder()
         graph = builder.build(source.build(builder), name=name)

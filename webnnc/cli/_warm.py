@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webnnc.cli import UserError
+from webnnc.cli import UserError, doc_path, targets_help
 
 __all__ = ["WarmItem", "load_plan", "register"]
 
@@ -55,13 +55,15 @@ def register(sub: Any) -> None:
         "warm",
         help="compile many models x targets into the cache, in parallel",
         description=(
-            "Compile every model of a warm-up FILE (TOML or JSON; see cache/CACHE.md) or every "
+            "Compile every model of a warm-up FILE (TOML or JSON; see " + doc_path("webnnc.cache", "CACHE.md") + ") or every "
             "SOURCE given, for every target, in parallel worker processes. Cached entries are "
             "skipped; failures are reported per item; exit code 1 if any failed."
         ),
     )
     p.add_argument("items", nargs="+", metavar="FILE|SOURCE", help="warm-up files (.toml/.json) or sources")
-    p.add_argument("--target", help="comma-separated targets (overrides the file's defaults)")
+    p.add_argument(
+        "--target", help=f"comma-separated targets, of {targets_help()} (overrides the file's defaults)"
+    )
     p.add_argument("-j", "--jobs", type=int, help="worker processes (default: file's jobs, else CPU count)")
     p.set_defaults(func=run)
 
