@@ -285,5 +285,5 @@ def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[l
                 imported.append(manifest)
             for name in bundle.names.get(key, ()):  # runtime.load(name) finds it by every name
                 if name != manifest.name:
-                    store.get(key, name=name, use=False)
+                    store.add_name(manifest, name)
     return imported, present

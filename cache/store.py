@@ -329,6 +329,11 @@ class ArtifactStore:
         registered = (aliases if aliases is not None else self.aliases()).get(key, set())
         return first + sorted(registered - set(first))
 
+    def add_name(self, manifest: Manifest, name: str) -> None:
+        """Register ``name`` for ``manifest``'s entry (``find(name)`` then returns it)."""
+        if self.writable and name and HEX64.fullmatch(manifest.key):
+            self._index.add_name(manifest.target, name, manifest.key)
+
     def aliases(self) -> dict[str, set[str]]:
         """Key -> the names registered for it in the index (advisory; maybe stale)."""
         return self._index.names_by_key()

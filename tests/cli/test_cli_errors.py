@@ -1,0 +1,99 @@
+"""Every CLI failure is one line (a traceback only with --debug or WEBNNC_DEBUG=1); global
+options work after the subcommand; `python -m webnnc`; targets in help; a closed pipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webnnc.cli import main
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webnnc", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+@pytest.fixture
+def raising_source(tmp_path: Path) -> Path:
+    (tmp_path / "model.py").write_text("def build(b):\n    raise RuntimeError('boom in user code')\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compile", "model.py:build"], "RuntimeError: boom in user code"),
+        (["compile", "missing.py:build"], "missing.py does not exist"),
+        (["compile", "model.py:build", "--target", "onnx-gpu"], "unknown target 'onnx-gpu'"),
+        (["cache", "export", "no/such/folder/m.webnnc"], "folder no/such/folder does not exist"),
+        (["cache", "import", "nothing.webnnc"], "not a readable webnnc bundle"),
+    ],
+)
+def test_failures_are_one_line(raising_source: Path, args: list[str], message: str) -> None:
+    proc = _run([*args, "--cache-dir", str(raising_source / "c")], raising_source)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert lines[0].startswith("webnnc ")
+
+
+def test_debug_shows_the_traceback(raising_source: Path) -> None:
+    for args, env in ((["--debug"], None), ([], {"WEBNNC_DEBUG": "1"})):
+        proc = _run(["compile", "model.py:build", *args], raising_source, env)
+        assert proc.returncode == 1
+        assert "Traceback" in proc.stderr and "boom in user code" in proc.stderr
+
+
+def test_global_options_anywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ["--cache-dir", str(tmp_path / "a"), "cache", "ls"],
+        ["cache", "ls", "--cache-dir", str(tmp_path / "a")],
+        ["cache", "--cache-dir", str(tmp_path / "a"), "ls", "-v"],
+    ):
+        assert main(argv) == 0
+        assert str(tmp_path / "a") in capsys.readouterr().out
+
+
+def test_help_lists_targets_and_python_m_works(tmp_path: Path) -> None:
+    top = _run(["--help"], tmp_path)
+    assert top.returncode == 0 and "onnx-cpu, onnx-cuda, coreml" in " ".join(top.stdout.split())
+    compile_help = " ".join(_run(["compile", "--help"], tmp_path).stdout.split())
+    assert "onnx-cpu, onnx-cuda, coreml" in compile_help
+    cache_help = " ".join(_run(["cache", "--help"], tmp_path).stdout.split())
+    doc = cache_help.split("Layout and formats: ", 1)[1].split()[0]
+    assert doc.endswith("CACHE.md")
+
+
+def test_bench_checks_its_extra_first(tmp_path: Path) -> None:
+    # matplotlib made unimportable: the command stops at once with the install hint
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'matplotlib':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "import importlib.util\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'matplotlib' else real(n, *a)\n"
+        "from webnnc.cli import main\n"
+        "sys.exit(main(['bench', '--quick']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "pip install 'webnnc[bench]'" in proc.stderr and "running" not in proc.stdout
+
+
+def test_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m webnnc --help | head -c 10; {sys.executable} -m webnnc cache ls --cache-dir {tmp_path} | head -c 5",
+        shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
