@@ -219,7 +219,49 @@ class MLGraph:
             )
         return self._ir_graph
 
-    def save(self, path: str | os.PathLike[str], *, quantized: bool = False) -> None:
+    # pywebnn's shape-inference diagnostics. webnnc infers every shape statically at build
+    # time (an operand of unknown shape is a build error), so nothing is ever unknown.
+    def _operands(self, what: str) -> list[Any]:
+        ir = self._builder_graph(what)
+        return [*ir.inputs, *ir.constants, *(v for n in ir.nodes for v in n.outputs)]
+
+    def count_empty_shapes(self) -> int:
+        """Operands of rank 0 (scalars)."""
+        return sum(1 for v in self._operands("count_empty_shapes") if not v.shape)
+
+    def count_scalar_constants(self) -> int:
+        """Constants of rank 0."""
+        return sum(1 for v in self._builder_graph("count_scalar_constants").constants if not v.shape)
+
+    def count_unknown_shapes(self) -> int:
+        """Always 0: every webnnc operand has a static shape."""
+        self._builder_graph("count_unknown_shapes")
+        return 0
+
+    def count_unknown_shapes_excluding_scalar_ops(self) -> int:
+        """Always 0 (see :meth:`count_unknown_shapes`)."""
+        return self.count_unknown_shapes()
+
+    def debug_unknown_shapes(self) -> list[str]:
+        """Always empty (see :meth:`count_unknown_shapes`)."""
+        self._builder_graph("debug_unknown_shapes")
+        return []
+
+    def debug_unknown_shapes_structured(self) -> list[dict[str, Any]]:
+        """Always empty (see :meth:`count_unknown_shapes`)."""
+        self._builder_graph("debug_unknown_shapes_structured")
+        return []
+
+    def debug_operand(self, idx: int) -> str:
+        """One line about operand ``idx`` (inputs, then constants, then operation outputs)."""
+        operands = self._operands("debug_operand")
+        if not 0 <= idx < len(operands):
+            raise IndexError(f"debug_operand: index {idx} out of range; the graph has {len(operands)} operands")
+        v = operands[idx]
+        kind = "Input" if v.producer is None and v.const is None else "Constant" if v.const is not None else "Output"
+        return f"Operand[{idx}]: name={v.name!r}, kind={kind}, type={v.data_type.value}, shape={list(v.shape)}"
+
+    def save(self, path: str | os.PathLike[str], quantized: bool = False) -> None:
         """Write the graph as it was built to ``path`` in the webnn-graph text format
         (``.webnn``, plus ``.weights`` and ``.manifest.json`` beside it when it has constants).
 

@@ -262,8 +262,8 @@ class MLContext:
             return graph.run(inputs, outputs)
         return _fill_outputs(graph, graph.run(inputs), outputs)
 
-    def convert_to_onnx(self, graph: MLGraph, path: str | os.PathLike[str]) -> None:
-        """Write the graph as a plain (unoptimized) ONNX model to ``path``."""
+    def convert_to_onnx(self, graph: MLGraph, output_path: str | os.PathLike[str]) -> None:
+        """Write the graph as a plain (unoptimized) ONNX model to ``output_path``."""
         ir = getattr(graph, "_ir_graph", None)
         if ir is None:
             raise WebNNRuntimeError(
@@ -272,12 +272,12 @@ class MLContext:
             )
         from webnnc.compiler.emitters import get_emitter
 
-        Path(path).write_bytes(get_emitter("onnx").emit(ir).data)
+        Path(output_path).write_bytes(get_emitter("onnx").emit(ir).data)
 
     # -------------------------------------------------------------- tensors
     def create_tensor(
         self,
-        descriptor: Mapping[str, Any] | Sequence[int],
+        shape: Mapping[str, Any] | Sequence[int],
         data_type: str | None = None,
         readable: bool = True,
         writable: bool = True,
@@ -285,30 +285,43 @@ class MLContext:
     ) -> MLTensor:
         """A buffer where this context's graphs run (device memory on the GPU target).
 
-        ``descriptor`` is the spec's dict (``{"dataType": "float32", "shape": [...],
+        ``shape`` is a shape, or the spec's descriptor dict (``{"dataType": "float32", "shape": [...],
         "readable": True, "writable": True}``) or a shape, with ``data_type`` beside it;
         the flags may be given by position, as in pywebnn. Unlike the spec and pywebnn,
         tensors are readable and writable by default.
         """
         from webnnc.runtime.tensor import MLTensor
 
-        if isinstance(descriptor, Mapping):
+        dims: Any = shape
+        if isinstance(shape, Mapping):
+            descriptor = shape
             data_type = descriptor.get("dataType", descriptor.get("data_type", data_type))
-            shape = descriptor.get("shape", descriptor.get("dimensions"))
+            dims = descriptor.get("shape", descriptor.get("dimensions"))
             readable = bool(descriptor.get("readable", readable))
             writable = bool(descriptor.get("writable", writable))
             exportable_to_gpu = bool(descriptor.get("exportableToGPU", descriptor.get("exportable_to_gpu", exportable_to_gpu)))
-        else:
-            shape = descriptor
-        if shape is None or data_type is None:
+        if dims is None or data_type is None:
             raise WebNNRuntimeError("create_tensor: a shape and a data type are required")
         device = "gpu" if self.target == "onnx-cuda" else "cpu"
         return MLTensor(
-            str(data_type), list(shape), device=device, readable=bool(readable), writable=bool(writable),
+            str(data_type), list(dims), device=device, readable=bool(readable), writable=bool(writable),
             exportable_to_gpu=bool(exportable_to_gpu),
         )
 
     createTensor = create_tensor  # noqa: N815 - the spec's spelling
+
+    def create_host_tensor(self, shape: Sequence[int], data_type: str) -> MLTensor:
+        """pywebnn's host tensor: a readable, writable buffer in host memory."""
+        from webnnc.runtime.tensor import MLTensor
+
+        return MLTensor(str(data_type), list(shape), device="cpu")
+
+    def create_device_tensor(
+        self, graph: MLGraph, shape: Sequence[int], data_type: str, device: str | None = None
+    ) -> MLTensor:
+        """pywebnn's device tensor: a buffer where ``graph`` runs (``device`` is ignored: the
+        graph's target decides, as for :meth:`create_tensor`)."""
+        return self.create_tensor(shape, data_type)
 
     def write_tensor(self, tensor: MLTensor, data: Any) -> None:
         """Copy host data into ``tensor``."""
@@ -328,6 +341,10 @@ class MLContext:
         if dispatcher is None:
             raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
         dispatcher.dispatch(inputs, outputs)
+
+    # pywebnn's explicit spellings: one dispatch serves host and device tensors alike
+    dispatch_with_host_tensors = dispatch
+    dispatch_with_device_tensors = dispatch
 
 
 

@@ -165,11 +165,24 @@ def _stmt(node: Any, outs: list[str], names: Mapping[int, str]) -> str:
     return f"{lhs} = {node.op_type}({', '.join(args)});"
 
 
-def save_webnn_text(graph: Graph, path: str | Path, *, inline_weights: bool = False) -> list[Path]:
+def save_webnn_text(graph: Any, path: str | Path, *, inline_weights: bool = False) -> list[Path]:
     """Write ``graph`` to ``path`` (``.webnn``) plus ``.weights`` and ``.manifest.json`` beside it.
 
-    Returns the files written (only the ``.webnn`` file when nothing needs a weights file).
+    ``graph`` is an IR :class:`Graph` or an ``MLGraph`` built by a builder (its graph as
+    built is written). Returns the files written (only the ``.webnn`` file when nothing needs
+    a weights file).
+
+    Raises:
+        TypeError: ``graph`` is neither (e.g. an ``MLGraph`` loaded without its IR).
     """
+    if not isinstance(graph, Graph):
+        built = getattr(graph, "_ir_graph", None)  # an MLGraph (the compiler cannot import it)
+        if not isinstance(built, Graph):
+            raise TypeError(
+                f"save_webnn_text: expected a Graph or an MLGraph built with a builder; found "
+                f"{type(graph).__name__}{' loaded without its graph' if hasattr(graph, '_ir_graph') else ''}"
+            )
+        graph = built
     p = Path(path)
     text, blob, manifest = write_webnn_text(graph, inline_weights=inline_weights)
     p.write_text(text)
