@@ -2,7 +2,8 @@
 
 Usage (from the repository root)::
 
-    python -m tests.conformance.wpt_report            # prints the table, writes WPT_RESULTS.md
+    python -m tests.conformance.wpt_report            # prints the table
+    python -m tests.conformance.wpt_report --write    # ... and regenerates WPT_RESULTS.md
     python tests/conformance/wpt_report.py --failures # also lists each failing case
 
 A case counts once in the totals; in the per-operator table it counts for every operator it
@@ -51,7 +52,9 @@ def _run_one(case: WptCase, context: Any, builder_type: type) -> tuple[str, str]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--failures", action="store_true", help="list every failing case")
-    parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS_FILE.name}")
+    # Writing is opt-in: the file is tracked, and running the README's command must leave a
+    # clone clean.
+    parser.add_argument("--write", action="store_true", help=f"regenerate {RESULTS_FILE.name} (tracked)")
     parser.add_argument("-k", dest="pattern", default="", help="only cases whose id contains this")
     args = parser.parse_args(argv)
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         for case_id, status, detail in failures:
             print(f"{status:<8}{case_id}: {detail}")
-    if not args.no_write and not args.pattern:
+    if args.write and not args.pattern:
         _write_markdown(lines, summary, failures, passed, failed)
     print(f"{passed} passed, {failed} failed")
     return 0
