@@ -84,7 +84,6 @@ class FsspecBackend:
             cfg.setdefault("read_timeout", timeout)
             cfg.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
             opts["config_kwargs"] = cfg
-            opts.setdefault("retries", 1)
             opts.setdefault("skip_instance_cache", True)
             opts.setdefault("use_listings_cache", False)
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import tarfile
 import tempfile
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -165,8 +167,10 @@ class RemoteCache:
         except (BundleError, SignatureError, CacheCorruptionError) as e:
             logger.warning("refused remote entry %s… from %s: %s; compiling locally", key[:12], self.url, e)
             return False
-        except OSError as e:
-            logger.warning("could not store remote entry %s… locally (%s)", key[:12], e)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # truncated or not a tar at all
+            logger.warning(
+                "refused remote entry %s… from %s: unreadable (%s); compiling locally", key[:12], self.url, _short(e)
+            )
             return False
         logger.debug("remote entry %s… verified (signed by %s)", key[:12], signer)
         return stored
