@@ -67,7 +67,9 @@ def test_build_pushes_and_another_machine_hits(tmp_path: Path, remote_url: str) 
     g2 = build_tiny(node, 3.0, name="tiny")
     assert g2.build_info["source"] == "cache-hit"
     np.testing.assert_allclose(node.compute(g2, {"x": X})["y"], tiny_expected(3.0), rtol=1e-6)
-    loaded = webnnc.runtime.load("tiny", cache_dir=tmp_path / "node3", remote=remote_url)
+    from webnnc.runtime import load
+
+    loaded = load("tiny", cache_dir=tmp_path / "node3", remote=remote_url)
     np.testing.assert_allclose(loaded.run({"x": X})["y"], tiny_expected(3.0), rtol=1e-6)
 
 
