@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import machine_lines, markdown_table  # noqa: E402
+from _common import machine_lines, markdown_table
 
 _PULL = r"""
 import json, sys, time
@@ -102,10 +103,8 @@ def _servers(args: argparse.Namespace, procs: list[subprocess.Popen[bytes]]) -> 
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=endpoint)
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket="webnnc-bench")
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
     urls["s3"] = f"s3://webnnc-bench/{uuid.uuid4().hex[:8]}" if endpoint else None
     return urls
 

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING
 
 from webnnc.cache._files import check_manifest
 from webnnc.cache._hash import blake3_hasher
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20  # 1 MiB: large enough that hashing, not the loop, dominates
 
 
-def put_stream(store: ArtifactStore, manifest: Manifest, src: BinaryIO) -> bool:
+def put_stream(store: ArtifactStore, manifest: Manifest, src: IO[bytes]) -> bool:
     """Publish ``manifest`` with its artifact read from ``src``; False when nothing can be stored.
 
     Raises:

@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from webnnc.cache._files import (
     CACHEDIR_TAG,
@@ -390,7 +390,7 @@ class ArtifactStore:
         self.evict(keep=manifest.key, wait=False)
         return CachedArtifact(manifest, str(obj), data)
 
-    def put_stream(self, manifest: Manifest, src: BinaryIO) -> bool:
+    def put_stream(self, manifest: Manifest, src: IO[bytes]) -> bool:
         """Publish an entry whose artifact is read from ``src`` in chunks (see ``_publish.py``)."""
         from webnnc.cache._publish import put_stream
 

@@ -19,25 +19,26 @@ file, read or write a small one, and take or release a lock that expires.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from webnnc.cache.errors import CacheError
 
-__all__ = ["Backend", "FsspecBackend", "ObjectTooLarge", "RedisBackend", "open_backend"]
+__all__ = ["Backend", "FsspecBackend", "ObjectTooLargeError", "RedisBackend", "open_backend"]
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 4 << 20  # 4 MiB per Redis GETRANGE/APPEND: well under the 512 MB value limit, few round trips
 
 
-class ObjectTooLarge(CacheError):
+class ObjectTooLargeError(CacheError):
     """A remote object is larger than the caller allows."""
 
 
@@ -103,7 +104,7 @@ class FsspecBackend:
         except FileNotFoundError:
             return False
         if size > limit:
-            raise ObjectTooLarge(f"{self.url}/{name} is {size} B, over the {limit} B limit")
+            raise ObjectTooLargeError(f"{self.url}/{name} is {size} B, over the {limit} B limit")
         try:
             if self.local:
                 self.fs.get_file(path, str(dest))
@@ -137,7 +138,7 @@ class FsspecBackend:
         except FileNotFoundError:
             return None
         if len(data) > limit:
-            raise ObjectTooLarge(f"{self.url}/{name} is over {limit} B")
+            raise ObjectTooLargeError(f"{self.url}/{name} is over {limit} B")
         return data
 
     def write_small(self, name: str, data: bytes) -> None:
@@ -189,10 +190,8 @@ class FsspecBackend:
         return True
 
     def _delete(self, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(path)
-        except FileNotFoundError:
-            pass
 
     def unlock(self, name: str, token: str) -> None:
         held = self.read_small(name)
@@ -235,10 +234,10 @@ class RedisBackend:
             dest.write_bytes(b"")
             return True
         if size > limit:
-            raise ObjectTooLarge(f"{self.url} {key} is {size} B, over the {limit} B limit")
+            raise ObjectTooLargeError(f"{self.url} {key} is {size} B, over the {limit} B limit")
         with open(dest, "wb") as f:
             for off in range(0, size, _CHUNK):
-                chunk = self.r.getrange(key, off, min(off + _CHUNK, size) - 1)
+                chunk = cast(bytes, self.r.getrange(key, off, min(off + _CHUNK, size) - 1))
                 if not chunk:  # replaced or deleted meanwhile: what we have is truncated
                     break
                 f.write(chunk)
@@ -269,11 +268,11 @@ class RedisBackend:
             raise
 
     def read_small(self, name: str, limit: int = 1 << 16) -> bytes | None:
-        data = self.r.getrange(self._key(name), 0, limit)
+        data = cast(bytes, self.r.getrange(self._key(name), 0, limit))
         if not data:
             return None if not self.r.exists(self._key(name)) else b""
         if len(data) > limit:
-            raise ObjectTooLarge(f"{self.url} {self._key(name)} is over {limit} B")
+            raise ObjectTooLargeError(f"{self.url} {self._key(name)} is over {limit} B")
         return bytes(data)
 
     def write_small(self, name: str, data: bytes) -> None:

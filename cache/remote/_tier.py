@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from webnnc.cache.bundle import BundleError, BundleReader, BundleWriter
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.remote._backends import Backend, ObjectTooLarge, open_backend
+from webnnc.cache.remote._backends import Backend, ObjectTooLargeError, open_backend
 from webnnc.cache.remote._config import RemoteConfig
 from webnnc.cache.signing import Keyring, SignatureError, name_payload
 
@@ -136,7 +136,7 @@ class RemoteCache:
                 if not self.backend().download(self._entry(key), path, self.max_object_bytes):
                     logger.debug("remote %s has no entry %s…", self.url, key[:12])
                     return False
-            except ObjectTooLarge as e:
+            except ObjectTooLargeError as e:
                 logger.warning("refused remote entry %s… from %s: %s; compiling locally", key[:12], self.url, e)
                 return False
             except Exception as e:

@@ -8,6 +8,7 @@ and skip, saying why, only when that is impossible (binary or package missing).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -104,10 +105,8 @@ def s3_server() -> Iterator[str]:
             "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
             region_name="us-east-1",
         )
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=BUCKET)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
         yield endpoint
     finally:
         if proc is not None:

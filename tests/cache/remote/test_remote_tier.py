@@ -129,7 +129,7 @@ def test_bad_remote_objects_are_refused(
 
 
 def test_forged_name_record_is_refused(tmp_path: Path, remote_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    key, remote = _pushed_fake(tmp_path, remote_url)
+    _, remote = _pushed_fake(tmp_path, remote_url)
     record = json.loads(remote.backend().read_small("names/onnx-cpu/model") or b"{}")
     record["key"] = "f" * 64  # point the name elsewhere, keep the old signature
     remote.backend().write_small("names/onnx-cpu/model", json.dumps(record).encode())
@@ -183,7 +183,7 @@ def test_remote_down_costs_one_warning_and_a_local_compile(
         port = s.getsockname()[1]
     monkeypatch.setattr(_tier, "_WARNED", set())
     caplog.set_level(logging.WARNING)
-    for url in (f"redis://127.0.0.1:{port}/0", f"s3://nobucket/x"):
+    for url in (f"redis://127.0.0.1:{port}/0", "s3://nobucket/x"):
         if url.startswith("s3"):
             pytest.importorskip("s3fs")
             monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
