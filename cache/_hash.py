@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - blake3 is a dependency; kept optional at runtime
     _blake3 = None  # type: ignore[assignment]
 
-__all__ = ["blake3_available", "blake3_hex", "content_hasher", "sha256_hex"]
+__all__ = ["blake3_available", "blake3_hasher", "blake3_hex", "content_hasher", "sha256_hex"]
 
 
 def blake3_available() -> bool:
@@ -37,6 +37,11 @@ def blake3_hex(data: bytes) -> str | None:
     if _blake3 is None:
         return None
     return str(_blake3.blake3(data).hexdigest())
+
+
+def blake3_hasher() -> Any:
+    """A fresh incremental BLAKE3 hasher, or None when ``blake3`` is not installed."""
+    return None if _blake3 is None else _blake3.blake3()
 
 
 def content_hasher() -> tuple[str, Any]:

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.manifest import Manifest
@@ -40,7 +40,7 @@ from webnnc.cache.manifest import Manifest
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
 
-__all__ = ["BUNDLE_VERSION", "BundleError", "BundleReader", "export_bundle", "import_bundle"]
+__all__ = ["BUNDLE_VERSION", "BundleError", "BundleReader", "BundleWriter", "export_bundle", "import_bundle"]
 
 BUNDLE_VERSION = 1
 _INDEX = "webnnc-bundle.json"
@@ -76,6 +76,7 @@ class BundleReader:
             raise BundleError(f"{self.path}: not a readable webnnc bundle ({e})") from None
         try:
             self.manifests: dict[str, Manifest] = {}
+            self.index: dict[str, Any] = {}  # the parsed index (fields beyond the format's are kept)
             self._objects: dict[str, tarfile.TarInfo] = {}
             self._load()
         except BaseException:
@@ -108,6 +109,7 @@ class BundleReader:
             index_member = members.pop(_INDEX)
             assert index_member is not None
             index = json.loads(self._read(index_member))
+            self.index = index if isinstance(index, dict) else {}
             if index.get("bundle_version") != BUNDLE_VERSION:
                 raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
             listed = [(str(e["key"]), str(e["sha256"])) for e in index["entries"]]
@@ -152,6 +154,20 @@ class BundleReader:
         if len(data) != manifest.artifact_size or hashlib.sha256(data).hexdigest() != manifest.artifact_sha256:
             raise self._fail(f"objects/{manifest.artifact_sha256}: bytes do not match the manifest (tampered)")
         return data
+
+    def artifact_stream(self, key: str) -> IO[bytes]:
+        """The artifact of ``key`` as a file object, NOT verified: the reader must hash it.
+
+        For streaming a large artifact into a store that verifies what it reads
+        (:meth:`webnnc.cache.store.ArtifactStore.put_stream`).
+        """
+        manifest = self.manifests.get(key)
+        if manifest is None:
+            raise BundleError(f"{self.path}: holds no entry {key[:12]}…")
+        f = self._tar.extractfile(self._objects[manifest.artifact_sha256])
+        if f is None:
+            raise self._fail(f"objects/{manifest.artifact_sha256} is not a regular file")
+        return f
 
     def verify_all(self) -> None:
         """Hash every artifact (streaming); raise BundleError on the first bad one."""
@@ -287,3 +303,67 @@ def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[l
                 if name != manifest.name:
                     store.add_name(manifest, name)
     return imported, present
+
+
+class BundleWriter:
+    """Streams entries into a new bundle file, which appears atomically on :meth:`close`.
+
+    ``index_extra`` fields are written into the bundle index beside the format's own
+    (readers keep them in :attr:`BundleReader.index`); the remote tier puts entry
+    signatures there.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self._tar: tarfile.TarFile | None = tarfile.open(self._tmp, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._entries: list[dict[str, Any]] = []
+        self._objects: set[str] = set()
+        self.manifests: list[Manifest] = []
+
+    def add(self, manifest: Manifest, data: bytes) -> None:
+        """Add one entry (its artifact bytes are written once per distinct sha256)."""
+        assert self._tar is not None, "the bundle is closed"
+        if any(e["key"] == manifest.key for e in self._entries):
+            return
+        self._entries.append(
+            {"key": manifest.key, "sha256": manifest.artifact_sha256, "name": manifest.name, "target": manifest.target}
+        )
+        _add(self._tar, f"entries/{manifest.key}.json", manifest.to_json().encode(), manifest.created)
+        if manifest.artifact_sha256 not in self._objects:
+            self._objects.add(manifest.artifact_sha256)
+            _add(self._tar, f"objects/{manifest.artifact_sha256}", data, manifest.created)
+        self.manifests.append(manifest)
+
+    def close(self, index_extra: dict[str, Any] | None = None) -> None:
+        """Write the index and publish the file (rename)."""
+        if self._tar is None:
+            return
+        tar, self._tar = self._tar, None
+        try:
+            index = {**(index_extra or {}), "bundle_version": BUNDLE_VERSION, "created": time.time(),
+                     "entries": self._entries}
+            _add(tar, _INDEX, json.dumps(index, indent=1, sort_keys=True).encode(), time.time())
+            tar.close()
+            os.replace(self._tmp, self.path)
+        finally:
+            tar.close()
+            self._tmp.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Discard the unfinished file."""
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

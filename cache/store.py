@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from webnnc.cache._files import (
     CACHEDIR_TAG,
@@ -409,6 +410,12 @@ class ArtifactStore:
             self._index.add_name(manifest.target, manifest.name, manifest.key)
         self.evict(keep=manifest.key, wait=False)
         return CachedArtifact(manifest, str(obj), data)
+
+    def put_stream(self, manifest: Manifest, src: IO[bytes]) -> bool:
+        """Publish an entry whose artifact is read from ``src`` in chunks (see ``_publish.py``)."""
+        from webnnc.cache._publish import put_stream
+
+        return put_stream(self, manifest, src)
 
     # ------------------------------------------------------------------ derived entries
     # NOTE: a derived entry is an artifact made from another entry's artifact on the machine

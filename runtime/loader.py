@@ -35,6 +35,7 @@ def load(
     target: str = "onnx-cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     bundle: str | os.PathLike[str] | None = None,
+    remote: str | None = None,
 ) -> MLGraph:
     """Load the newest compiled graph this runtime can run, by model name or key digest.
 
@@ -47,6 +48,8 @@ def load(
         target: the compile target.
         cache_dir: the cache folder (default as for the compiler).
         bundle: load from this bundle file (``webnnc cache export``) instead of the cache.
+        remote: a shared remote tier to pull from on a local miss (default
+            ``$WEBNNC_REMOTE_CACHE``; see ``cache/REMOTE.md``).
 
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
@@ -81,7 +84,12 @@ def load(
     else:
         from webnnc.cache.store import ArtifactStore
 
-        store = ArtifactStore(cache_dir)
+        if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
+            from webnnc.cache.remote import open_tiered_store  # only when a remote is configured
+
+            store = open_tiered_store(cache_dir, remote)
+        else:
+            store = ArtifactStore(cache_dir)
         where = str(store.directory)
         keys = [name_or_key] if is_key else [m.key for m in store.find(name_or_key, target)]
         for key in keys:

@@ -51,6 +51,8 @@ class ML:
         cuda_graph: bool = True,
         cuda_provider_options: Mapping[str, Any] | None = None,
         target: str | None = None,
+        remote_cache: str | None = None,
+        remote_mode: str | None = None,
     ) -> MLContext:
         """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``)
         or, as in pywebnn's positional form ``create_context(power_preference, accelerated,
@@ -72,6 +74,11 @@ class ML:
                 choosing one from the options above. "coreml" builds a cached .mlpackage
                 anywhere; it runs on macOS only (compute units follow power_preference,
                 see ``compiler/emitters/COREML.md``).
+            remote_cache: a shared remote tier behind the local cache (``s3://bucket/prefix``,
+                ``file:///shared/folder``, ``redis://host:6379/0``; default
+                ``$WEBNNC_REMOTE_CACHE``): a local miss pulls a signed entry from it.
+            remote_mode: "read-only" (default, ``$WEBNNC_REMOTE_MODE``) or "read-write"
+                (also push what this context compiles). See ``cache/REMOTE.md``.
         """
         if isinstance(options, str):
             power_preference, options = options, None
@@ -92,6 +99,8 @@ class ML:
             cuda_graph=cuda_graph,
             cuda_provider_options=cuda_provider_options,
             target=target,
+            remote_cache=remote_cache,
+            remote_mode=remote_mode,
         )
 
     createContext = create_context  # noqa: N815 - the spec's spelling
@@ -111,8 +120,11 @@ class MLContext:
         cuda_graph: bool = True,
         cuda_provider_options: Mapping[str, Any] | None = None,
         target: str | None = None,
+        remote_cache: str | None = None,
+        remote_mode: str | None = None,
     ) -> None:
         self._target_option = target
+        self._remote = (remote_cache, remote_mode)
         self.power_preference = power_preference
         self.accelerated = accelerated
         self.device_type = device_type
@@ -180,7 +192,13 @@ class MLContext:
             from webnnc.cache.store import ArtifactStore
 
             try:
-                self._store = ArtifactStore(self._cache_dir)
+                remote, mode = self._remote
+                if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
+                    from webnnc.cache.remote import open_tiered_store  # only when configured
+
+                    self._store = open_tiered_store(self._cache_dir, remote, mode=mode)
+                else:
+                    self._store = ArtifactStore(self._cache_dir)
             except Exception as e:  # unwritable / unreadable directory: run from memory
                 logger.warning("artifact cache unavailable (%s); graphs compile in memory", e)
                 self._use_cache = False

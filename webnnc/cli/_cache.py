@@ -26,7 +26,7 @@ __all__ = ["add_commands", "register"]
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "cache",
-        help="inspect and manage the artifact cache (ls, info, verify, gc, clear, export, import)",
+        help="inspect and manage the artifact cache (ls, info, verify, gc, clear, export, import, push, pull)",
         description=f"Inspect and manage the artifact cache. Layout and formats: {doc_path('webnnc.cache', 'CACHE.md')}",
     )
     csub = p.add_subparsers(dest="cache_command", metavar="CACHE_COMMAND", required=True)
@@ -73,6 +73,19 @@ def add_commands(sub: Any) -> None:
     imp = sub.add_parser("import", help="verify a bundle, then add its entries to the cache")
     imp.add_argument("path", metavar="PATH", help="bundle file (from `webnnc cache export`)")
     imp.set_defaults(func=run_import)
+
+    push = sub.add_parser("push", help="sign entries (NAME..., or --all) and upload them to the remote cache")
+    push.add_argument("names", metavar="NAME", nargs="*", help="model names or keys")
+    push.add_argument("--all", action="store_true", help="push every entry")
+    push.add_argument("--target", help="only this target")
+    push.add_argument("--remote", metavar="URL", help="remote cache URL (default $WEBNNC_REMOTE_CACHE)")
+    push.set_defaults(func=run_push)
+
+    pull = sub.add_parser("pull", help="download, verify and add entries (NAME or KEY...) from the remote cache")
+    pull.add_argument("names", metavar="NAME|KEY", nargs="+", help="model names or 64-hex keys")
+    pull.add_argument("--target", default="onnx-cpu", help="target of the named entries (default onnx-cpu)")
+    pull.add_argument("--remote", metavar="URL", help="remote cache URL (default $WEBNNC_REMOTE_CACHE)")
+    pull.set_defaults(func=run_pull)
 
 
 def _store(args: argparse.Namespace) -> ArtifactStore:
@@ -248,3 +261,61 @@ def run_import(args: argparse.Namespace) -> int:
             print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}")
     return 0
 
+
+
+def _remote(args: argparse.Namespace, mode: str | None = None) -> Any:
+    from webnnc.cache.remote import open_remote
+
+    remote = open_remote(args.remote, mode=mode)
+    if remote is None:
+        raise CacheError("no remote cache: give --remote URL or set WEBNNC_REMOTE_CACHE (see cache/REMOTE.md)")
+    return remote
+
+
+def run_push(args: argparse.Namespace) -> int:
+    if not args.names and not args.all:
+        raise CacheError("name the entries to push (NAME...) or give --all")
+    remote = _remote(args, mode="read-write")  # an explicit push is the build machine's act
+    with _store(args) as store:
+        if args.all:
+            manifests = [m for m in store.manifests() if args.target in (None, m.target)]
+        else:
+            manifests = []
+            for q in args.names:
+                found = [store.manifest(q)] if len(q) == 64 and store.manifest(q) else store.find(q, args.target)
+                if not found:
+                    raise CacheError(f"no entry named {q!r} in {store.directory}; see `webnnc cache ls`")
+                manifests.extend(m for m in found if m is not None)
+        manifests = [m for m in manifests if "source_key" not in m.extra]  # derived entries stay local
+        t0 = time.perf_counter()
+        total = 0
+        for m in {m.key: m for m in manifests}.values():
+            names = tuple(q for q in args.names if q != m.key)
+            remote.push(store, m.key, names=names, strict=True)
+            total += m.artifact_size
+            print(f"pushed {(m.name or '-'):<24} {m.target:<10} {_size(m.artifact_size):>10}  {m.key[:16]}")
+    seconds = time.perf_counter() - t0
+    print(f"pushed {len(manifests)} entries ({_size(total)}) to {remote.url} in {seconds:.1f} s")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    remote = _remote(args)
+    failed = 0
+    with _store(args) as store:
+        for q in args.names:
+            t0 = time.perf_counter()
+            is_key = len(q) == 64 and all(c in "0123456789abcdef" for c in q)
+            key = q if is_key and remote.fetch(store, q) else None if is_key else remote.fetch_name(store, q, args.target)
+            if key is None:
+                failed += 1
+                print(f"MISSING {q}: not on {remote.url} for {args.target}, refused, or the remote is unreachable")
+                continue
+            m = store.manifest(key)
+            size = m.artifact_size if m is not None else 0
+            seconds = time.perf_counter() - t0
+            print(
+                f"pulled {q:<24} {args.target:<10} {_size(size):>10} in {seconds:.2f} s "
+                f"({size / 2**20 / max(seconds, 1e-9):.0f} MiB/s)  {key[:16]}"
+            )
+    return 1 if failed else 0

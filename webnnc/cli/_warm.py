@@ -65,6 +65,8 @@ def register(sub: Any) -> None:
         "--target", help=f"comma-separated targets, of {targets_help()} (overrides the file's defaults)"
     )
     p.add_argument("-j", "--jobs", type=int, help="worker processes (default: file's jobs, else CPU count)")
+    p.add_argument("--push", action="store_true", help="sign and upload every warmed entry to the remote cache")
+    p.add_argument("--remote", metavar="URL", help="with --push: remote cache URL (default $WEBNNC_REMOTE_CACHE)")
     p.set_defaults(func=run)
 
 
@@ -184,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     items, file_jobs = _collect(args)
     if not items:
         raise UserError("nothing to warm: the warm-up file lists no models")
+    remote = _open_push_remote(args) if args.push else None  # a bad remote fails before compiling
     jobs = max(1, min(args.jobs or file_jobs or os.cpu_count() or 1, len(items)))
     width = len(str(len(items)))
     print(f"warming {len(items)} item(s) with {jobs} worker process(es)", flush=True)
@@ -244,4 +247,33 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if r[1]["status"] == "failed"]
     for item, res in failed:
         print(f"FAILED {res['name']} [{item.target}]: {res['error']}", file=sys.stderr)
+    if remote is not None:
+        failed_pushes = _push(remote, args.cache_dir, [r for _, r in results if r["status"] in ("compiled", "cached")])
+        return 1 if failed or failed_pushes else 0
     return 1 if failed else 0
+
+
+def _open_push_remote(args: argparse.Namespace) -> Any:
+    from webnnc.cache.remote import open_remote
+
+    remote = open_remote(args.remote, mode="read-write")
+    if remote is None:
+        raise UserError("--push needs a remote cache: give --remote URL or set WEBNNC_REMOTE_CACHE")
+    return remote
+
+
+def _push(remote: Any, cache_dir: str | None, done: list[dict[str, Any]]) -> int:
+    """Push each warmed entry (``webnnc warm --push``); returns how many failed."""
+    from webnnc.cache.errors import CacheError
+    from webnnc.cache.store import ArtifactStore
+
+    failed = 0
+    with ArtifactStore(cache_dir) as store:
+        for res in done:
+            try:
+                remote.push(store, res["key"], names=(res["name"],), strict=True)
+                print(f"pushed {res['name']:<24} {res['key'][:16]} to {remote.url}")
+            except CacheError as e:
+                failed += 1
+                print(f"PUSH FAILED {res['name']}: {e}", file=sys.stderr)
+    return failed
