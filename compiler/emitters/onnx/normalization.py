@@ -51,6 +51,13 @@ class _Compute:
     def scalar(self, value: float) -> str:
         return self.ctx.scalar(value, self.dtype, "eps")
 
+    def native(self, op: str, inputs: list[str], **attrs: float | int) -> None:
+        """One ONNX op writing the node's output (through a cast back for float16)."""
+        if self.widen:
+            self.finish(self.ctx.add(op, inputs, **attrs))
+        else:
+            self.ctx.add(op, inputs, [out_name(self.ctx, self.node)], **attrs)
+
     def finish(self, y: str) -> None:
         out = out_name(self.ctx, self.node)
         if self.widen:
@@ -118,13 +125,12 @@ def _batch_normalization(ctx: LoweringContext, node: Node) -> None:
             # with its neighbours, which a Sub in front prevents (DenseNet-121: 1.30x slower).
             x = ctx.add("Sub", [x, _broadcast_param(ctx, mean_name, c.x.rank, [1], list(c.x.shape))])
             mean_name = _param_or(c, None, 0.0, channels)
-        y = ctx.add(
+        c.native(
             "BatchNormalization",
             [x, _param_or(c, scale, 1.0, channels), _param_or(c, bias, 0.0, channels),
              mean_name, c.name(var)],
             epsilon=float(node.attributes["epsilon"]),
         )
-        c.finish(y)
         return
     axis = [int(node.attributes["axis"])]
     dims = list(c.x.shape)
@@ -150,12 +156,11 @@ def _instance_normalization(ctx: LoweringContext, node: Node) -> None:
     nchw = node.attributes["layout"] == "nchw"
     if not ctx.strict and nchw:
         channels = [c.x.shape[1]]
-        y = ctx.add(
+        c.native(
             "InstanceNormalization",
             [c.name(c.x), _param_or(c, scale, 1.0, channels), _param_or(c, bias, 0.0, channels)],
             epsilon=float(node.attributes["epsilon"]),
         )
-        c.finish(y)
         return
     centered, var = _moments(ctx, c.name(c.x), [2, 3] if nchw else [1, 2])
     channel = [1 if nchw else 3]
@@ -175,8 +180,7 @@ def _layer_normalization(ctx: LoweringContext, node: Node) -> None:
         inputs = [c.name(c.x), _param_or(c, scale, 1.0, dims, order)]
         if bias is not None:
             inputs.append(_param_or(c, bias, 0.0, dims, order))
-        y = ctx.add("LayerNormalization", inputs, axis=first, epsilon=float(node.attributes["epsilon"]))
-        c.finish(y)
+        c.native("LayerNormalization", inputs, axis=first, epsilon=float(node.attributes["epsilon"]))
         return
     centered, var = _moments(ctx, c.name(c.x), sorted(axes))
     _normalize(ctx, c, centered, var, float(node.attributes["epsilon"]), scale, bias, axes)
