@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_lines, markdown_table  # noqa: E402
+from _common import machine_lines, markdown_table
 
 SHAPE = [1, 64, 112, 112]
 F64 = np.float64

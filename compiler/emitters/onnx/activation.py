@@ -12,6 +12,8 @@ float16 computes in float32 and rounds once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from webnnc.compiler.emitters.onnx._core import (
     LoweringContext,
     LoweringTable,
@@ -37,7 +39,7 @@ def _direct(ctx: LoweringContext, node: Node) -> None:
     ctx.add(_DIRECT[node.op_type], [in_name(ctx, node, 0)], [out_name(ctx, node)])
 
 
-def _native(ctx: LoweringContext, node: Node, op: str, **attrs: float) -> None:
+def _native(ctx: LoweringContext, node: Node, op: str, **attrs: Any) -> None:
     """``op`` on input 0; float16 computes in float32 (ONNX Runtime's CPU kernels are
     float32 ones: it would insert the same casts) and rounds once."""
     x = _widen(ctx, node)

@@ -14,6 +14,8 @@ reference results are.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from webnnc.compiler.emitters.onnx._core import (
@@ -51,7 +53,7 @@ class _Compute:
     def scalar(self, value: float) -> str:
         return self.ctx.scalar(value, self.dtype, "eps")
 
-    def native(self, op: str, inputs: list[str], **attrs: float | int) -> None:
+    def native(self, op: str, inputs: list[str], **attrs: Any) -> None:
         """One ONNX op writing the node's output (through a cast back for float16)."""
         if self.widen:
             self.finish(self.ctx.add(op, inputs, **attrs))
