@@ -226,7 +226,7 @@ def _compile_and_store(
 def _emit(graph: Graph, options: CompileOptions, timings: dict[str, float]) -> tuple[bytes, str, dict[str, Any]]:
     target = get_target(options.target)
     t0 = time.perf_counter()
-    art = target.emit(graph)
+    art = target.emit(graph, options)
     timings["emit"] = _ms(t0)
     if not target.has_backend_stage(options):
         return art.data, art.format, dict(art.info)

@@ -8,11 +8,14 @@ from webnnc.compiler.errors import CompilerError
 from webnnc.compiler.targets import TARGETS as _TARGETS
 from webnnc.compiler.targets import get_target
 
-__all__ = ["OPT_LEVELS", "TARGETS", "CompileOptions"]
+__all__ = ["OPT_LEVELS", "PRECISIONS", "TARGETS", "CompileOptions"]
 
 # target name -> backend description (the targets themselves: webnnc.compiler.targets)
 TARGETS: dict[str, str] = {name: t.description for name, t in _TARGETS.items()}
 OPT_LEVELS = ("none", "basic", "extended", "all")
+# "fast": each op runs as ONNX Runtime's native kernel; "strict": the spec's exact formula
+# where that kernel misses a WPT tolerance (compiler/emitters/LOWERING.md has the table)
+PRECISIONS = ("fast", "strict")
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,17 @@ class CompileOptions:
         optimization_level: ONNX Runtime's offline optimization level. ``"all"`` adds
             machine-specific layouts, so the key then includes the CPU's feature flags.
         passes: run webnnc's pass pipeline (``False``: emit the graph as built).
+        precision: ``"fast"`` (default) lowers every op to ONNX Runtime's native kernel;
+            ``"strict"`` keeps the spec's exact decomposition for the few ops whose native
+            kernel is less exact than the WPT tolerances on some inputs (sigmoid tails,
+            hardSwish near -3, elu near 0, normalizations of inputs with a large mean),
+            unless the value-range analysis proves the operand safe. Both are in the key.
     """
 
     target: str = "onnx-cpu"
     optimization_level: str = "all"
     passes: bool = True
+    precision: str = "fast"
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -37,12 +46,14 @@ class CompileOptions:
             raise CompilerError(
                 f"unknown optimization_level {self.optimization_level!r}; choose one of {list(OPT_LEVELS)}"
             )
+        if self.precision not in PRECISIONS:
+            raise CompilerError(f"unknown precision {self.precision!r}; choose one of {list(PRECISIONS)}")
 
     def canonical_items(self) -> tuple[tuple[str, str], ...]:
         """Sorted ``(name, value)`` string pairs for the cache key.
 
         >>> CompileOptions().canonical_items()
-        (('optimization_level', 'all'), ('passes', 'True'), ('target', 'onnx-cpu'))
+        (('optimization_level', 'all'), ('passes', 'True'), ('precision', 'fast'), ('target', 'onnx-cpu'))
         """
         return tuple(sorted((k, str(v)) for k, v in self.__dict__.items()))
 

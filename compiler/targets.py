@@ -87,11 +87,12 @@ class Target:
         return (("cpu", cpu_features()),) if self.machine_specific(options) else ()
 
     # ------------------------------------------------------------ compile stages
-    def emit(self, graph: Graph) -> Artifact:
+    def emit(self, graph: Graph, options: CompileOptions | None = None) -> Artifact:
         """Stage 4: write the artifact with this target's emitter."""
         from webnnc.compiler.emitters import get_emitter
 
-        return get_emitter(self.emitter).emit(graph)
+        emit_options = None if options is None else {"precision": options.precision}
+        return get_emitter(self.emitter).emit(graph, emit_options)
 
     def has_backend_stage(self, options: CompileOptions) -> bool:
         """Whether :meth:`backend_compile` runs after the emitter for ``options``."""

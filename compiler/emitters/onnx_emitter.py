@@ -17,7 +17,7 @@ from webnnc.compiler.emitters.onnx import (
 )
 from webnnc.compiler.ir import DataType, Graph
 
-__all__ = ["EMITTER", "IR_VERSION", "OPSET", "OnnxEmitter", "to_model"]
+__all__ = ["EMITTER", "IR_VERSION", "OPSET", "PRECISIONS", "OnnxEmitter", "to_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,28 @@ IR_VERSION = 10
 _WIDE_IO = {"int4": "int8", "uint4": "uint8"}
 
 
-def to_model(graph: Graph, *, name: str = "webnnc") -> onnx.ModelProto:
-    """Lower ``graph`` to an ONNX ModelProto (not yet optimized)."""
+PRECISIONS = ("fast", "strict")
+
+
+def to_model(graph: Graph, *, name: str = "webnnc", precision: str = "fast") -> onnx.ModelProto:
+    """Lower ``graph`` to an ONNX ModelProto (not yet optimized).
+
+    Args:
+        graph: the IR graph.
+        name: the ONNX graph's name.
+        precision: "fast" lowers each op to ONNX Runtime's native kernel; "strict" keeps the
+            spec's exact formula where that kernel is measurably less exact, unless the
+            value-range analysis proves the operand inside the range where it is exact.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
     reserved = {v.name or "" for v in graph.inputs} | set(graph.outputs)
-    ctx = LoweringContext(reserved)
+    ranges = None
+    if precision == "strict":
+        from webnnc.compiler.passes.value_range import value_ranges
+
+        ranges = value_ranges(graph)
+    ctx = LoweringContext(reserved, precision=precision, ranges=ranges)
     for v in graph.inputs:
         if v.data_type.value in _WIDE_IO:
             ctx.bind(v, ctx.fresh("narrow"))
@@ -93,12 +111,15 @@ class OnnxEmitter:
     name = "onnx"
 
     def emit(self, graph: Graph, options: dict[str, Any] | None = None) -> Artifact:
-        model = to_model(graph)
+        precision = str((options or {}).get("precision", "fast"))
+        model = to_model(graph, precision=precision)
         if (options or {}).get("check", True):
             onnx.checker.check_model(model, full_check=False)
         data = model.SerializeToString()
         logger.debug("emitted ONNX: %d nodes, %d bytes", len(model.graph.node), len(data))
-        return Artifact(data=data, format="onnx", info={"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__})
+        return Artifact(
+            data=data, format="onnx", info={"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__},
+        )
 
     def supported_ops(self) -> frozenset[str]:
         return frozenset(LOWERINGS)

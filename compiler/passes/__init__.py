@@ -20,6 +20,7 @@ from webnnc.compiler.passes.dead_code_elimination import DeadCodeEliminationPass
 from webnnc.compiler.passes.memory_planning import MemoryPlan, PlanMemoryPass
 from webnnc.compiler.passes.operator_fusion import FuseOperatorsPass
 from webnnc.compiler.passes.pipeline import default_pipeline
+from webnnc.compiler.passes.shared_weights import ShareTransposedWeightsPass
 
 __all__ = [
     # framework
@@ -36,6 +37,7 @@ __all__ = [
     "FoldConstantsPass",
     "FuseOperatorsPass",
     "PlanMemoryPass",
+    "ShareTransposedWeightsPass",
     "SimplifyAlgebraPass",
     # extension points and results
     "MemoryPlan",
@@ -50,6 +52,7 @@ ALL_PASSES: dict[str, type[PassBase]] = {
     cls.__name__: cls
     for cls in (
         FoldConstantsPass,
+        ShareTransposedWeightsPass,
         CommonSubexpressionEliminationPass,
         SimplifyAlgebraPass,
         FuseOperatorsPass,

@@ -17,6 +17,7 @@ from webnnc.compiler.passes.dead_code_elimination import DeadCodeEliminationPass
 from webnnc.compiler.passes.fusion_rules import rules_for
 from webnnc.compiler.passes.memory_planning import DEFAULT_ALIGNMENT, PlanMemoryPass
 from webnnc.compiler.passes.operator_fusion import FuseOperatorsPass
+from webnnc.compiler.passes.shared_weights import ShareTransposedWeightsPass
 
 __all__ = ["MAX_ROUNDS", "default_pipeline"]
 
@@ -29,6 +30,8 @@ def default_pipeline(*, target: str = "onnx-cpu", verify_each: bool | None = Non
         [
             # evaluate everything that depends only on constants
             FoldConstantsPass(),
+            # a matmul by a transposed copy of a weight reads the weight (tied embeddings)
+            ShareTransposedWeightsPass(),
             # compute each distinct constant and expression once
             CommonSubexpressionEliminationPass(),
             # drop no-op activations / clamps / reshapes / neutral elements (value ranges)

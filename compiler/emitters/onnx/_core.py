@@ -27,6 +27,7 @@ __all__ = [
     "lower_node",
     "operand",
     "out_name",
+    "proven_within",
 ]
 
 ONNX_TYPES: dict[DataType, int] = {
@@ -46,7 +47,15 @@ ONNX_TYPES: dict[DataType, int] = {
 class LoweringContext:
     """Name authority and node sink shared by all lowering functions of one graph."""
 
-    def __init__(self, reserved: set[str]) -> None:
+    def __init__(
+        self, reserved: set[str], *, precision: str = "fast", ranges: Mapping[int, Any] | None = None
+    ) -> None:
+        #: "fast": ONNX Runtime's native kernel wherever one exists; "strict": the spec's
+        #: exact formula where the native kernel is measurably less exact (see
+        #: ``compiler/emitters/LOWERING.md``), unless ``ranges`` proves the input safe.
+        self.strict = precision == "strict"
+        #: value ranges (``id(value)`` -> ``Range``), computed for strict lowering only
+        self.ranges: Mapping[int, Any] = ranges or {}
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._names: dict[int, str] = {}
@@ -147,6 +156,12 @@ def cast(ctx: LoweringContext, name: str, to: DataType | int, out: str | None = 
     """Append a Cast of ``name`` to ``to`` (a WebNN type or an ONNX type code)."""
     onnx_to = ONNX_TYPES[to] if isinstance(to, DataType) else to
     return ctx.add("Cast", [name], [out] if out else None, to=onnx_to)
+
+
+def proven_within(ctx: LoweringContext, value: Value | None, lo: float, hi: float) -> bool:
+    """Whether the value-range analysis proves every element of ``value`` in ``[lo, hi]``."""
+    r = None if value is None else ctx.ranges.get(id(value))
+    return r is not None and bool(r.within(lo, hi))
 
 
 def lower_node(ctx: LoweringContext, node: Node, lowerings: Mapping[str, Lowering]) -> None:

@@ -1,11 +1,18 @@
 """ONNX lowerings of the activation operators.
 
-Where ONNX Runtime's kernel is less exact than the spec's formula (sigmoid, hardSwish) or
-lacks an integer type the support table promises (relu, prelu), the lowering spells the
-formula out, computing float16 in float32 and rounding once.
+Native kernels first: each op lowers to the one ONNX op ONNX Runtime runs with a fused,
+vectorized kernel (and which its optimizer fuses further: Conv + activation, Sigmoid * x ->
+QuickGelu). With ``precision="strict"``, the ops whose kernel is less exact than the spec's
+formula on some inputs (sigmoid tails, hardSwish near -3, elu near 0) spell the formula out
+instead, unless the value-range analysis proves the input outside the inexact region;
+``compiler/emitters/LOWERING.md`` has the measured errors and speeds. Where a kernel lacks
+an integer type the support table promises (relu, prelu) the formula is spelled out too.
+float16 computes in float32 and rounds once.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from webnnc.compiler.emitters.onnx._core import (
     LoweringContext,
@@ -14,6 +21,7 @@ from webnnc.compiler.emitters.onnx._core import (
     in_name,
     operand,
     out_name,
+    proven_within,
 )
 from webnnc.compiler.ir import DataType, Node
 
@@ -31,10 +39,25 @@ def _direct(ctx: LoweringContext, node: Node) -> None:
     ctx.add(_DIRECT[node.op_type], [in_name(ctx, node, 0)], [out_name(ctx, node)])
 
 
+def _native(ctx: LoweringContext, node: Node, op: str, **attrs: Any) -> None:
+    """``op`` on input 0; float16 computes in float32 (ONNX Runtime's CPU kernels are
+    float32 ones: it would insert the same casts) and rounds once."""
+    x = _widen(ctx, node)
+    dt = operand(node).data_type
+    if dt == DataType.FLOAT16:
+        cast(ctx, ctx.add(op, [x], **attrs), DataType.FLOAT16, out_name(ctx, node))
+    else:
+        ctx.add(op, [x], [out_name(ctx, node)], **attrs)
+
+
 @lowers("sigmoid")
 def _sigmoid(ctx: LoweringContext, node: Node) -> None:
-    # ONNX Runtime's Sigmoid kernel loses all relative precision below about -8 (it returns
-    # 0 from -16 on); 1 / (1 + exp(-x)) stays within 2 ULP down to the float32 denormals.
+    # ONNX Runtime's Sigmoid kernel loses relative precision below about -8 (it returns 0
+    # from about -16 on): strict spells out 1 / (1 + exp(-x)), within 2 ULP down to the
+    # float32 denormals, unless x is proven >= -8 (where the kernel is within 3 ULP).
+    if not ctx.strict or proven_within(ctx, node.inputs[0], -8.0, float("inf")):
+        _native(ctx, node, "Sigmoid")
+        return
     dt = operand(node).data_type
     x = in_name(ctx, node, 0)
     if dt == DataType.FLOAT16:
@@ -51,7 +74,11 @@ def _sigmoid(ctx: LoweringContext, node: Node) -> None:
 def _hard_swish(ctx: LoweringContext, node: Node) -> None:
     # The spec's x * clip(x + 3, 0, 6) / 6: near x = -3 the sum is exact, while ONNX
     # Runtime's HardSwish (x * clip(x / 6 + 0.5)) is off by hundreds of ULP there.
-    # float16 computes in float32 and rounds once.
+    # float16 computes in float32 and rounds once. Safe for the kernel: x outside (-6, 0).
+    x_in = node.inputs[0]
+    if not ctx.strict or proven_within(ctx, x_in, 0.0, float("inf")) or proven_within(ctx, x_in, -float("inf"), -6.0):
+        _native(ctx, node, "HardSwish")
+        return
     dt = operand(node).data_type
     x = _widen(ctx, node)
     f32 = DataType.FLOAT32
@@ -95,7 +122,12 @@ def _leaky_relu(ctx: LoweringContext, node: Node) -> None:
 def _elu(ctx: LoweringContext, node: Node) -> None:
     # x < 0 ? alpha * (exp(x) - 1) : x. Near 0, exp(x) - 1 cancels (ONNX Runtime's Elu is off
     # by hundreds of ULP for |x| < 0.01), so for -1 < x < 0 it uses Kahan's expm1:
-    # (u - 1) * x / log(u) with u = exp(x), and x itself once u rounds to 1.
+    # (u - 1) * x / log(u) with u = exp(x), and x itself once u rounds to 1. Safe for the
+    # kernel: x >= 0 (the identity) or x <= -1 (no cancellation).
+    x_in, alpha = node.inputs[0], float(node.attributes["alpha"])
+    if not ctx.strict or proven_within(ctx, x_in, 0.0, float("inf")) or proven_within(ctx, x_in, -float("inf"), -1.0):
+        _native(ctx, node, "Elu", alpha=alpha)
+        return
     dt = operand(node).data_type
     f32 = DataType.FLOAT32
     x = _widen(ctx, node)

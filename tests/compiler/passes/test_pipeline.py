@@ -53,8 +53,8 @@ def test_records_report_each_pass() -> None:
     pm = default_pipeline()
     pm(build(w2_complex))
     names = [r.name for r in pm.records]
-    assert names[:5] == [
-        "FoldConstantsPass", "CommonSubexpressionEliminationPass", "SimplifyAlgebraPass",
+    assert names[:6] == [
+        "FoldConstantsPass", "ShareTransposedWeightsPass", "CommonSubexpressionEliminationPass", "SimplifyAlgebraPass",
         "FuseOperatorsPass", "DeadCodeEliminationPass",
     ]
     assert names[-1] == "PlanMemoryPass"
