@@ -14,7 +14,8 @@ For each model (``<name>.onnx`` + ``<name>.json`` in ``--corpus``), in a fresh p
 
 Tolerance: ``|mil - ort| <= ATOL + RTOL * |ort|`` elementwise with RTOL 1e-3, ATOL 1e-4 (the
 rule of ``bench_corpus.py``), and the max error relative to the output's range is printed.
-CoreML itself (``.mlmodelc``, prediction) needs macOS: see ``compiler/emitters/COREML.md``.
+On macOS the stored package is also compiled to ``.mlmodelc`` and run by CoreML through
+``webnnc.runtime.load`` (compute units "ALL"), and its error against ORT is reported too.
 
 Usage::
 
@@ -80,7 +81,8 @@ def measure(path: Path, check: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-coreml-") as tmp:
         t0 = time.perf_counter()
         try:
-            result = compile_graph(graph, CompileOptions(target="coreml"), store=ArtifactStore(Path(tmp) / "cache"))
+            result = compile_graph(graph, CompileOptions(target="coreml"), store=ArtifactStore(Path(tmp) / "cache"),
+                                   name=path.stem)
         except CompilerError as e:
             row.update(compiled=False, error=str(e), compile_s=round(time.perf_counter() - t0, 2))
             return row
@@ -97,6 +99,13 @@ def measure(path: Path, check: bool) -> dict[str, Any]:
         unpack(data, pkg)
         spec = ct.models.MLModel(str(pkg), skip_model_load=True).get_spec()
         row["opens"] = spec.WhichOneof("Type") == "mlProgram"
+        if check and sys.platform == "darwin":  # CoreML itself: .mlmodelc, then predict
+            from webnnc.runtime import load
+
+            t0 = time.perf_counter()
+            loaded = load(path.stem, target="coreml", cache_dir=Path(tmp) / "cache")
+            predicted = loaded.run(_inputs(meta))
+            row["coreml_load_predict_s"] = round(time.perf_counter() - t0, 2)
 
     from tests.mil_reference import MilProgram
 
@@ -130,6 +139,10 @@ def measure(path: Path, check: bool) -> dict[str, Any]:
         span = float(ref64.max() - ref64.min()) or 1.0
         ok = ok and bool(np.all(diff <= ATOL + RTOL * np.abs(ref64)))
         errs.append((float(diff.max()), float(diff.max()) / span))
+    if sys.platform == "darwin":
+        row["coreml_max_abs_err"] = max(
+            float(np.abs(np.asarray(predicted[n], np.float64) - np.asarray(ref, np.float64)).max()) for n, ref in want.items()
+        )
     row["max_abs_err"] = max(e[0] for e in errs)
     row["err_rel_range"] = max(e[1] for e in errs)
     row["matches"] = ok
@@ -155,7 +168,9 @@ def _row(r: dict[str, Any]) -> list[str]:
         return [r["model"], "NO", "-", "-", "-", "-", "-", "-", (first[0] if first else "")[:160]]
     t = r.get("timings_ms", {})
     conv = f"{t.get('emit', 0) / 1e3:.1f} (lower {t.get('lower', 0) / 1e3:.1f}, convert {t.get('convert', 0) / 1e3:.1f})"
-    err = f"{r['max_abs_err']:.1e} / {r['err_rel_range']:.1e}" if "max_abs_err" in r else "-"
+    err = f"{r['max_abs_err']:.1e} / {r['err_rel_range']:.1e}" if "max_abs_err" in r else r.get("check_error", "-")
+    if "coreml_max_abs_err" in r:  # macOS: CoreML's own prediction
+        err += f"; CoreML {r['coreml_max_abs_err']:.1e}"
     match = {True: "yes", False: "NO"}.get(r.get("matches"), "-")  # type: ignore[arg-type]
     return [
         r["model"], "yes", f"{r['compile_s']:.1f}", conv, f"{r['ir_nodes']} -> {r['mil_ops']}",
