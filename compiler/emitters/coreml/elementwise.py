@@ -90,7 +90,10 @@ def _clamp(ctx: MilContext, node: Node) -> Var:
             )
     else:
         info = np.iinfo(dt.numpy_dtype)
-        lo, hi = max(lo, float(info.min)), min(hi, float(info.max))
+        # both bounds into the type's range: a bound beyond it on the far side (an int64
+        # bound carried as int32) saturates like the values do
+        lo = min(max(lo, float(info.min)), float(info.max))
+        hi = max(min(hi, float(info.max)), float(info.min))
         lo, hi = float(math.ceil(lo)), float(math.floor(hi))
     # An infinite bound (the spec's default) is no bound: clip needs finite ones.
     y = ctx.var(x)

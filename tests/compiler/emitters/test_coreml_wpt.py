@@ -98,6 +98,10 @@ def run_case(case: WptCase) -> str:
     for n in int64 & set(feeds):
         if feeds[n].size and (feeds[n].min() < info.min or feeds[n].max() > info.max):
             return f"unfit: int64 input {n!r} holds values outside int32, which the runtime refuses"
+    for n in int64 & set(case.raw["expectedOutputs"]):
+        want = np.asarray(case.raw["expectedOutputs"][n]["data"], np.float64)
+        if want.size and (want.min() < info.min or want.max() > info.max):
+            return f"unfit: int64 output {n!r} is expected to hold values outside int32, which int32 cannot carry"
     program = MilProgram.from_archive(art.data)
     cfeeds = {
         io_names["inputs"][n]: (x.reshape(1) if n in scalars else x).astype(np.int32 if n in carriers | int64 else x.dtype)
