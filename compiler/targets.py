@@ -208,11 +208,11 @@ class CoreMLTarget(Target):
     def support_limits(self) -> dict[str, Any]:
         # Derived from the ONNX table (operand names, spec types) narrowed by the CoreML
         # lowering registry, so it never promises what the CoreML emitter would reject.
-        from webnnc.compiler.emitters.coreml import LOWERINGS, MAX_RANK, MIL_TYPES
+        from webnnc.compiler.emitters.coreml import CARRIED, LOWERINGS, MAX_RANK, MIL_TYPES
         from webnnc.compiler.ir import DataType
         from webnnc.compiler.ops import OP_SUPPORT, op_support_limits
 
-        tensor_types = frozenset(MIL_TYPES)
+        tensor_types = frozenset(MIL_TYPES) | frozenset(CARRIED)  # int64 is carried as int32
         table = {}
         for op, operands in OP_SUPPORT.items():
             entry = LOWERINGS.get(op)
@@ -221,7 +221,8 @@ class CoreMLTarget(Target):
             limits = {}
             for pos, (arg, lim) in enumerate(operands.items()):
                 allowed = entry.data_types if pos == 0 else tensor_types
-                if pos in entry.bool_operands:
+                allowed = allowed | {c for c, t in CARRIED.items() if t in allowed}
+                if pos in entry.bool_operands or (entry.moves_bool and pos not in entry.const_int_operands):
                     allowed = tensor_types | {DataType.UINT8}
                 limits[arg] = replace(
                     lim, data_types=lim.data_types & allowed, max_rank=min(lim.max_rank, MAX_RANK)

@@ -129,10 +129,13 @@ class CoreMLSession:
         self._specs = {s.name: s for s in manifest.outputs}
         self._scalars = set(io_names.get("scalars", []))
         self._carriers = set(io_names.get("int32_carriers", []))  # uint8 travels as int32
+        self._int64 = set(io_names.get("int64_carriers", []))  # int64 travels as int32
 
     def _feed(self, name: str, x: Any) -> Any:
         if name in self._carriers:
             x = np.asarray(x).astype(np.int32)
+        elif name in self._int64:
+            x = _narrow_int64(name, x)
         return np.reshape(x, (1,)) if name in self._scalars else x
 
     def run(self, names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[np.ndarray]:
@@ -145,6 +148,21 @@ class CoreMLSession:
             y = y.astype(NUMPY_DTYPES[spec.data_type], copy=False).reshape(spec.shape)
             out.append(y)
         return out
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _narrow_int64(name: str, x: Any) -> np.ndarray:
+    """An int64 input as the int32 the model carries it in; an error when a value does not fit."""
+    arr = np.asarray(x)
+    if arr.size and (int(arr.min()) < _INT32.min or int(arr.max()) > _INT32.max):
+        raise WebNNRuntimeError(
+            f"input {name!r}: int64 value {int(arr.min()) if int(arr.min()) < _INT32.min else int(arr.max())} "
+            f"does not fit in int32 (expected [{_INT32.min}, {_INT32.max}]); the coreml target "
+            "carries int64 inputs as int32"
+        )
+    return arr.astype(np.int32)
 
 
 def _compile_and_store(

@@ -65,8 +65,13 @@ class MilProgram:
 
     @classmethod
     def from_archive(cls, data: bytes) -> MilProgram:
-        """Read a packed ``.mlpackage`` archive (the bytes webnnc stores)."""
+        """Read a packed ``.mlpackage`` archive (the bytes webnnc stores), after checking
+        that it opens as a package (``tests/coreml_package.py``)."""
         from coremltools.proto import Model_pb2
+
+        from tests.coreml_package import check_package
+
+        check_package(data)
 
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             spec = Model_pb2.Model()
@@ -217,6 +222,7 @@ MIL_EVALUATORS.update({
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 MIL_EVALUATORS.update({
+    "silu": _unary(lambda x: x / (1.0 + np.exp(-x))),  # coremltools fuses x * sigmoid(x)
     "softplus": _unary(lambda x: np.logaddexp(0.0, x)),
     "softsign": _unary(lambda x: x / (1.0 + np.abs(x))),
     "ceil": _unary(np.ceil),
@@ -227,7 +233,6 @@ MIL_EVALUATORS.update({
     "erf": _unary(lambda x: _erf(x) if x.size else x),
     "round": _unary(np.round),  # MIL: half to even ("0.5 is rounded to 0"), as numpy
     "sign": _unary(np.sign),
-    "gelu": _unary(lambda x: 0.5 * x * (1.0 + (_erf(x / math.sqrt(2.0)) if x.size else x))),
 })
 
 
@@ -245,6 +250,19 @@ MIL_EVALUATORS.update({
     "linear_activation": _alpha_beta(lambda x, al, be: al * x + be, 1.0, 0.0),
     "sigmoid_hard": _alpha_beta(lambda x, al, be: np.minimum(np.maximum(al * x + be, 0.0), 1.0), 0.2, 0.5),
 })
+
+
+@_op("gelu")
+def _gelu(a: dict[str, Any]) -> np.ndarray:
+    # the mode matters: coremltools fuses GPT-2's tanh formula into gelu(TANH_APPROXIMATION)
+    x, mode = _f(a["x"]), str(a.get("mode", "EXACT"))
+    if mode == "TANH_APPROXIMATION":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    if mode == "SIGMOID_APPROXIMATION":
+        return x / (1.0 + np.exp(-1.702 * x))
+    if mode != "EXACT":
+        raise NotImplementedError(f"mil_reference: gelu mode {mode!r}")
+    return 0.5 * x * (1.0 + (_erf(x / math.sqrt(2.0)) if x.size else x))
 
 
 @_op("log")

@@ -23,10 +23,11 @@ import io
 import json
 import logging
 import re
+import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ _ct_logger.setLevel(_ct_level)
 from webnnc.cache.archive import pack_directory  # noqa: E402
 from webnnc.compiler.emitters import Artifact  # noqa: E402
 from webnnc.compiler.emitters.coreml import (  # noqa: E402
+    CARRIED,
     LOWERINGS,
     MIL_TYPES,
     MilContext,
@@ -55,6 +57,7 @@ from webnnc.compiler.emitters.coreml import (  # noqa: E402
     lower_node,
     node_label,
 )
+from webnnc.compiler.emitters.coreml._rank import plan_views  # noqa: E402
 from webnnc.compiler.errors import CompilerError, UnsupportedOperatorError  # noqa: E402
 from webnnc.compiler.ir import DataType, Graph  # noqa: E402
 
@@ -100,19 +103,57 @@ def _mil_names(graph: Graph) -> tuple[dict[str, str], dict[str, str]]:
 
 
 # ---------------------------------------------------------------- IR -> MIL
-def _check_boundary(graph: Graph) -> None:
+_BOUNDARY_TYPES = (*MIL_TYPES, DataType.UINT8, *CARRIED)
+_LISTED = 5  # node labels named per group of refused nodes
+_REFUSED = "cannot be lowered to coreml: "
+
+
+def _boundary_errors(graph: Graph) -> list[str]:
     named = [("input", v.name or "?", v) for v in graph.inputs]
     named += [("output", name, v) for name, v in graph.outputs.items()]
+    errors = []
     for kind, name, v in named:
-        if v.data_type not in MIL_TYPES and v.data_type != DataType.UINT8:
+        if v.data_type not in _BOUNDARY_TYPES:
             nodes = [v.producer] if v.producer is not None else [n for n, _ in v.uses]
             where = ", ".join(f"{n.op_type} node {node_label(n)}" for n in nodes[:3])
-            raise UnsupportedOperatorError(
+            errors.append(
                 f"graph {kind} {name!r}{f' ({where})' if where else ''}: data type "
                 f"{v.data_type.value} cannot be a model {kind} on the coreml target (CoreML "
-                f"supports {', '.join(t.value for t in MIL_TYPES)}, and uint8 as a boolean); "
-                "compile for onnx-cpu instead"
+                f"supports {', '.join(t.value for t in MIL_TYPES)}, int64 carried as int32, and "
+                "uint8 as a boolean)"
             )
+    return errors
+
+
+def _check_graph(graph: Graph, held: Collection[int]) -> None:
+    """Raise one UnsupportedOperatorError listing every refused node, grouped by op and reason."""
+    errors = _boundary_errors(graph)
+    groups: dict[tuple[str, str], list[str]] = {}
+    first: UnsupportedOperatorError | None = None
+    for node in graph.nodes:
+        try:
+            check_node(node, LOWERINGS, held)
+        except UnsupportedOperatorError as e:
+            first = first or e
+            # "op (node #3): cannot be lowered to coreml: reason": the reason, to group by
+            reason = str(e).split("): ", 1)[-1].removeprefix(_REFUSED)
+            groups.setdefault((node.op_type, reason), []).append(node_label(node))
+    refused = sum(len(v) for v in groups.values())
+    if first is not None and refused == 1 and not errors:
+        raise first
+    for (op, reason), labels in groups.items():
+        shown = ", ".join(labels[:_LISTED]) + (f" and {len(labels) - _LISTED} more" if len(labels) > _LISTED else "")
+        errors.append(f"{op} ({len(labels)} node{'s' if len(labels) > 1 else ''}: {shown}): {reason}")
+    if len(errors) == 1:
+        if groups:  # one op, several nodes: said like a single node's error
+            errors[0] = errors[0].replace("): ", f"): {_REFUSED}", 1)
+        raise UnsupportedOperatorError(errors[0] + ("" if "onnx-cpu" in errors[0] else "; compile for onnx-cpu instead"))
+    if errors:
+        raise UnsupportedOperatorError(
+            f"the graph cannot be lowered to coreml: {refused} node(s) of {len({op for op, _ in groups})} "
+            f"op type(s) refused{', and the model boundary' if len(errors) > len(groups) else ''} "
+            "(compile for onnx-cpu instead):\n  " + "\n  ".join(errors)
+        )
 
 
 def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
@@ -121,20 +162,22 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
     Rank-0 inputs and outputs travel as shape ``[1]`` (CoreML's multi-arrays have rank >= 1)
     and are reshaped inside the program; the runtime reshapes them back. uint8 (WebNN's
     boolean type, for comparisons, logical ops and ``where``) travels as int32, listed in
-    ``int32_carriers``: the runtime converts those inputs and outputs.
+    ``int32_carriers``: the runtime converts those inputs and outputs. int64 is carried as
+    int32 (listed in ``int64_carriers``): the runtime narrows those inputs, refusing a value
+    outside int32, and widens those outputs.
 
     Raises:
-        UnsupportedOperatorError: an op or data type that CoreML cannot express.
+        UnsupportedOperatorError: ops or data types that CoreML cannot express, all of them
+            in one message, grouped by op.
     """
-    _check_boundary(graph)
-    for node in graph.nodes:  # fail before building anything
-        check_node(node, LOWERINGS)
+    views = plan_views(graph)
+    _check_graph(graph, views)  # fail before building anything
     in_names, out_names = _mil_names(graph)
     placeholders = {
         in_names[v.name or ""]: mb.placeholder(shape=v.shape or (1,), dtype=MIL_TYPES.get(v.data_type, types.int32))
         for v in graph.inputs
     }
-    ctx = MilContext()
+    ctx = MilContext(views)
     prog = Program()
     with Function(placeholders, opset_version=DEPLOYMENT_TARGET) as func:
         for v in graph.inputs:
@@ -166,6 +209,10 @@ def to_program(graph: Graph) -> tuple[Program, dict[str, Any]]:
             [v.name or "" for v in graph.inputs if v.data_type == DataType.UINT8]
             + [n for n, v in graph.outputs.items() if v.data_type == DataType.UINT8]
         ),
+        "int64_carriers": sorted(
+            [v.name or "" for v in graph.inputs if v.data_type in CARRIED]
+            + [n for n, v in graph.outputs.items() if v.data_type in CARRIED]
+        ),
         "scalars": sorted([v.name or "" for v in graph.inputs if not v.shape] + [n for n, v in graph.outputs.items() if not v.shape]),
     }
     return prog, io_names
@@ -175,6 +222,16 @@ def _normalize_package(package: Path) -> None:
     """Make a saved .mlpackage a function of the model alone (see the module NOTE)."""
     manifest_path = package / "Manifest.json"
     manifest = json.loads(manifest_path.read_text())
+    # An archive holds files only, so an empty folder does not survive packing; a manifest
+    # item pointing at one (the weights folder of a graph without weights) would make the
+    # unpacked package fail to open ("Item does not exist for identifier"). Such an item
+    # describes nothing: it is dropped, with its folder.
+    items = manifest.get("itemInfoEntries", {})
+    for key, entry in list(items.items()):
+        folder = package / "Data" / entry["path"]
+        if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+            del items[key]
+            shutil.rmtree(folder)
     ids = {
         old: str(uuid.uuid5(_ID_NAMESPACE, entry["path"]))
         for old, entry in manifest.get("itemInfoEntries", {}).items()

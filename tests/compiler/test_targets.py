@@ -65,7 +65,9 @@ def test_coreml_support_limits_follow_its_lowerings() -> None:
 
     limits = get_target("coreml").support_limits()
     assert limits["input"]["rankRange"]["max"] == 5
-    assert set(limits["input"]["dataTypes"]) == {"float32", "float16", "int32"}
+    # int64 is carried as int32 (issue 21)
+    assert set(limits["input"]["dataTypes"]) == {"float32", "float16", "int32", "int64"}
+    assert "int64" in limits["gather"]["indices"]["dataTypes"] and "uint8" in limits["reshape"]["input"]["dataTypes"]
     ops = {k for k, v in limits.items() if isinstance(v, dict) and k not in ("input", "constant", "output")}
     assert ops <= set(LOWERINGS)
     assert limits["conv2d"]["input"]["dataTypes"] == ["float32", "float16"]

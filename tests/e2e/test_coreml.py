@@ -159,7 +159,9 @@ class _FakeMacOS:
 
     def compile_model(self, model: str, destination_path: str) -> str:
         # A real .mlmodelc is a compiled form of the package; the fake keeps the package's
-        # files so that the fake model can evaluate the same program.
+        # files so that the fake model can evaluate the same program. What it receives must
+        # at least open as a package, as the real compiler's first step requires.
+        ct.models.MLModel(model, skip_model_load=True)
         self.compiled.append(model)
         shutil.copytree(model, destination_path)
         return destination_path
@@ -266,3 +268,96 @@ def test_macos_path_converts_uint8_and_scalars(fake_macos: _FakeMacOS, cache_dir
     np.testing.assert_array_equal(out["gt"], [1, 0, 1])
     np.testing.assert_array_equal(out["sel"], np.array([-1, -2, 3], np.float32))
     assert float(out["mean"]) == pytest.approx(2 / 3, rel=1e-6)
+
+
+def test_macos_path_carries_int64_as_int32_with_a_range_check(fake_macos: _FakeMacOS, cache_dir: Path) -> None:
+    import webnnc
+    from webnnc.runtime.errors import WebNNRuntimeError
+
+    table = np.arange(20, dtype=np.float32).reshape(10, 2)
+    ctx = webnnc.ML().create_context(target="coreml", cache_dir=cache_dir)
+    b = ctx.create_graph_builder()
+    ids = b.input("input_ids", [1, 3], "int64")
+    graph = b.build({"emb": b.gather(b.constant(table), ids, axis=0),
+                     "next": b.add(ids, b.constant(np.ones([1, 1], np.int64)))})
+    assert graph.manifest.extra["coreml_io"]["int64_carriers"] == ["input_ids", "next"]
+    out = ctx.compute(graph, {"input_ids": np.array([[3, 0, 9]], np.int64)})
+    np.testing.assert_array_equal(out["emb"], table[[[3, 0, 9]]])
+    assert out["next"].dtype == np.int64
+    np.testing.assert_array_equal(out["next"], [[4, 1, 10]])
+    with pytest.raises(WebNNRuntimeError, match=r"input 'input_ids': int64 value 4294967296 does not fit in int32"):
+        ctx.compute(graph, {"input_ids": np.array([[3, 2**32, 9]], np.int64)})
+
+
+# ---------------------------------------------------------------- macOS: the real thing
+# `python -m pytest -v tests/e2e/test_coreml.py -k real_macos` on a Mac is the first-run check
+# that compiler/emitters/COREML.md lists: no mock, CoreML itself compiles and predicts.
+_MACOS_ONLY = pytest.mark.skipif(
+    sys.platform != "darwin",
+    reason="CoreML compiles .mlmodelc and predicts only on macOS (coremltools' native framework)",
+)
+
+
+def _window_lm(b: Any) -> dict[str, Any]:
+    """int64 ids -> embedding, a boolean mask, a rank-6 window partition and its reverse."""
+    rng = np.random.default_rng(7)
+    ids, mask = b.input("input_ids", [1, 16], "int64"), b.input("attention_mask", [1, 16], "int64")
+    emb = b.gather(b.constant(rng.standard_normal([100, 8]).astype(np.float32)), ids, axis=0)
+    keep = b.cast(b.not_equal(mask, b.constant(np.zeros([1, 1], np.int64))), "float32")
+    x = b.reshape(b.mul(emb, b.reshape(keep, [1, 16, 1])), [1, 4, 4, 8])
+    win = b.reshape(b.transpose(b.reshape(x, [1, 2, 2, 2, 2, 8]), [0, 1, 3, 2, 4, 5]), [4, 4, 8])
+    win = b.softmax(win, 2)
+    back = b.reshape(b.transpose(b.reshape(win, [1, 2, 2, 2, 2, 8]), [0, 1, 3, 2, 4, 5]), [1, 16, 8])
+    return {"y": back, "ids_out": b.add(ids, b.constant(np.ones([1, 1], np.int64)))}
+
+
+def test_window_lm_agrees_with_the_onnx_path(coreml_context: Any, rng: np.random.Generator) -> None:
+    # the graph the macOS check runs, here through the MIL reference (float32: rtol 1e-5)
+    import webnnc
+
+    feeds = {"input_ids": rng.integers(0, 100, [1, 16]).astype(np.int64),
+             "attention_mask": (rng.random([1, 16]) < 0.8).astype(np.int64)}
+    b = coreml_context.create_graph_builder()
+    graph = b.build(_window_lm(b))
+    io_names = graph.manifest.extra["coreml_io"]
+    data = Path(coreml_context.store().get(graph.manifest.key).path).read_bytes()
+    ours = MilProgram.from_archive(data).run({io_names["inputs"][n]: x.astype(np.int32) for n, x in feeds.items()})
+    onnx_ctx = webnnc.ML().create_context(use_cache=False)
+    b2 = onnx_ctx.create_graph_builder()
+    want = onnx_ctx.compute(b2.build(_window_lm(b2)), feeds)
+    np.testing.assert_allclose(ours["y"], want["y"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(ours["ids_out"], want["ids_out"])
+
+
+@_MACOS_ONLY
+@pytest.mark.parametrize("units", ["cpu", "default", "low-power", "high-performance"])
+def test_real_macos_predicts_what_the_mil_reference_computes(cache_dir: Path, rng: np.random.Generator, units: str) -> None:
+    import webnnc
+
+    kwargs = {"device_type": "cpu"} if units == "cpu" else {"power_preference": units}
+    ctx = webnnc.ML().create_context(target="coreml", cache_dir=cache_dir, **kwargs)
+    cases: list[tuple[Callable[..., Any], dict[str, np.ndarray]]] = [
+        (w1_simple, {"input": rng.standard_normal(X_SHAPE).astype(np.float32)}),  # no weights
+        (w3_mobilenet_v2, {"input": rng.standard_normal(X_SHAPE).astype(np.float32)}),
+        (_window_lm, {"input_ids": rng.integers(0, 100, [1, 16]).astype(np.int64),
+                      "attention_mask": (rng.random([1, 16]) < 0.8).astype(np.int64)}),
+    ]
+    for fn, feeds in cases:
+        b = ctx.create_graph_builder()
+        graph = b.build(fn(b))
+        assert graph.manifest.session["compiled"] is True, graph.build_info["session"]
+        got = ctx.compute(graph, feeds)
+        io_names = graph.manifest.extra["coreml_io"]
+        narrowed = set(io_names["int64_carriers"]) | set(io_names["int32_carriers"])
+        data = Path(ctx.store().get(graph.manifest.key).path).read_bytes()
+        want = MilProgram.from_archive(data).run(
+            {io_names["inputs"][n]: x.astype(np.int32) if n in narrowed else x for n, x in feeds.items()}
+        )
+        for name, y in got.items():
+            ref = want[io_names["outputs"][name]].astype(y.dtype)
+            # the Neural Engine and the GPU compute in float16: 1e-2; the CPU in float32: 1e-4
+            tol = 1e-4 if units == "cpu" else 1e-2
+            np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=f"{fn.__name__}:{name} on {units}")
+        again = webnnc.ML().create_context(target="coreml", cache_dir=cache_dir, **kwargs)
+        b2 = again.create_graph_builder()
+        assert b2.build(fn(b2)).build_info["session"]["mlmodelc"] == "cache-hit"

@@ -23,6 +23,7 @@ from webnnc.compiler.emitters.coreml import (
     unary,
 )
 from webnnc.compiler.emitters.coreml._core import (
+    CARRIED,
     MAX_RANK,
     MIL_TYPES,
     LoweringTable,
@@ -40,6 +41,7 @@ __all__ = [
     "LoweringTable",
     "OpLowering",
     # lowering one graph
+    "CARRIED",
     "MAX_RANK",
     "MIL_TYPES",
     "MilContext",

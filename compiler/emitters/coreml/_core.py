@@ -15,7 +15,8 @@ variable(s) for the node's outputs. Only this package and ``coreml_emitter`` imp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from webnnc.compiler.errors import CompilerError, UnsupportedOperatorError
 from webnnc.compiler.ir import DataType, Node, Value
 
 __all__ = [
+    "CARRIED",
     "FLOATS",
     "MAX_RANK",
     "MIL_DTYPE_NAMES",
@@ -38,10 +40,13 @@ __all__ = [
     "MilContext",
     "OpLowering",
     "as_bool",
+    "as_int",
     "broadcast_to",
     "check_node",
+    "computes_as",
     "input_type",
     "lower_node",
+    "narrow_int64",
     "node_label",
     "op_name",
     "operand",
@@ -49,25 +54,50 @@ __all__ = [
     "unsupported",
 ]
 
+logger = logging.getLogger(__name__)
+
 TARGET = "coreml"
 
 # WebNN data type -> MIL tensor element type. CoreML's MLMultiArray holds float32, float16
 # and int32 (plus float64, which WebNN has no use for); MIL computes in fp16, fp32, int32
-# and bool. Every other WebNN type (int64, uint32, uint64, int8, uint8, int4, uint4) has no
-# CoreML counterpart at the model boundary and is rejected at build time.
+# and bool. int64 is *carried* as int32 (see CARRIED); every other WebNN type (uint32,
+# uint64, int8, uint8 arithmetic, int4, uint4) has no CoreML counterpart and is rejected at
+# build time.
 MIL_TYPES: dict[DataType, Any] = {
     DataType.FLOAT32: types.fp32,
     DataType.FLOAT16: types.fp16,
     DataType.INT32: types.int32,
 }
+# NOTE: int64 is carried as int32 inside the model, as Core ML's own converters do: token
+# ids, positions and masks are int64 in every exported language model, and none of them
+# comes near 2**31. Constants are narrowed at build time (saturating, with a warning when a
+# value does not fit); int64 graph inputs and outputs are int32 in the model and the runtime
+# converts them at the boundary, refusing an input value that does not fit in int32.
+CARRIED: dict[DataType, DataType] = {DataType.INT64: DataType.INT32}
 MAX_RANK = 5  # CoreML's limit for every tensor in a model
 FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT16})
 NUMERIC = frozenset({DataType.FLOAT32, DataType.FLOAT16, DataType.INT32})
 # WebNN type -> the name MIL's cast takes
-MIL_DTYPE_NAMES = {DataType.FLOAT32: "fp32", DataType.FLOAT16: "fp16", DataType.INT32: "int32"}
+MIL_DTYPE_NAMES = {
+    DataType.FLOAT32: "fp32", DataType.FLOAT16: "fp16", DataType.INT32: "int32", DataType.INT64: "int32",
+}
 NARROW_INTS: dict[DataType, tuple[int, int]] = {
     DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.INT4: (-8, 7), DataType.UINT4: (0, 15),
 }
+
+
+def computes_as(data_type: DataType) -> DataType:
+    """The type a WebNN type computes in inside the model (int64 is carried as int32)."""
+    return CARRIED.get(data_type, data_type)
+
+
+def narrow_int64(array: np.ndarray[Any, Any], what: str = "an int64 constant") -> np.ndarray[Any, Any]:
+    """``array`` as int32, saturated; a warning when a value had to be clamped."""
+    info = np.iinfo(np.int32)
+    arr = np.asarray(array)
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        logger.warning("%s holds values outside int32; they are saturated (CoreML carries int64 as int32)", what)
+    return np.clip(arr, info.min, info.max).astype(np.int32)
 
 
 def node_label(node: Node) -> str:
@@ -92,9 +122,15 @@ def unsupported(node: Node, why: str, hint: str = "") -> UnsupportedOperatorErro
 class MilContext:
     """Maps IR values to MIL variables and hands out deterministic op names."""
 
-    def __init__(self) -> None:
+    def __init__(self, views: Mapping[int, tuple[int, ...]] | None = None) -> None:
         self._vars: dict[int, Var] = {}
         self._counter = 0
+        # values of rank > 5 held in a lower-rank MIL shape (same elements, same order); see _rank
+        self.views: Mapping[int, tuple[int, ...]] = views or {}
+
+    def shape_of(self, value: Value) -> tuple[int, ...]:
+        """The shape of the value's MIL variable: its IR shape, or its lower-rank view."""
+        return self.views.get(id(value), value.shape)
 
     def fresh(self, hint: str) -> str:
         name = f"{hint}_{self._counter}"
@@ -115,10 +151,14 @@ class MilContext:
             array = value.const
             if value.data_type == DataType.UINT8:  # a boolean (see as_bool): exact in int32
                 array = array.astype(np.int32)
+            elif value.data_type in CARRIED:
+                array = narrow_int64(array)
             self._vars[key] = mb.const(val=_mil_array(array), name=self.fresh("const"))
         return self._vars[key]
 
     def const(self, array: Any, data_type: DataType, hint: str = "c") -> Var:
+        if data_type in CARRIED:
+            return mb.const(val=_mil_array(narrow_int64(np.asarray(array, np.int64))), name=self.fresh(hint))
         return mb.const(val=_mil_array(np.asarray(array, data_type.numpy_dtype)), name=self.fresh(hint))
 
 
@@ -143,12 +183,16 @@ class OpLowering:
             MIL computes them on bool, and uint8 graph inputs / outputs travel as int32.
         const_int_operands: positions that may hold any integer type when constant (indices,
             quantized weights, zero points): they are folded or converted at build time.
+        moves_bool: a data-movement op (reshape, gather, concat, ...): every operand but the
+            ``const_int_operands`` may be uint8 too, moved as it is (the lowering casts a MIL
+            bool to int32 where the MIL op does not take bool).
     """
 
     fn: Lowering
     data_types: frozenset[DataType] = NUMERIC
     bool_operands: frozenset[int] = _NONE
     const_int_operands: frozenset[int] = _NONE
+    moves_bool: bool = False
 
 
 class LoweringTable(dict[str, OpLowering]):
@@ -164,6 +208,7 @@ class LoweringTable(dict[str, OpLowering]):
         data_types: frozenset[DataType] = NUMERIC,
         bool_operands: frozenset[int] = _NONE,
         const_int_operands: frozenset[int] = _NONE,
+        moves_bool: bool = False,
     ) -> Callable[[Lowering], Lowering]:
         """Decorator: register the function as the lowering of ``ops`` (see :class:`OpLowering`)."""
 
@@ -171,7 +216,7 @@ class LoweringTable(dict[str, OpLowering]):
             for op in ops:
                 if op in self:
                     raise ValueError(f"{op}: two CoreML lowerings in one family")
-                self[op] = OpLowering(fn, data_types, bool_operands, const_int_operands)
+                self[op] = OpLowering(fn, data_types, bool_operands, const_int_operands, moves_bool)
             return fn
 
         return register
@@ -197,8 +242,8 @@ def operand(node: Node, i: int = 0) -> Value:
 
 
 def input_type(node: Node) -> DataType:
-    """The data type of the node's first operand (the type most ops compute in)."""
-    return operand(node).data_type
+    """The type the node's first operand computes in (most ops compute in it; int64 is int32)."""
+    return computes_as(operand(node).data_type)
 
 
 def op_name(ctx: MilContext, node: Node) -> str:
@@ -214,6 +259,14 @@ def as_bool(ctx: MilContext, value: Value | None) -> Var:
     if var.dtype != types.int32:  # a uint8 constant: ctx.var made it int32 already
         raise CompilerError(f"internal: a boolean operand is {types.builtin_to_string(var.dtype)}")
     return mb.not_equal(x=var, y=np.int32(0), name=ctx.fresh("to_bool"))
+
+
+def as_int(ctx: MilContext, value: Value | None) -> Var:
+    """The operand's MIL variable, a MIL bool made int32 (0 / 1) for ops that take no bool."""
+    var = ctx.var(value)
+    if var.dtype == types.bool:
+        return mb.cast(x=var, dtype="int32", name=ctx.fresh("bool_int"))
+    return var
 
 
 def broadcast_to(ctx: MilContext, var: Var, shape: tuple[int, ...], out: tuple[int, ...]) -> Var:
@@ -238,8 +291,11 @@ def qdq_carrier(v: Value) -> bool:
     return all(n.op_type == "dequantizeLinear" and i == 0 for n, i in v.uses)
 
 
-def check_node(node: Node, lowerings: Mapping[str, OpLowering]) -> None:
-    """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types)."""
+def check_node(node: Node, lowerings: Mapping[str, OpLowering], held: Collection[int] = ()) -> None:
+    """Raise UnsupportedOperatorError if ``node`` cannot be lowered (op or data types).
+
+    ``held``: ids of the rank > 5 values the program holds at a lower rank (see ``_rank``).
+    """
     entry = lowerings.get(node.op_type)
     if entry is None:
         raise unsupported(
@@ -248,31 +304,41 @@ def check_node(node: Node, lowerings: Mapping[str, OpLowering]) -> None:
             f"supported: {', '.join(sorted(lowerings))}; or compile for onnx-cpu",
         )
     for v in [*node.inputs, *node.outputs]:
-        if v is not None and v.rank > MAX_RANK:
-            raise unsupported(node, f"CoreML tensors have rank <= {MAX_RANK}; found rank {v.rank}")
+        if v is not None and v.rank > MAX_RANK and id(v) not in held:
+            raise unsupported(
+                node,
+                f"CoreML tensors have rank <= {MAX_RANK}; found rank {v.rank}",
+                "a rank > 5 value is held at a lower rank only between reshape and transpose ops "
+                "whose permutation keeps at most 5 groups of adjacent dimensions",
+            )
     allowed = entry.data_types
     bool_ok = entry.bool_operands
     const_ok = entry.const_int_operands
     n_in = len(node.inputs)
+
+    def moved_bool(pos: int, v: Value) -> bool:  # a uint8 operand a data-movement op moves
+        return entry.moves_bool and v.data_type == DataType.UINT8 and pos not in const_ok
+
     for pos, v in [*enumerate(node.inputs), *((n_in + i, o) for i, o in enumerate(node.outputs))]:
-        if v is None or v.data_type in MIL_TYPES:
+        if v is None or computes_as(v.data_type) in MIL_TYPES:
             continue
         if v.data_type == DataType.UINT8 and pos in bool_ok:
             continue
-        if qdq_carrier(v):
+        if moved_bool(pos, v) or qdq_carrier(v):
             continue
         if pos in const_ok and v.is_constant and v.data_type.is_integer:
             continue
         raise unsupported(
             node,
             f"data type {v.data_type.value} has no CoreML counterpart here "
-            f"(CoreML computes on {', '.join(t.value for t in MIL_TYPES)}"
-            f"{'; uint8 only as a boolean' if bool_ok else ''})",
+            f"(CoreML computes on {', '.join(t.value for t in MIL_TYPES)}, and int64 as int32"
+            f"{'; uint8 only as a boolean' if bool_ok or entry.moves_bool else ''})",
             "cast to one of those, or compile for onnx-cpu",
         )
     computed = [
-        v.data_type for i, v in enumerate(node.inputs)
-        if v is not None and i not in bool_ok and not (i in const_ok and v.is_constant) and not qdq_carrier(v)
+        computes_as(v.data_type) for i, v in enumerate(node.inputs)
+        if v is not None and i not in bool_ok and not (i in const_ok and v.is_constant)
+        and not qdq_carrier(v) and not moved_bool(i, v)
     ]
     for dt in computed[:1]:
         if dt not in allowed:
@@ -286,7 +352,7 @@ def check_node(node: Node, lowerings: Mapping[str, OpLowering]) -> None:
 
 def lower_node(ctx: MilContext, node: Node, lowerings: Mapping[str, OpLowering]) -> None:
     """Lower one node through ``lowerings`` and bind its outputs; check MIL's shapes against the IR's."""
-    check_node(node, lowerings)
+    check_node(node, lowerings, ctx.views)
     result = lowerings[node.op_type].fn(ctx, node)
     outs = [result] if isinstance(result, Var) else list(result)
     if len(outs) != len(node.outputs):
@@ -295,9 +361,9 @@ def lower_node(ctx: MilContext, node: Node, lowerings: Mapping[str, OpLowering])
         )
     for value, var in zip(node.outputs, outs, strict=True):
         got = tuple(int(d) for d in var.shape)
-        if got != value.shape:
+        if got != ctx.shape_of(value):
             raise CompilerError(
                 f"internal: the CoreML lowering of {node.op_type} (node {node_label(node)}) gives shape "
-                f"{list(got)}, the IR says {list(value.shape)}"
+                f"{list(got)}, the IR says {list(ctx.shape_of(value))}"
             )
         ctx.bind(value, var)

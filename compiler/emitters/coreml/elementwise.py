@@ -18,6 +18,7 @@ from webnnc.compiler.emitters.coreml._core import (
     LoweringTable,
     MilContext,
     as_bool,
+    as_int,
     broadcast_to,
     input_type,
     op_name,
@@ -78,7 +79,7 @@ def _pow(ctx: MilContext, node: Node) -> Var:
 @lowers("clamp")
 def _clamp(ctx: MilContext, node: Node) -> Var:
     x = operand(node)
-    dt = x.data_type
+    dt = input_type(node)  # int64 clamps as the int32 it is carried in
     lo, hi = float(node.attributes["min_value"]), float(node.attributes["max_value"])
     if dt in FLOATS:
         finfo = np.finfo(dt.numpy_dtype)
@@ -89,7 +90,10 @@ def _clamp(ctx: MilContext, node: Node) -> Var:
             )
     else:
         info = np.iinfo(dt.numpy_dtype)
-        lo, hi = max(lo, float(info.min)), min(hi, float(info.max))
+        # both bounds into the type's range: a bound beyond it on the far side (an int64
+        # bound carried as int32) saturates like the values do
+        lo = min(max(lo, float(info.min)), float(info.max))
+        hi = max(min(hi, float(info.max)), float(info.min))
         lo, hi = float(math.ceil(lo)), float(math.floor(hi))
     # An infinite bound (the spec's default) is no bound: clip needs finite ones.
     y = ctx.var(x)
@@ -108,9 +112,10 @@ _COMPARE = {
 }
 
 
-@lowers(*_COMPARE, bool_operands=_BOOL_RESULT)
+@lowers(*_COMPARE, bool_operands=frozenset({0, 1, 2}))
 def _compare(ctx: MilContext, node: Node) -> Var:
-    return _COMPARE[node.op_type](x=ctx.var(operand(node, 0)), y=ctx.var(operand(node, 1)), name=op_name(ctx, node))
+    # uint8 operands (booleans, or uint8 values carried as int32) compare exactly as int32
+    return _COMPARE[node.op_type](x=as_int(ctx, operand(node, 0)), y=as_int(ctx, operand(node, 1)), name=op_name(ctx, node))
 
 
 _LOGICAL = {"logicalAnd": mb.logical_and, "logicalOr": mb.logical_or, "logicalXor": mb.logical_xor}

@@ -1,5 +1,6 @@
 """CoreML lowerings of gather and scatter: indices are clamped into range first, as the
 WebNN spec asks; constant int64 / uint32 indices are converted to int32 at build time.
+Boolean (uint8) data is gathered as int32 (MIL's gathers take no bool).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from coremltools.converters.mil.mil import Var
 from webnnc.compiler.emitters.coreml._core import (
     LoweringTable,
     MilContext,
+    as_int,
     op_name,
     operand,
 )
@@ -29,7 +31,9 @@ _INDEX = frozenset({1})
 
 
 def _index_var(ctx: MilContext, idx: Value, sizes: int | Sequence[int]) -> Var:
-    """int32 indices clamped into [-size, size - 1], then made non-negative (per coordinate)."""
+    """int32 indices clamped into [-size, size - 1], then made non-negative (per coordinate).
+
+    Computed indices may be int64 (carried as int32: see ``CARRIED``)."""
     hi = np.asarray(sizes, np.int64) - 1
     lo = -np.asarray(sizes, np.int64)
     if idx.is_constant:
@@ -44,27 +48,27 @@ def _index_var(ctx: MilContext, idx: Value, sizes: int | Sequence[int]) -> Var:
     return mb.select(cond=neg, a=wrapped, b=var, name=ctx.fresh("indices"))
 
 
-@lowers("gather", const_int_operands=_INDEX)
+@lowers("gather", const_int_operands=_INDEX, moves_bool=True)
 def _gather(ctx: MilContext, node: Node) -> Var:
     x, idx = operand(node, 0), operand(node, 1)
     axis = int(node.attributes["axis"])
-    return mb.gather(x=ctx.var(x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=op_name(ctx, node))
+    return mb.gather(x=as_int(ctx, x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=op_name(ctx, node))
 
 
-@lowers("gatherElements", const_int_operands=_INDEX)
+@lowers("gatherElements", const_int_operands=_INDEX, moves_bool=True)
 def _gather_elements(ctx: MilContext, node: Node) -> Var:
     x, idx = operand(node, 0), operand(node, 1)
     axis = int(node.attributes["axis"])
     return mb.gather_along_axis(
-        x=ctx.var(x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=op_name(ctx, node)
+        x=as_int(ctx, x), indices=_index_var(ctx, idx, x.shape[axis]), axis=axis, name=op_name(ctx, node)
     )
 
 
-@lowers("gatherND", const_int_operands=_INDEX)
+@lowers("gatherND", const_int_operands=_INDEX, moves_bool=True)
 def _gather_nd(ctx: MilContext, node: Node) -> Var:
     x, idx = operand(node, 0), operand(node, 1)
     k = idx.shape[-1]
-    return mb.gather_nd(x=ctx.var(x), indices=_index_var(ctx, idx, list(x.shape[:k])), name=op_name(ctx, node))
+    return mb.gather_nd(x=as_int(ctx, x), indices=_index_var(ctx, idx, list(x.shape[:k])), name=op_name(ctx, node))
 
 
 @lowers("scatterElements", const_int_operands=_INDEX)

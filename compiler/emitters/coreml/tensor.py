@@ -14,9 +14,11 @@ from webnnc.compiler.emitters.coreml._core import (
     FLOATS,
     LoweringTable,
     MilContext,
+    as_int,
     op_name,
     operand,
 )
+from webnnc.compiler.emitters.coreml._rank import merge_transpose
 from webnnc.compiler.ir import Node
 
 __all__ = ["LOWERINGS"]
@@ -25,34 +27,49 @@ LOWERINGS = LoweringTable()
 lowers = LOWERINGS.lowers
 
 
-@lowers("reshape")
+@lowers("reshape", moves_bool=True)
 def _reshape(ctx: MilContext, node: Node) -> Var:
-    shape = np.asarray(node.outputs[0].shape, np.int32).reshape(-1)  # int32 even when empty
+    # a rank > 5 result is produced in its lower-rank view (see _rank): same element order
+    shape = np.asarray(ctx.shape_of(node.outputs[0]), np.int32).reshape(-1)  # int32 even when empty
     return mb.reshape(x=ctx.var(operand(node)), shape=shape, name=op_name(ctx, node))
 
 
-@lowers("transpose")
+@lowers("transpose", moves_bool=True)
 def _transpose(ctx: MilContext, node: Node) -> Var:
-    perm = np.asarray(node.attributes["permutation"], np.int32).reshape(-1)
-    if perm.size == 0:  # a scalar: nothing to permute
-        return mb.identity(x=ctx.var(operand(node)), name=op_name(ctx, node))
-    return mb.transpose(x=ctx.var(operand(node)), perm=perm, name=op_name(ctx, node))
+    x, y = operand(node), node.outputs[0]
+    perm = [int(a) for a in node.attributes["permutation"]]
+    if not perm:  # a scalar: nothing to permute
+        return mb.identity(x=ctx.var(x), name=op_name(ctx, node))
+    if id(x) not in ctx.views and id(y) not in ctx.views:
+        return mb.transpose(x=ctx.var(x), perm=np.asarray(perm, np.int32), name=op_name(ctx, node))
+    # rank > 5: permute the groups of dimensions that stay adjacent, then take the result's view
+    in_shape, group_perm, out_shape = merge_transpose(x.shape, perm)
+    var = ctx.var(x)
+    if tuple(int(d) for d in var.shape) != in_shape:
+        var = mb.reshape(x=var, shape=np.asarray(in_shape, np.int32), name=ctx.fresh("groups"))
+    var = mb.transpose(x=var, perm=np.asarray(group_perm, np.int32), name=ctx.fresh("group_transpose"))
+    shape = ctx.shape_of(y)
+    if shape == out_shape:
+        return mb.identity(x=var, name=op_name(ctx, node))
+    return mb.reshape(x=var, shape=np.asarray(shape, np.int32), name=op_name(ctx, node))
 
 
-@lowers("concat")
+@lowers("concat", moves_bool=True)
 def _concat(ctx: MilContext, node: Node) -> Var:
     values = [ctx.var(v) for v in node.inputs]
+    if len({v.dtype for v in values}) > 1:  # booleans: MIL bools next to int32 constants
+        values = [as_int(ctx, v) for v in node.inputs]
     if len(values) == 1:
         return mb.identity(x=values[0], name=op_name(ctx, node))
     return mb.concat(values=values, axis=int(node.attributes["axis"]), name=op_name(ctx, node))
 
 
-@lowers("identity")
+@lowers("identity", moves_bool=True)
 def _identity(ctx: MilContext, node: Node) -> Var:
     return mb.identity(x=ctx.var(operand(node)), name=op_name(ctx, node))
 
 
-@lowers("expand")
+@lowers("expand", moves_bool=True)
 def _expand(ctx: MilContext, node: Node) -> Var:
     x = operand(node)
     out = node.outputs[0].shape
@@ -139,7 +156,7 @@ def _pad(ctx: MilContext, node: Node) -> Var:
     return mb.pad(x=ctx.var(x), pad=np.asarray(pads, np.int32), mode=_PAD_MODES[mode], name=op_name(ctx, node), **kwargs)
 
 
-@lowers("reverse")
+@lowers("reverse", moves_bool=True)
 def _reverse(ctx: MilContext, node: Node) -> Var:
     axes = [int(a) for a in node.attributes["axes"]]
     if not axes:
@@ -147,7 +164,7 @@ def _reverse(ctx: MilContext, node: Node) -> Var:
     return mb.reverse(x=ctx.var(operand(node)), axes=axes, name=op_name(ctx, node))
 
 
-@lowers("slice")
+@lowers("slice", moves_bool=True)
 def _slice(ctx: MilContext, node: Node) -> Var:
     a = node.attributes
     starts, sizes = [int(v) for v in a["starts"]], [int(v) for v in a["sizes"]]
@@ -162,7 +179,7 @@ def _slice(ctx: MilContext, node: Node) -> Var:
     )
 
 
-@lowers("split")
+@lowers("split", moves_bool=True)
 def _split(ctx: MilContext, node: Node) -> Sequence[Var]:
     sizes = [int(v) for v in node.attributes["splits"]]
     x = ctx.var(operand(node))
@@ -172,7 +189,7 @@ def _split(ctx: MilContext, node: Node) -> Sequence[Var]:
     return list(out)
 
 
-@lowers("tile")
+@lowers("tile", moves_bool=True)
 def _tile(ctx: MilContext, node: Node) -> Var:
     reps = [int(r) for r in node.attributes["repetitions"]]
     if not reps or all(r == 1 for r in reps):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 from coremltools.converters.mil import Builder as mb  # noqa: N813 - the MIL idiom
-from coremltools.converters.mil.mil import Var
+from coremltools.converters.mil.mil import Var, types
 
 from webnnc.compiler.emitters.coreml._core import (
     FLOATS,
@@ -84,7 +84,7 @@ def _sign(ctx: MilContext, node: Node) -> Var:
 def _cast(ctx: MilContext, node: Node) -> Var:
     to = node.outputs[0].data_type
     x = ctx.var(operand(node))
-    if to == input_type(node):
+    if MIL_DTYPE_NAMES[to] == types.builtin_to_string(x.dtype):  # int64 <-> int32: both int32 here
         return mb.identity(x=x, name=op_name(ctx, node))
     return mb.cast(x=x, dtype=MIL_DTYPE_NAMES[to], name=op_name(ctx, node))
 
