@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,9 @@ class BuildLock:
             self._fd = -1  # a no-op lock (Windows, or nothing to share)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)  # the cache may have been deleted
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        # never through a symlink planted in the lock folder, and private to the user
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o600)
         op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay = _POLL_MIN_S
@@ -174,6 +177,9 @@ class BuildLock:
             "command": " ".join(sys.argv)[:200],
         }
         try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return  # never truncate a file we do not own
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode(), 0)
         except OSError as e:  # holder info is a courtesy; the lock itself is held

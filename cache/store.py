@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from webnnc.cache._files import (
     CACHEDIR_TAG,
@@ -55,13 +56,13 @@ from webnnc.cache._files import (
     Layout,
     check_manifest,
     default_cache_dir,
+    folder_trust_problem,
     parse_size,
     read_or_none,
     sha256_file,
     verify_bytes,
 )
 from webnnc.cache._hash import blake3_hex
-from webnnc.cache._index import Index, SafeDisk
 from webnnc.cache._maintenance import (
     GcReport,
     collect_garbage,
@@ -69,11 +70,15 @@ from webnnc.cache._maintenance import (
     remove_entries,
     total_bytes,
 )
-from webnnc.cache.archive import materialize
+from webnnc.cache._names import add_name, read_names
+from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.key import key_digest
 from webnnc.cache.locks import BuildLock, LockTimeout
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import Manifest, tree_digest
+
+if TYPE_CHECKING:
+    from webnnc.cache._index import Index
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -82,7 +87,6 @@ __all__ = [
     "CachedArtifact",
     "EntryInfo",
     "GcReport",
-    "SafeDisk",
     "default_cache_dir",
     "parse_size",
     "sha256_file",
@@ -94,18 +98,38 @@ DEFAULT_SIZE_LIMIT = 8 * 2**30  # 8 GiB; diskcache's own 1 GiB default evicts to
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a process waits for another to finish the same build
 # Directories for which this process has already warned that the cache is unusable.
 _WARNED: set[str] = set()
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def __getattr__(name: str) -> Any:
+    # the index (diskcache + sqlite3) loads only when a store operation needs it: a hit does not
+    if name == "SafeDisk":
+        from webnnc.cache._index import SafeDisk
+
+        return SafeDisk
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class CachedArtifact:
-    """A verified artifact: its manifest, the verified bytes, and where they are stored."""
+    """A verified artifact: its manifest, the verified bytes, and where they are stored.
+
+    For a multi-file artifact (``manifest.files``), ``path`` is its folder and ``data`` the
+    verified graph (``model.onnx``); its other files stay on disk, for ONNX Runtime to map.
+    """
 
     manifest: Manifest
     path: str
     data: bytes = field(repr=False)
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
     def read_bytes(self) -> bytes:
         return self.data
+
+    @property
+    def folder(self) -> str | None:
+        """The folder holding a multi-file artifact's files, or None for a single blob."""
+        return self.path if self.manifest.files else None
 
 
 @dataclass(frozen=True)
@@ -152,9 +176,12 @@ class ArtifactStore:
         self._locks = self._layout.locks
         self.writable = True
         self.problem = ""
+        self.trusted = True
+        self._index_: Index | None = None
+        self._hits_written = 0
         try:
             for d in (self._objects, self._entries, self._tmp, self._locks):
-                d.mkdir(parents=True, exist_ok=True)
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not os.access(self.directory, os.W_OK):
                 raise OSError(errno.EROFS, "the folder is read-only")
             tag = self.directory / "CACHEDIR.TAG"
@@ -164,7 +191,24 @@ class ArtifactStore:
             # No warning yet: a process that only reads (runtime.load from a read-only
             # deployment image) has nothing to be warned about. ``put`` warns, once.
             self.writable, self.problem = False, str(e)
-        self._index = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
+        distrust = folder_trust_problem(self.directory, (self._objects, self._entries, self._layout.names))
+        if distrust is not None:
+            # Whoever can write the folder decides what every cached graph computes: run
+            # uncached, as pip does with a cache folder it does not own (CACHE.md, "Threat model").
+            self.trusted, self.writable, self.problem = False, False, distrust
+            if str(self.directory) not in _WARNED:
+                _WARNED.add(str(self.directory))
+                logger.warning("not using the artifact cache: %s; graphs compile and run in memory", distrust)
+
+    @property
+    def _index(self) -> Index:
+        # Created on first use: diskcache and sqlite3 are imported by listings, eviction and
+        # the miss path, never by a hit (tests/runtime/test_import_clean.py).
+        if self._index_ is None:
+            from webnnc.cache._index import Index
+
+            self._index_ = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
+        return self._index_
 
     # ------------------------------------------------------------------ paths
     def _entry_path(self, key: str) -> Path:
@@ -203,6 +247,8 @@ class ArtifactStore:
 
     def _get(self, key: str, *, name: str | None, use: bool, retry: bool) -> CachedArtifact | None:
         entry = self._entry_path(key)
+        if not self.trusted:
+            return None
         try:
             text = entry.read_bytes()
         except FileNotFoundError:
@@ -215,9 +261,15 @@ class ArtifactStore:
             manifest = Manifest.from_json(text)
             check_manifest(manifest, key)
             obj = self._object_path(manifest.artifact_sha256)
+            timings: dict[str, float] = {}
             try:
-                with open(obj, "rb") as f:
-                    data = f.read()
+                if manifest.files:
+                    t0 = time.perf_counter()
+                    data, hashed = verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None)
+                    timings["hash_weights" if hashed else "fingerprint"] = round((time.perf_counter() - t0) * 1e3, 3)
+                else:
+                    with open(obj, "rb") as f:
+                        data = f.read()
             except FileNotFoundError:
                 # Evicted by another process while we read it (a quiet miss), or evicted and
                 # published again (read the new entry), or really missing (corrupt).
@@ -228,7 +280,8 @@ class ArtifactStore:
                 if now != text and retry:
                     return self._get(key, name=name, use=use, retry=False)
                 raise CacheCorruptionError("the artifact file is missing") from None
-            verify_bytes(manifest, data, thorough=False)
+            if not manifest.files:
+                verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
             self._drop_bad(key, manifest, text)
@@ -237,11 +290,26 @@ class ArtifactStore:
             logger.debug("cannot read the artifact of %s… (%s); treating it as a miss", key[:12], e)
             return None
         if self.writable and use:
+            # LRU clock and hit count: two syscalls, no database (CACHE.md, "The hit path")
             self._touch(entry)
-            self._index.record_hit(key)
-            if name and key not in self._index.keys_for_name(manifest.target, name):
-                self._index.add_name(manifest.target, name, key)
-        return CachedArtifact(manifest, str(obj), data)
+            self._count_hit(key)
+            if name and key not in read_names(self._layout, manifest.target, name):
+                self._register_name(manifest.target, name, key)
+        return CachedArtifact(manifest, str(obj), data, timings)
+
+    def _count_hit(self, key: str) -> None:
+        try:
+            fd = os.open(self._layout.hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
+            try:
+                os.write(fd, b".")
+            finally:
+                os.close(fd)
+        except OSError as e:  # counts are advisory
+            logger.debug("cannot count a hit of %s…: %s", key[:12], e)
+
+    def _register_name(self, target: str, name: str, key: str) -> None:
+        add_name(self._layout, target, name, key)
+        self._index.add_name(target, name, key)
 
     @staticmethod
     def _touch(path: Path) -> None:
@@ -282,11 +350,15 @@ class ArtifactStore:
                 m = Manifest.from_json(path.read_bytes())
             except (OSError, CacheCorruptionError):
                 continue
-            out.append(EntryInfo(m, m.artifact_size + st.st_size, st.st_mtime, self._index.hits(key)))
+            out.append(EntryInfo(m, m.artifact_size + st.st_size, st.st_mtime, self.hits(key)))
         return out
 
     def hits(self, key: str) -> int:
-        return self._index.hits(key)
+        """How many hits ``key`` has served (the size of its append-only counter file)."""
+        try:
+            return self._layout.hits_path(key).stat().st_size
+        except OSError:
+            return 0
 
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests stored under model ``name`` (for ``target``, or any), newest first.
@@ -298,6 +370,17 @@ class ArtifactStore:
         """
         found: dict[str, Manifest] = {}
         scanned: list[Manifest] | None = None
+        if target is not None and self.trusted:
+            # the hit path: one small names file, then each listed manifest (no database)
+            for key in read_names(self._layout, target, name):
+                try:
+                    m = self.manifest(key)
+                except (CacheCorruptionError, CacheError):
+                    continue
+                if m is not None and m.target == target:
+                    found[key] = m
+            if found:
+                return sorted(found.values(), key=lambda m: m.created, reverse=True)
         if target is None:
             scanned = list(self.manifests())
             targets = sorted({m.target for m in scanned})
@@ -346,8 +429,11 @@ class ArtifactStore:
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
-    def put(self, manifest: Manifest, data: bytes) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
         """Publish ``data`` under ``manifest.key`` atomically.
+
+        ``data`` is the artifact's bytes, or for a multi-file artifact (``manifest.files``)
+        its files by name (``model.onnx``, ``weights``); they are stored as one folder.
 
         Returns:
             The stored artifact, or None when the folder cannot be written (the store has then
@@ -356,6 +442,10 @@ class ArtifactStore:
         Raises:
             CacheError: the manifest does not describe ``data`` or its own key (a bug).
         """
+        if not isinstance(data, bytes):
+            return self._put_files(manifest, dict(data))
+        if manifest.files:
+            raise CacheError("a multi-file manifest needs its files by name, not one blob")
         check_manifest(manifest, manifest.key)
         try:
             verify_bytes(manifest, data)
@@ -369,25 +459,56 @@ class ArtifactStore:
             self._degrade(self.problem or "not writable")
             return None
         obj = self._object_path(manifest.artifact_sha256)
+
+        def write() -> None:
+            try:
+                present = obj.stat().st_size == len(data)
+            except FileNotFoundError:
+                present = False
+            if not present:
+                self._atomic_write(obj, data)
+
+        if not self._publish(manifest, write):
+            return None
+        return CachedArtifact(manifest, str(obj), data)
+
+    def _put_files(self, manifest: Manifest, files: dict[str, bytes]) -> CachedArtifact | None:
+        check_manifest(manifest, manifest.key)
+        if not manifest.files or set(files) != set(manifest.files):
+            raise CacheError(f"the files given {sorted(files)} are not the manifest's {sorted(manifest.files)}")
+        facts = {name: file_facts(blob) for name, blob in files.items()}
+        for name, f in facts.items():
+            want = manifest.files[name]
+            if (f["sha256"], f["size"]) != (want["sha256"], want["size"]):
+                raise CacheError(f"the manifest does not describe the artifact being stored: {name} differs")
+        # record BLAKE3 per file (lets the first use of a large file verify 4-5x faster)
+        manifest = dataclasses.replace(manifest, files=facts)
+        if tree_digest(facts) != manifest.artifact_sha256:  # pragma: no cover - checked above
+            raise CacheError("the files do not add up to the manifest's artifact hash")
+        if not self.writable:
+            self._degrade(self.problem or "not writable")
+            return None
+        obj = self._object_path(manifest.artifact_sha256)
+        if not self._publish(manifest, lambda: write_tree(self._tmp, obj, files)):
+            return None
+        return CachedArtifact(manifest, str(obj), files[GRAPH])
+
+    def _publish(self, manifest: Manifest, write_object: Callable[[], None]) -> bool:
+        """Write the object (if absent), then the manifest (the publish point); register the name."""
         try:
             with self._store_lock(shared=True, timeout=self.lock_timeout):
-                try:
-                    present = obj.stat().st_size == len(data)
-                except FileNotFoundError:
-                    present = False
-                if not present:
-                    self._atomic_write(obj, data)
+                write_object()
                 self._atomic_write(self._entry_path(manifest.key), manifest.to_json().encode())
         except LockTimeout as e:  # a stuck gc/evict elsewhere: skip storing, keep the store usable
             logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
-            return None
+            return False
         except OSError as e:
             self._degrade(e)
-            return None
+            return False
         if manifest.name:
-            self._index.add_name(manifest.target, manifest.name, manifest.key)
+            self._register_name(manifest.target, manifest.name, manifest.key)
         self.evict(keep=manifest.key, wait=False)
-        return CachedArtifact(manifest, str(obj), data)
+        return True
 
     # ------------------------------------------------------------------ derived entries
     # NOTE: a derived entry is an artifact made from another entry's artifact on the machine
@@ -449,6 +570,8 @@ class ArtifactStore:
             UnsafeArchiveError: an archive entry would land outside the folder.
             CacheError: ``folder`` is not a plain name or is one of the store's own folders.
         """
+        from webnnc.cache.archive import materialize
+
         root = self._layout.unpacked_root(folder)
         try:
             return materialize(data, sha256, root, suffix=suffix)
@@ -469,10 +592,15 @@ class ArtifactStore:
         try:
             entry = self._entry_path(key)
             if text is None or read_or_none(entry) == text:
-                entry.unlink(missing_ok=True)
+                self._layout.remove_entry(key)
             if manifest is not None and HEX64.fullmatch(manifest.artifact_sha256):
                 obj = self._object_path(manifest.artifact_sha256)
-                if obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
+                if manifest.files:
+                    try:
+                        verify_tree(obj, manifest, stage_root=None, thorough=True)
+                    except (CacheCorruptionError, FileNotFoundError):
+                        self._layout.remove_object(manifest.artifact_sha256)
+                elif obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
                     obj.unlink(missing_ok=True)
         except OSError as e:
             logger.debug("could not remove the corrupt entry %s…: %s", key[:12], e)
@@ -525,7 +653,10 @@ class ArtifactStore:
                 obj = self._object_path(manifest.artifact_sha256)
                 if not obj.exists():
                     raise CacheCorruptionError("the artifact file is missing")
-                verify_bytes(manifest, obj.read_bytes(), thorough=True)
+                if manifest.files:  # every file re-hashed, fingerprints ignored and renewed
+                    verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None, thorough=True)
+                else:
+                    verify_bytes(manifest, obj.read_bytes(), thorough=True)
             except FileNotFoundError:
                 continue  # removed concurrently
             except (CacheCorruptionError, OSError) as e:
@@ -560,7 +691,7 @@ class ArtifactStore:
             raise CacheError(f"cannot clear: {self.directory} is not writable ({self.problem})")
         with self._store_lock(shared=False, timeout=self.lock_timeout):
             count = sum(1 for _ in self.keys())
-            for d in (self._entries, self._objects, self._tmp):
+            for d in (self._entries, self._objects, self._tmp, self._layout.names):
                 shutil.rmtree(d, ignore_errors=True)
                 d.mkdir(parents=True, exist_ok=True)
             self._index.clear()
@@ -579,7 +710,8 @@ class ArtifactStore:
         }
 
     def close(self) -> None:
-        self._index.close()
+        if self._index_ is not None:
+            self._index_.close()
 
     def __enter__(self) -> ArtifactStore:
         return self

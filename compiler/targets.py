@@ -183,7 +183,8 @@ class OnnxRuntimeTarget(Target):
         # (ORT 1.32, CPU; benchmarks/bench_passes.py --stages), and runs the same; on the GPU
         # the ORT format is not meant for it at all (it serves CPU-side minimal builds).
         providers, level = self.optimizer_settings(options.optimization_level)
-        return optimize(artifact.data, level=level, providers=providers, save_format="ONNX")
+        # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
+        return optimize(artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=True)
 
     def support_limits(self) -> dict[str, Any]:
         return _onnx_support_limits()
