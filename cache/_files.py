@@ -201,6 +201,21 @@ class Layout:
         """One byte is appended per hit: the count is the size (an O_APPEND write is atomic)."""
         return self.entry_path(key).with_suffix(".hits")
 
+    def record_hit(self, key: str) -> None:
+        """Move ``key`` to the front of the LRU order (manifest mtime) and count the hit.
+
+        Two syscalls and no database: both are advisory, so failures only log.
+        """
+        try:
+            os.utime(self.entry_path(key))
+            fd = os.open(self.hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
+            try:
+                os.write(fd, b".")
+            finally:
+                os.close(fd)
+        except OSError as e:
+            logger.debug("cannot record a hit of %s…: %s", key[:12], e)
+
     def name_path(self, target: str, name: str) -> Path:
         """The small file listing the keys stored under (target, model name), newest first."""
         if not _NAME.fullmatch(target):

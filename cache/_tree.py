@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import stat
 import time
 import uuid
@@ -142,6 +141,8 @@ def write_tree(stage_root: Path, dest: Path, files: Mapping[str, bytes]) -> None
             logger.debug("object %s… was published concurrently (%s); keeping that one", dest.name[:12], e)
     finally:
         if stage.exists():
+            import shutil
+
             shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -152,6 +153,8 @@ def remove_object(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)

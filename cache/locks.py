@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import stat
 import sys
 import time
@@ -170,6 +169,8 @@ class BuildLock:
     # ------------------------------------------------------------------ holder info
     @staticmethod
     def _write_holder(fd: int) -> None:
+        import socket  # only a writer (a miss) records itself: a hit never imports it
+
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -196,6 +197,8 @@ class BuildLock:
         return obj if isinstance(obj, dict) else {}
 
     def _timeout_message(self, fd: int, waited: float) -> str:
+        import socket
+
         info = self.holder()
         pid = info.get("pid")
         host = info.get("host")

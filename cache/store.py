@@ -1,55 +1,42 @@
-"""ArtifactStore: a content-addressed artifact store that verifies every read.
+"""ArtifactStore: a content-addressed artifact store that verifies what it returns.
 
-Layout of a cache folder (``cache/CACHE.md`` has the full story)::
+The folder's layout is drawn in ``cache/CACHE.md``; :class:`~webnnc.cache._files.Layout`
+names its paths.
 
-    CACHEDIR.TAG                      marks the folder as a cache for backup tools
-    objects/<sha[:2]>/<sha256>        artifact bytes, named by their own sha256
-    entries/<key[:2]>/<key>.json      one manifest per cache key: the entry itself
-    index/                            diskcache (SQLite): model names -> keys, hit counts
-    locks/<key>.lock, locks/store.lock  flock files (see webnnc.cache.locks)
-    tmp/                              staging for atomic renames
-    <folder>/<sha><suffix>/           archives unpacked into folders (``ArtifactStore.unpacked_dir``)
-
-# NOTE: publication and reading, and why no reader ever sees a partial entry.
-# An entry exists exactly when its manifest file exists. ``put`` writes the artifact to
-# ``tmp/``, fsyncs it and renames it to ``objects/<sha>``, then does the same for the
-# manifest; ``rename`` is atomic, so a process killed at any point leaves either nothing
-# visible or a complete entry (plus, at worst, an unreferenced object or a tmp file, which
-# ``gc`` removes). Every ``get`` re-derives the key from the manifest's key parts, reads the
-# artifact into memory, checks its size and sha256, and returns those verified bytes, so the
-# bytes that run are the bytes that were hashed (no check-then-open race on the path).
+# NOTE: publication and reading, and why no reader ever sees a partial entry. An entry
+# exists exactly when its manifest file exists. ``put`` writes the object (a file, or a
+# folder of files for a multi-file artifact) under ``tmp/``, fsyncs it and renames it into
+# ``objects/``, then does the same for the manifest; ``rename`` is atomic, so a process
+# killed at any point leaves nothing visible or a complete entry (plus debris ``gc``
+# removes). Every ``get`` re-derives the key from the manifest's key parts and returns bytes
+# it hashed itself: a single-file artifact whole, a multi-file one's graph (its weights are
+# hashed on first use and then trusted by fingerprint: ``_tree.py``).
 #
-# NOTE: eviction and entries in use. Because a hit hands the runtime the verified bytes in
-# memory, a running process never needs the cache files again after loading, and eviction
-# can delete any entry at any time without pulling anything from under a running process.
-# The one window, an entry evicted between reading its manifest and reading its artifact,
-# is seen by the reader as "the entry vanished" (a quiet miss and a rebuild, no warning).
-# Publishing holds ``locks/store.lock`` shared and eviction / gc / clear hold it exclusive,
-# so an object is never deleted as unreferenced while a publisher is about to reference it.
+# NOTE: eviction and entries in use. A running process holds a single-file artifact in
+# memory and a multi-file one's weights mapped, and an unlinked file stays readable through
+# an existing mapping (POSIX), so eviction can delete any entry at any time without pulling
+# anything from under a running process. An entry evicted between reading its manifest and
+# its object is seen as "the entry vanished" (a quiet miss, no warning). Publishing holds
+# ``locks/store.lock`` shared and eviction / gc / clear hold it exclusive, so an object is
+# never deleted as unreferenced while a publisher is about to reference it.
 #
-# NOTE: the diskcache index is advisory (see _index.py): names and hit counts only. The
-# least-recently-used clock is the manifest file's mtime, touched on every hit, so LRU
-# survives the index being deleted.
-#
-# The store is split along its seams: ``_files.py`` (paths, atomic writes, verification),
-# ``_maintenance.py`` (size accounting, eviction, gc), ``_index.py`` (the advisory index);
-# this module is the facade that takes the locks and decides what to do on each error.
+# NOTE: no database on a hit. Names resolve through small files (``_names.py``), the LRU
+# clock is the manifest's mtime and the hit count an append-only file; the diskcache index
+# (``_index.py``) is opened by listings, eviction and the miss path only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._derived import CachedArtifact, DerivedEntries, EntryInfo
 from webnnc.cache._files import (
     CACHEDIR_TAG,
     HEX64,
@@ -73,7 +60,6 @@ from webnnc.cache._maintenance import (
 from webnnc.cache._names import add_name, read_names
 from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.key import key_digest
 from webnnc.cache.locks import BuildLock, LockTimeout
 from webnnc.cache.manifest import Manifest, tree_digest
 
@@ -110,39 +96,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class CachedArtifact:
-    """A verified artifact: its manifest, the verified bytes, and where they are stored.
-
-    For a multi-file artifact (``manifest.files``), ``path`` is its folder and ``data`` the
-    verified graph (``model.onnx``); its other files stay on disk, for ONNX Runtime to map.
-    """
-
-    manifest: Manifest
-    path: str
-    data: bytes = field(repr=False)
-    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
-
-    def read_bytes(self) -> bytes:
-        return self.data
-
-    @property
-    def folder(self) -> str | None:
-        """The folder holding a multi-file artifact's files, or None for a single blob."""
-        return self.path if self.manifest.files else None
-
-
-@dataclass(frozen=True)
-class EntryInfo:
-    """One entry as listed by ``webnnc cache ls`` (not verified)."""
-
-    manifest: Manifest
-    size: int  # artifact + manifest bytes
-    last_used: float
-    hits: int
-
-
-class ArtifactStore:
+class ArtifactStore(DerivedEntries):
     """Content-addressed store of compiled artifacts and their manifests.
 
     Safe for many processes at once; a folder that cannot be written (read-only, full,
@@ -291,32 +245,14 @@ class ArtifactStore:
             return None
         if self.writable and use:
             # LRU clock and hit count: two syscalls, no database (CACHE.md, "The hit path")
-            self._touch(entry)
-            self._count_hit(key)
+            self._layout.record_hit(key)
             if name and key not in read_names(self._layout, manifest.target, name):
                 self._register_name(manifest.target, name, key)
         return CachedArtifact(manifest, str(obj), data, timings)
 
-    def _count_hit(self, key: str) -> None:
-        try:
-            fd = os.open(self._layout.hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
-            try:
-                os.write(fd, b".")
-            finally:
-                os.close(fd)
-        except OSError as e:  # counts are advisory
-            logger.debug("cannot count a hit of %s…: %s", key[:12], e)
-
     def _register_name(self, target: str, name: str, key: str) -> None:
         add_name(self._layout, target, name, key)
         self._index.add_name(target, name, key)
-
-    @staticmethod
-    def _touch(path: Path) -> None:
-        try:
-            os.utime(path)
-        except OSError as e:  # LRU order is advisory
-            logger.debug("cannot update the last-used time of %s: %s", path, e)
 
     def manifest(self, key: str) -> Manifest | None:
         """The manifest under ``key`` without verifying the artifact (for listings)."""
@@ -510,76 +446,6 @@ class ArtifactStore:
         self.evict(keep=manifest.key, wait=False)
         return True
 
-    # ------------------------------------------------------------------ derived entries
-    # NOTE: a derived entry is an artifact made from another entry's artifact on the machine
-    # that runs it (the compiled .mlmodelc of a stored .mlpackage). It is an entry like any
-    # other (a manifest whose key parts hash to its key, a verified object, evicted by LRU),
-    # keyed by :func:`webnnc.cache.key.derived_parts`. Folders the runtime needs on disk are
-    # unpacked from verified archives by :meth:`unpacked_dir`, so the store is the only code
-    # that writes into the cache folder.
-    def get_derived(self, parts: Mapping[str, str]) -> CachedArtifact | None:
-        """The verified derived entry with these key parts, or None."""
-        return self.get(key_digest(dict(parts)))
-
-    def put_derived(
-        self,
-        parts: Mapping[str, str],
-        data: bytes,
-        *,
-        source: Manifest,
-        format: str,
-        libraries: Mapping[str, str] | None = None,
-        timings_ms: Mapping[str, float] | None = None,
-    ) -> CachedArtifact | None:
-        """Store ``data``, derived from ``source``'s artifact, under the key of ``parts``.
-
-        The entry inherits ``source``'s inputs and outputs and records its key in
-        ``extra["source_key"]``. Deriving is an optimization, so a failure to store is logged
-        and returns None; it never stops the caller.
-        """
-        key_parts = dict(sorted(parts.items()))
-        manifest = Manifest(
-            key=key_digest(key_parts),
-            target=key_parts.get("target", source.target),
-            format=format,
-            artifact_sha256=hashlib.sha256(data).hexdigest(),
-            artifact_size=len(data),
-            inputs=source.inputs,
-            outputs=source.outputs,
-            created=time.time(),
-            key_parts=key_parts,
-            libraries=dict(libraries or {}),
-            timings_ms=dict(timings_ms or {}),
-            extra={"source_key": source.key},
-        )
-        try:
-            return self.put(manifest, data)
-        except Exception as e:  # a full, read-only or locked cache must not stop the run
-            logger.warning("could not cache the %s derived from %s… (%s)", format, source.key[:12], e)
-            return None
-
-    def unpacked_dir(self, data: bytes, sha256: str, *, folder: str, suffix: str = "") -> Path:
-        """A folder holding the archive ``data`` (sha256 ``sha256``) unpacked; see :mod:`archive`.
-
-        The folder is ``<cache>/<folder>/<sha256><suffix>`` (``folder`` names the family, e.g.
-        ``coreml``), reused while it still packs to ``sha256`` and unpacked again when it does
-        not. When the cache cannot be written (and holds no intact copy), the folder is a
-        private temporary one for this process.
-
-        Raises:
-            UnsafeArchiveError: an archive entry would land outside the folder.
-            CacheError: ``folder`` is not a plain name or is one of the store's own folders.
-        """
-        from webnnc.cache.archive import materialize
-
-        root = self._layout.unpacked_root(folder)
-        try:
-            return materialize(data, sha256, root, suffix=suffix)
-        except OSError as e:
-            if self.writable:
-                logger.warning("cannot unpack into the cache %s (%s); using a private folder", self.directory, e)
-            return materialize(data, sha256, None, suffix=suffix)
-
     # ------------------------------------------------------------------ removal
     def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
         """Remove a corrupt entry; remove its object too if the object itself is bad.
@@ -597,9 +463,14 @@ class ArtifactStore:
                 obj = self._object_path(manifest.artifact_sha256)
                 if manifest.files:
                     try:
-                        verify_tree(obj, manifest, stage_root=None, thorough=True)
-                    except (CacheCorruptionError, FileNotFoundError):
-                        self._layout.remove_object(manifest.artifact_sha256)
+                        check_manifest(manifest, manifest.key)
+                    except CacheCorruptionError:
+                        pass  # a malformed file list judges nothing; gc removes the orphan
+                    else:
+                        try:
+                            verify_tree(obj, manifest, stage_root=None, thorough=True)
+                        except (CacheCorruptionError, FileNotFoundError):
+                            self._layout.remove_object(manifest.artifact_sha256)
                 elif obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
                     obj.unlink(missing_ok=True)
         except OSError as e:
@@ -691,6 +562,8 @@ class ArtifactStore:
             raise CacheError(f"cannot clear: {self.directory} is not writable ({self.problem})")
         with self._store_lock(shared=False, timeout=self.lock_timeout):
             count = sum(1 for _ in self.keys())
+            import shutil
+
             for d in (self._entries, self._objects, self._tmp, self._layout.names):
                 shutil.rmtree(d, ignore_errors=True)
                 d.mkdir(parents=True, exist_ok=True)
