@@ -133,10 +133,10 @@ class BundleReader:
                 if sha not in self._objects:
                     parts: dict[str, tarfile.TarInfo] = {}
                     for name in manifest.files:
-                        info = members.pop(f"objects/{sha}/{name}", None)
-                        if info is None:
+                        part = members.pop(f"objects/{sha}/{name}", None)
+                        if part is None:
                             raise self._fail(f"the file {name} of artifact {sha[:12]}… (key {key[:12]}…) is missing")
-                        parts[name] = info
+                        parts[name] = part
                     self._objects[sha] = parts
             else:
                 obj = members.get(f"objects/{sha}") or self._objects.get(sha)
