@@ -197,7 +197,7 @@ def _compile_and_store(
         timings["passes"] = _ms(t0)
 
     # 4. emit, 5. backend optimizer
-    data, fmt, extra, files = _emit(graph, options, timings)
+    data, fmt, extra, files = _emit(graph, options, timings, stored=store is not None and store.writable)
     plan = graph.meta.get("memory_plan")
     if plan is not None:  # the runtime pools its output buffers by this plan
         extra["memory_plan"] = plan.to_json()
@@ -241,7 +241,7 @@ def _compile_and_store(
 
 
 def _emit(
-    graph: Graph, options: CompileOptions, timings: dict[str, float]
+    graph: Graph, options: CompileOptions, timings: dict[str, float], *, stored: bool
 ) -> tuple[bytes, str, dict[str, Any], dict[str, bytes]]:
     target = get_target(options.target)
     t0 = time.perf_counter()
@@ -250,6 +250,7 @@ def _emit(
     if not target.has_backend_stage(options):
         return art.data, art.format, dict(art.info), dict(art.files)
     t0 = time.perf_counter()
-    opt = target.backend_compile(art, options)
+    # stored: weights in their own file for the runtime to map; in memory: one model
+    opt = target.backend_compile(art, options, stored=stored)
     timings["backend_optimize"] = _ms(t0)
     return opt.data, opt.format, {**art.info, **opt.info}, dict(opt.files)
