@@ -101,7 +101,10 @@ def bench(name: str, repeats: int, threads: int | None, tmp: Path) -> dict[str, 
         artifact = Path(result.path).read_bytes()
 
     def webnnc_session() -> Any:
-        return create_session(target=manifest.target, fmt=manifest.format, data=artifact, intra_op_threads=threads)[0]
+        return create_session(
+            target=manifest.target, fmt=manifest.format, data=artifact, intra_op_threads=threads,
+            folder=result.path if manifest.files else None,  # the entry's mapped weights
+        )[0]
 
     create_naive, create_webnnc = _interleaved(
         lambda: _naive_session(str(naive_path), threads), webnnc_session, max(5, repeats // 4)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from webnnc.cache._hash import blake3_hex
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.key import key_digest
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import ENTRY_FILES, Manifest, tree_digest
 
 __all__ = [
     "CACHEDIR_TAG",
@@ -30,6 +31,7 @@ __all__ = [
     "Layout",
     "check_manifest",
     "default_cache_dir",
+    "folder_trust_problem",
     "parse_size",
     "read_or_none",
     "sha256_file",
@@ -41,7 +43,8 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
-_RESERVED = frozenset({"objects", "entries", "index", "locks", "tmp"})  # the store's own folders
+_RESERVED = frozenset({"objects", "entries", "index", "locks", "tmp", "names"})  # the store's own folders
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file marks the folder as a cache (webnnc compiled artifacts).\n"
@@ -72,6 +75,38 @@ def parse_size(text: str | int) -> int:
         raise ValueError(f"cannot read a size from {text!r}; expected e.g. 8G, 512M or 1000000")
     scale = 1024 ** " kmgt".index(m.group(2) or " ")
     return int(float(m.group(1)) * scale)
+
+
+def folder_trust_problem(directory: Path, subfolders: tuple[Path, ...] = ()) -> str | None:
+    """Why the cache folder cannot be trusted, or None (see cache/CACHE.md, "Threat model").
+
+    The folder (a symlink to it is followed: ``~/.cache`` is often one) and each of
+    ``subfolders`` (not followed) must be owned by this user or by root (a read-only image
+    prepared by the system) and writable by nobody else. ``WEBNNC_CACHE_SHARED=group``
+    accepts group-writable folders: everyone in the group is then trusted like the owner.
+    """
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: ACLs, not modes
+        return None
+    allowed = 0o022 if os.environ.get("WEBNNC_CACHE_SHARED", "").lower() != "group" else 0o002
+    me = os.geteuid()
+    for i, path in enumerate((directory, *subfolders)):
+        try:
+            st = os.stat(path) if i == 0 else os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            return f"cannot inspect {path} ({e})"
+        if i and stat.S_ISLNK(st.st_mode):
+            return f"{path} is a symbolic link"
+        if st.st_uid not in (me, 0):
+            return f"{path} is owned by uid {st.st_uid}, not by this user (uid {me})"
+        if st.st_mode & allowed:
+            who = "others" if st.st_mode & 0o002 else "its group"
+            return (
+                f"{path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}); make it private "
+                "(chmod 700) or, for a folder shared by a trusted group, set WEBNNC_CACHE_SHARED=group"
+            )
+    return None
 
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -106,6 +141,25 @@ def check_manifest(manifest: Manifest, key: str) -> None:
         raise CacheCorruptionError("the manifest's artifact hash or size is malformed")
     if manifest.artifact_blake3 and not HEX64.fullmatch(manifest.artifact_blake3):
         raise CacheCorruptionError("the manifest's artifact BLAKE3 hash is malformed")
+    if manifest.files:
+        _check_files(manifest)
+
+
+def _check_files(manifest: Manifest) -> None:
+    files = manifest.files
+    if set(files) - set(ENTRY_FILES) or "model.onnx" not in files:
+        raise CacheCorruptionError(f"the manifest's files {sorted(files)} are not a subset of {list(ENTRY_FILES)} with model.onnx")
+    try:
+        for f in files.values():
+            if not HEX64.fullmatch(f["sha256"]) or type(f["size"]) is not int or f["size"] < 0:
+                raise ValueError("bad hash or size")
+            if f.get("blake3") and not HEX64.fullmatch(f["blake3"]):
+                raise ValueError("bad BLAKE3 hash")
+        digest = tree_digest(files)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CacheCorruptionError(f"the manifest's file list is malformed ({e})") from None
+    if digest != manifest.artifact_sha256 or sum(f["size"] for f in files.values()) != manifest.artifact_size:
+        raise CacheCorruptionError("the manifest's file list does not add up to its artifact hash and size")
 
 
 def verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> None:
@@ -141,6 +195,46 @@ class Layout:
         self.entries = directory / "entries"
         self.tmp = directory / "tmp"
         self.locks = directory / "locks"
+        self.names = directory / "names"
+
+    def hits_path(self, key: str) -> Path:
+        """One byte is appended per hit: the count is the size (an O_APPEND write is atomic)."""
+        return self.entry_path(key).with_suffix(".hits")
+
+    def record_hit(self, key: str) -> None:
+        """Move ``key`` to the front of the LRU order (manifest mtime) and count the hit.
+
+        Two syscalls and no database: both are advisory, so failures only log.
+        """
+        try:
+            os.utime(self.entry_path(key))
+            fd = os.open(self.hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
+            try:
+                os.write(fd, b".")
+            finally:
+                os.close(fd)
+        except OSError as e:
+            logger.debug("cannot record a hit of %s…: %s", key[:12], e)
+
+    def name_path(self, target: str, name: str) -> Path:
+        """The small file listing the keys stored under (target, model name), newest first."""
+        if not _NAME.fullmatch(target):
+            raise CacheError(f"not a target name: {target!r}")
+        return self.names / target / f"{hashlib.sha256(name.encode()).hexdigest()[:40]}.json"
+
+    def remove_entry(self, key: str) -> bool:
+        """Unlink an entry's manifest (the publish point) and its hit counter."""
+        self.hits_path(key).unlink(missing_ok=True)
+        try:
+            self.entry_path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove_object(self, sha: str) -> None:
+        from webnnc.cache._tree import remove_object
+
+        remove_object(self.object_path(sha))
 
     def entry_path(self, key: str) -> Path:
         if not HEX64.fullmatch(key):
@@ -160,11 +254,12 @@ class Layout:
 
     def atomic_write(self, path: Path, data: bytes) -> None:
         """Write ``data`` to ``tmp/``, fsync it and rename it onto ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)  # the folder may have been deleted under us
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)  # the folder may have been deleted under us
         tmp = self.tmp / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -215,7 +310,10 @@ class Layout:
                 for f in os.scandir(shard.path):
                     if HEX64.fullmatch(f.name):
                         try:
-                            objects[f.name] = f.stat().st_size
+                            if f.is_dir(follow_symlinks=False):  # a multi-file artifact: every file counts
+                                objects[f.name] = sum(g.stat(follow_symlinks=False).st_size for g in os.scandir(f.path))
+                            else:
+                                objects[f.name] = f.stat(follow_symlinks=False).st_size
                         except OSError:
                             continue
         return entries, objects

@@ -13,18 +13,30 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from typing import Any
 
-try:
-    import blake3 as _blake3
-except ImportError:  # pragma: no cover - blake3 is a dependency; kept optional at runtime
-    _blake3 = None  # type: ignore[assignment]
+# Imported on first use, not with this module: a cache hit whose files are already verified
+# (cache/_tree.py) hashes nothing large, and the import budget of the hit path has no room
+# for it (tests/runtime/test_import_clean.py).
+_UNSET: Any = object()
+_blake3: Any = _UNSET  # the module, or None where it is not installed
+
+
+def _module() -> Any:
+    global _blake3
+    if _blake3 is _UNSET:
+        try:
+            _blake3 = importlib.import_module("blake3")
+        except ImportError:  # pragma: no cover - blake3 is a dependency; kept optional at runtime
+            _blake3 = None
+    return _blake3
 
 __all__ = ["blake3_available", "blake3_hasher", "blake3_hex", "content_hasher", "sha256_hex"]
 
 
 def blake3_available() -> bool:
-    return _blake3 is not None
+    return _module() is not None
 
 
 def blake3_hex(data: bytes) -> str | None:
@@ -34,9 +46,10 @@ def blake3_hex(data: bytes) -> str | None:
     pool, and a process forked after that pool started (``multiprocessing``'s default on
     Linux) can hang on its first hash. One core already runs 4-5x faster than sha256.
     """
-    if _blake3 is None:
+    b3 = _module()
+    if b3 is None:
         return None
-    return str(_blake3.blake3(data).hexdigest())
+    return str(b3.blake3(data).hexdigest())
 
 
 def blake3_hasher() -> Any:
@@ -55,9 +68,10 @@ def content_hasher() -> tuple[str, Any]:
     >>> name in ("blake3", "sha256") and len(h.hexdigest()) == 64
     True
     """
-    if _blake3 is None:
+    b3 = _module()
+    if b3 is None:
         return "sha256", hashlib.sha256()
-    return "blake3", _blake3.blake3()
+    return "blake3", b3.blake3()
 
 
 def sha256_hex(data: bytes) -> str:

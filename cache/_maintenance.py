@@ -13,12 +13,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from webnnc.cache._files import Layout, check_manifest
-from webnnc.cache._index import Index
+from webnnc.cache._tree import remove_object
 from webnnc.cache.errors import CacheCorruptionError
 from webnnc.cache.locks import BuildLock
 from webnnc.cache.manifest import Manifest
+
+if TYPE_CHECKING:
+    from webnnc.cache._index import Index
 
 __all__ = ["GcReport", "collect_garbage", "evict_locked", "remove_entries", "total_bytes"]
 
@@ -53,11 +57,9 @@ def remove_entries(layout: Layout, index: Index, keys: list[str]) -> int:
         path = layout.entry_path(key)
         with contextlib.suppress(OSError, CacheCorruptionError):
             shas.add(Manifest.from_json(path.read_bytes()).artifact_sha256)
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
+        if not layout.remove_entry(key):
             continue
+        removed += 1
         index.forget(key)
     still: set[str] = set()
     for key in layout.scan_keys():
@@ -67,7 +69,7 @@ def remove_entries(layout: Layout, index: Index, keys: list[str]) -> int:
                 still.add(m.artifact_sha256)
     for sha in shas - still:
         with contextlib.suppress(OSError, CacheCorruptionError):
-            layout.object_path(sha).unlink(missing_ok=True)
+            layout.remove_object(sha)
     return removed
 
 
@@ -75,8 +77,8 @@ def evict_locked(layout: Layout, index: Index, limit: int, keep: str | None) -> 
     """Remove least-recently-used entries (oldest manifest mtime first) until under ``limit``."""
     # Under the exclusive store lock no publisher is mid-write: temp files are debris of
     # killed publishers, and can be large (a whole artifact).
-    for f in layout.tmp.glob("*.tmp"):
-        f.unlink(missing_ok=True)
+    for f in [*layout.tmp.glob("*.tmp"), *layout.tmp.glob("*.d")]:
+        remove_object(f)
     entries, objects = layout.sizes()
     total = total_bytes(entries, objects)
     refs: Counter[str] = Counter()
@@ -96,7 +98,8 @@ def evict_locked(layout: Layout, index: Index, limit: int, keep: str | None) -> 
         if key == keep:
             continue
         try:
-            layout.entry_path(key).unlink()
+            if not layout.remove_entry(key):
+                continue
         except OSError:
             continue
         index.forget(key)
@@ -107,7 +110,7 @@ def evict_locked(layout: Layout, index: Index, limit: int, keep: str | None) -> 
             refs[sha] -= 1
             if refs[sha] == 0 and sha in objects:
                 try:
-                    layout.object_path(sha).unlink()
+                    layout.remove_object(sha)
                     total -= objects[sha]
                 except OSError:
                     pass
@@ -162,18 +165,18 @@ def collect_garbage(
     orphans = [sha for sha in objects if sha not in live]
     report.orphan_objects = len(orphans)
     report.freed_bytes += sum(objects[s] for s in orphans)
-    tmp_files = list(layout.tmp.glob("*")) if layout.tmp.is_dir() else []
+    tmp_files = list(layout.tmp.glob("*")) if layout.tmp.is_dir() else []  # staged files and folders
     report.tmp_files = len(tmp_files)
     if dry_run:
         return report
     for key in doomed:
-        layout.entry_path(key).unlink(missing_ok=True)
+        layout.remove_entry(key)
         index.forget(key)
     for sha in orphans:
-        layout.object_path(sha).unlink(missing_ok=True)
+        layout.remove_object(sha)
     # Under the exclusive store lock no publisher is mid-write: every tmp file is debris.
     for f in tmp_files:
-        f.unlink(missing_ok=True)
+        remove_object(f)
     report.lock_files = _remove_idle_locks(layout)
     report.evicted = evict_locked(layout, index, size_limit, None)
     return report

@@ -10,6 +10,7 @@ Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
     webnnc-bundle.json          {"bundle_version": 1, "entries": [{"key", "sha256", "names"}, ...]}
     entries/<key>.json          each entry's manifest
     objects/<sha256>            each artifact, named by its own sha256
+    objects/<sha256>/<file>     each file of a multi-file artifact (``model.onnx``, ``weights``)
 
 # NOTE: a bundle is untrusted input. It is never extracted to disk by tarfile (no paths from
 # the archive are used), members are read only as bytes, any member that is not a regular
@@ -44,7 +45,7 @@ __all__ = ["BUNDLE_VERSION", "BundleError", "BundleReader", "BundleWriter", "exp
 
 BUNDLE_VERSION = 1
 _INDEX = "webnnc-bundle.json"
-_MEMBER = re.compile(r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64}))")
+_MEMBER = re.compile(r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64})(/(model\.onnx|weights))?)")
 _CHUNK = 1 << 20
 
 
@@ -59,6 +60,10 @@ def _check(manifest: Manifest, key: str) -> None:
         raise CacheCorruptionError("the manifest does not belong to its key (key parts do not hash to it)")
     if manifest.key_parts.get("target") != manifest.target:
         raise CacheCorruptionError("the manifest's target differs from its key's")
+    if manifest.files:
+        from webnnc.cache._files import check_manifest
+
+        check_manifest(manifest, key)  # the file list: fixed names, adding up to the artifact hash
 
 
 class BundleReader:
@@ -77,7 +82,7 @@ class BundleReader:
         try:
             self.manifests: dict[str, Manifest] = {}
             self.index: dict[str, Any] = {}  # the parsed index (fields beyond the format's are kept)
-            self._objects: dict[str, tarfile.TarInfo] = {}
+            self._objects: dict[str, tarfile.TarInfo | dict[str, tarfile.TarInfo]] = {}
             self._load()
         except BaseException:
             self._tar.close()
@@ -132,17 +137,28 @@ class BundleReader:
                 raise self._fail(f"entries/{key}.json: {e}") from None
             if manifest.artifact_sha256 != sha:
                 raise self._fail(f"entries/{key}.json: artifact hash differs from the bundle index")
-            obj = members.get(f"objects/{sha}") or self._objects.get(sha)
-            if obj is None:
-                raise self._fail(f"the artifact {sha[:12]}… of key {key[:12]}… is missing")
-            members.pop(f"objects/{sha}", None)
-            self._objects[sha] = obj
+            if manifest.files:
+                if sha not in self._objects:
+                    parts: dict[str, tarfile.TarInfo] = {}
+                    for name in manifest.files:
+                        part = members.pop(f"objects/{sha}/{name}", None)
+                        if part is None:
+                            raise self._fail(f"the file {name} of artifact {sha[:12]}… (key {key[:12]}…) is missing")
+                        parts[name] = part
+                    self._objects[sha] = parts
+            else:
+                obj = members.get(f"objects/{sha}") or self._objects.get(sha)
+                if obj is None or isinstance(obj, dict):
+                    raise self._fail(f"the artifact {sha[:12]}… of key {key[:12]}… is missing")
+                members.pop(f"objects/{sha}", None)
+                self._objects[sha] = obj
             self.manifests[key] = manifest
         if members:
             raise self._fail(f"members not listed in the index: {sorted(members)[:3]}")
 
-    def artifact(self, key: str) -> bytes:
-        """The artifact of ``key``, verified against its manifest.
+    def artifact(self, key: str) -> bytes | dict[str, bytes]:
+        """The artifact of ``key``, verified against its manifest: its bytes, or for a
+        multi-file artifact its files by name.
 
         Raises:
             BundleError: unknown key, or the bytes fail verification (tampered).
@@ -150,7 +166,17 @@ class BundleReader:
         manifest = self.manifests.get(key)
         if manifest is None:
             raise BundleError(f"{self.path}: holds no entry {key[:12]}…")
-        data = self._read(self._objects[manifest.artifact_sha256])
+        obj = self._objects[manifest.artifact_sha256]
+        if isinstance(obj, dict):
+            files = {}
+            for name, info in obj.items():
+                blob = self._read(info)
+                want = manifest.files[name]
+                if len(blob) != want["size"] or hashlib.sha256(blob).hexdigest() != want["sha256"]:
+                    raise self._fail(f"objects/{manifest.artifact_sha256}/{name}: bytes do not match the manifest (tampered)")
+                files[name] = blob
+            return files
+        data = self._read(obj)
         if len(data) != manifest.artifact_size or hashlib.sha256(data).hexdigest() != manifest.artifact_sha256:
             raise self._fail(f"objects/{manifest.artifact_sha256}: bytes do not match the manifest (tampered)")
         return data
@@ -171,16 +197,22 @@ class BundleReader:
 
     def verify_all(self) -> None:
         """Hash every artifact (streaming); raise BundleError on the first bad one."""
-        for sha, info in self._objects.items():
-            f = self._tar.extractfile(info)
-            if f is None:
-                raise self._fail(f"member {info.name!r} is not a regular file")
-            h = hashlib.sha256()
-            with f:
-                while chunk := f.read(_CHUNK):
-                    h.update(chunk)
-            if h.hexdigest() != sha:
-                raise self._fail(f"objects/{sha}: bytes do not match their name and manifest (tampered)")
+        wanted = {}
+        for m in self.manifests.values():
+            for name, facts in m.files.items():
+                wanted[f"objects/{m.artifact_sha256}/{name}"] = str(facts["sha256"])
+        for sha, obj in self._objects.items():
+            infos = list(obj.values()) if isinstance(obj, dict) else [obj]
+            for info in infos:
+                f = self._tar.extractfile(info)
+                if f is None:
+                    raise self._fail(f"member {info.name!r} is not a regular file")
+                h = hashlib.sha256()
+                with f:
+                    while chunk := f.read(_CHUNK):
+                        h.update(chunk)
+                if h.hexdigest() != wanted.get(info.name, sha):
+                    raise self._fail(f"{info.name}: bytes do not match their name and manifest (tampered)")
 
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests named ``name`` (for ``target``, or any), newest first."""
@@ -202,11 +234,16 @@ class BundleReader:
         self.close()
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def _add(tar: tarfile.TarFile, name: str, data: bytes | Path, mtime: float) -> None:
     info = tarfile.TarInfo(name)
-    info.size = len(data)
     info.mtime = int(mtime)
     info.mode = 0o644
+    if isinstance(data, Path):  # streamed from the cache (a weights file is hundreds of MB)
+        with open(data, "rb") as f:
+            info.size = os.fstat(f.fileno()).st_size
+            tar.addfile(info, f)
+        return
+    info.size = len(data)
     tar.addfile(info, io.BytesIO(data))
 
 
@@ -267,7 +304,11 @@ def export_bundle(
                 _add(tar, f"entries/{hm.key}.json", hm.to_json().encode(), hm.created)
                 if hm.artifact_sha256 not in objects:
                     objects.add(hm.artifact_sha256)
-                    _add(tar, f"objects/{hm.artifact_sha256}", hit.data, hm.created)
+                    if hit.folder is not None:  # the reader re-hashes every file on import
+                        for name in sorted(hm.files):
+                            _add(tar, f"objects/{hm.artifact_sha256}/{name}", Path(hit.folder) / name, hm.created)
+                    else:
+                        _add(tar, f"objects/{hm.artifact_sha256}", hit.data, hm.created)
                 exported.append(hm)
             if not exported:
                 raise BundleError(f"nothing to export from {store.directory}")

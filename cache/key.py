@@ -12,7 +12,7 @@ __all__ = ["LAYOUT_VERSION", "CacheKey", "derived_parts", "key_digest"]
 # The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
 # compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
 # then removes the entries nothing can use any more.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: ONNX artifacts are a folder (graph + mapped weights)
 
 
 def key_digest(parts: dict[str, str]) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -105,7 +105,9 @@ class BuildLock:
             self._fd = -1  # a no-op lock (Windows, or nothing to share)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)  # the cache may have been deleted
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        # never through a symlink planted in the lock folder, and private to the user
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o600)
         op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay = _POLL_MIN_S
@@ -167,6 +169,8 @@ class BuildLock:
     # ------------------------------------------------------------------ holder info
     @staticmethod
     def _write_holder(fd: int) -> None:
+        import socket  # only a writer (a miss) records itself: a hit never imports it
+
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -174,6 +178,9 @@ class BuildLock:
             "command": " ".join(sys.argv)[:200],
         }
         try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return  # never truncate a file we do not own
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode(), 0)
         except OSError as e:  # holder info is a courtesy; the lock itself is held
@@ -190,6 +197,8 @@ class BuildLock:
         return obj if isinstance(obj, dict) else {}
 
     def _timeout_message(self, fd: int, waited: float) -> str:
+        import socket
+
         info = self.holder()
         pid = info.get("pid")
         host = info.get("host")

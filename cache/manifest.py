@@ -7,15 +7,31 @@ library versions) and how long building took.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from webnnc.cache.errors import CacheCorruptionError
 
-__all__ = ["MANIFEST_VERSION", "IOSpec", "Manifest"]
+__all__ = ["ENTRY_FILES", "MANIFEST_VERSION", "IOSpec", "Manifest", "tree_digest"]
 
 MANIFEST_VERSION = 1
+
+# The only file names a multi-file artifact may hold (``Manifest.files``): the graph, and the
+# external-data file its initializers name by this fixed relative location. Fixed names mean
+# no path from a manifest or a graph ever reaches the file system (see cache/CACHE.md).
+ENTRY_FILES = ("model.onnx", "weights")
+
+
+def tree_digest(files: dict[str, dict[str, Any]]) -> str:
+    """The sha256 naming a multi-file artifact: over its sorted (name, sha256, size) triples.
+
+    >>> tree_digest({"model.onnx": {"sha256": "ab", "size": 1}})[:12]
+    'ddda496623c6'
+    """
+    rows = [[n, str(f["sha256"]), int(f["size"])] for n, f in sorted(files.items())]
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,10 @@ class Manifest:
     session: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     artifact_blake3: str = ""  # set by the store when `blake3` is installed; "" when absent
+    # A multi-file artifact (a folder: ``model.onnx`` + its external ``weights``): per file
+    # {"sha256", "size", "blake3"}; then ``artifact_sha256`` is :func:`tree_digest` of it and
+    # ``artifact_size`` the total. Empty for a single-file artifact (one blob).
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = MANIFEST_VERSION
 
     def to_json(self) -> str:
@@ -80,6 +100,7 @@ class Manifest:
                 session=dict(obj.get("session", {})),
                 extra=dict(obj.get("extra", {})),
                 artifact_blake3=str(obj.get("artifact_blake3", "")),
+                files={str(k): dict(v) for k, v in dict(obj.get("files", {})).items()},
             )
         except (ValueError, TypeError, KeyError) as e:
             raise CacheCorruptionError(f"malformed manifest: {e}") from None

@@ -1,68 +1,55 @@
-"""ArtifactStore: a content-addressed artifact store that verifies every read.
+"""ArtifactStore: a content-addressed artifact store that verifies what it returns.
 
-Layout of a cache folder (``cache/CACHE.md`` has the full story)::
+The folder's layout is drawn in ``cache/CACHE.md``; :class:`~webnnc.cache._files.Layout`
+names its paths.
 
-    CACHEDIR.TAG                      marks the folder as a cache for backup tools
-    objects/<sha[:2]>/<sha256>        artifact bytes, named by their own sha256
-    entries/<key[:2]>/<key>.json      one manifest per cache key: the entry itself
-    index/                            diskcache (SQLite): model names -> keys, hit counts
-    locks/<key>.lock, locks/store.lock  flock files (see webnnc.cache.locks)
-    tmp/                              staging for atomic renames
-    <folder>/<sha><suffix>/           archives unpacked into folders (``ArtifactStore.unpacked_dir``)
-
-# NOTE: publication and reading, and why no reader ever sees a partial entry.
-# An entry exists exactly when its manifest file exists. ``put`` writes the artifact to
-# ``tmp/``, fsyncs it and renames it to ``objects/<sha>``, then does the same for the
-# manifest; ``rename`` is atomic, so a process killed at any point leaves either nothing
-# visible or a complete entry (plus, at worst, an unreferenced object or a tmp file, which
-# ``gc`` removes). Every ``get`` re-derives the key from the manifest's key parts, reads the
-# artifact into memory, checks its size and sha256, and returns those verified bytes, so the
-# bytes that run are the bytes that were hashed (no check-then-open race on the path).
+# NOTE: publication and reading, and why no reader ever sees a partial entry. An entry
+# exists exactly when its manifest file exists. ``put`` writes the object (a file, or a
+# folder of files for a multi-file artifact) under ``tmp/``, fsyncs it and renames it into
+# ``objects/``, then does the same for the manifest; ``rename`` is atomic, so a process
+# killed at any point leaves nothing visible or a complete entry (plus debris ``gc``
+# removes). Every ``get`` re-derives the key from the manifest's key parts and returns bytes
+# it hashed itself: a single-file artifact whole, a multi-file one's graph (its weights are
+# hashed on first use and then trusted by fingerprint: ``_tree.py``).
 #
-# NOTE: eviction and entries in use. Because a hit hands the runtime the verified bytes in
-# memory, a running process never needs the cache files again after loading, and eviction
-# can delete any entry at any time without pulling anything from under a running process.
-# The one window, an entry evicted between reading its manifest and reading its artifact,
-# is seen by the reader as "the entry vanished" (a quiet miss and a rebuild, no warning).
-# Publishing holds ``locks/store.lock`` shared and eviction / gc / clear hold it exclusive,
-# so an object is never deleted as unreferenced while a publisher is about to reference it.
+# NOTE: eviction and entries in use. A running process holds a single-file artifact in
+# memory and a multi-file one's weights mapped, and an unlinked file stays readable through
+# an existing mapping (POSIX), so eviction can delete any entry at any time without pulling
+# anything from under a running process. An entry evicted between reading its manifest and
+# its object is seen as "the entry vanished" (a quiet miss, no warning). Publishing holds
+# ``locks/store.lock`` shared and eviction / gc / clear hold it exclusive, so an object is
+# never deleted as unreferenced while a publisher is about to reference it.
 #
-# NOTE: the diskcache index is advisory (see _index.py): names and hit counts only. The
-# least-recently-used clock is the manifest file's mtime, touched on every hit, so LRU
-# survives the index being deleted.
-#
-# The store is split along its seams: ``_files.py`` (paths, atomic writes, verification),
-# ``_maintenance.py`` (size accounting, eviction, gc), ``_index.py`` (the advisory index);
-# this module is the facade that takes the locks and decides what to do on each error.
+# NOTE: no database on a hit. Names resolve through small files (``_names.py``), the LRU
+# clock is the manifest's mtime and the hit count an append-only file; the diskcache index
+# (``_index.py``) is opened by listings, eviction and the miss path only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
+from webnnc.cache._derived import CachedArtifact, DerivedEntries, EntryInfo
 from webnnc.cache._files import (
     CACHEDIR_TAG,
     HEX64,
     Layout,
     check_manifest,
     default_cache_dir,
+    folder_trust_problem,
     parse_size,
     read_or_none,
     sha256_file,
     verify_bytes,
 )
 from webnnc.cache._hash import blake3_hex
-from webnnc.cache._index import Index, SafeDisk
 from webnnc.cache._maintenance import (
     GcReport,
     collect_garbage,
@@ -70,11 +57,14 @@ from webnnc.cache._maintenance import (
     remove_entries,
     total_bytes,
 )
-from webnnc.cache.archive import materialize
+from webnnc.cache._names import add_name, read_names
+from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.key import key_digest
 from webnnc.cache.locks import BuildLock, LockTimeout
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import Manifest, tree_digest
+
+if TYPE_CHECKING:
+    from webnnc.cache._index import Index
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -83,7 +73,6 @@ __all__ = [
     "CachedArtifact",
     "EntryInfo",
     "GcReport",
-    "SafeDisk",
     "default_cache_dir",
     "parse_size",
     "sha256_file",
@@ -95,31 +84,19 @@ DEFAULT_SIZE_LIMIT = 8 * 2**30  # 8 GiB; diskcache's own 1 GiB default evicts to
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a process waits for another to finish the same build
 # Directories for which this process has already warned that the cache is unusable.
 _WARNED: set[str] = set()
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-@dataclass(frozen=True)
-class CachedArtifact:
-    """A verified artifact: its manifest, the verified bytes, and where they are stored."""
+def __getattr__(name: str) -> Any:
+    # the index (diskcache + sqlite3) loads only when a store operation needs it: a hit does not
+    if name == "SafeDisk":
+        from webnnc.cache._index import SafeDisk
 
-    manifest: Manifest
-    path: str
-    data: bytes = field(repr=False)
-
-    def read_bytes(self) -> bytes:
-        return self.data
+        return SafeDisk
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class EntryInfo:
-    """One entry as listed by ``webnnc cache ls`` (not verified)."""
-
-    manifest: Manifest
-    size: int  # artifact + manifest bytes
-    last_used: float
-    hits: int
-
-
-class ArtifactStore:
+class ArtifactStore(DerivedEntries):
     """Content-addressed store of compiled artifacts and their manifests.
 
     Safe for many processes at once; a folder that cannot be written (read-only, full,
@@ -153,9 +130,12 @@ class ArtifactStore:
         self._locks = self._layout.locks
         self.writable = True
         self.problem = ""
+        self.trusted = True
+        self._index_: Index | None = None
+        self._hits_written = 0
         try:
             for d in (self._objects, self._entries, self._tmp, self._locks):
-                d.mkdir(parents=True, exist_ok=True)
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not os.access(self.directory, os.W_OK):
                 raise OSError(errno.EROFS, "the folder is read-only")
             tag = self.directory / "CACHEDIR.TAG"
@@ -165,7 +145,24 @@ class ArtifactStore:
             # No warning yet: a process that only reads (runtime.load from a read-only
             # deployment image) has nothing to be warned about. ``put`` warns, once.
             self.writable, self.problem = False, str(e)
-        self._index = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
+        distrust = folder_trust_problem(self.directory, (self._objects, self._entries, self._layout.names))
+        if distrust is not None:
+            # Whoever can write the folder decides what every cached graph computes: run
+            # uncached, as pip does with a cache folder it does not own (CACHE.md, "Threat model").
+            self.trusted, self.writable, self.problem = False, False, distrust
+            if str(self.directory) not in _WARNED:
+                _WARNED.add(str(self.directory))
+                logger.warning("not using the artifact cache: %s; graphs compile and run in memory", distrust)
+
+    @property
+    def _index(self) -> Index:
+        # Created on first use: diskcache and sqlite3 are imported by listings, eviction and
+        # the miss path, never by a hit (tests/runtime/test_import_clean.py).
+        if self._index_ is None:
+            from webnnc.cache._index import Index
+
+            self._index_ = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
+        return self._index_
 
     # ------------------------------------------------------------------ paths
     def _entry_path(self, key: str) -> Path:
@@ -204,6 +201,8 @@ class ArtifactStore:
 
     def _get(self, key: str, *, name: str | None, use: bool, retry: bool) -> CachedArtifact | None:
         entry = self._entry_path(key)
+        if not self.trusted:
+            return None
         try:
             text = entry.read_bytes()
         except FileNotFoundError:
@@ -216,9 +215,15 @@ class ArtifactStore:
             manifest = Manifest.from_json(text)
             check_manifest(manifest, key)
             obj = self._object_path(manifest.artifact_sha256)
+            timings: dict[str, float] = {}
             try:
-                with open(obj, "rb") as f:
-                    data = f.read()
+                if manifest.files:
+                    t0 = time.perf_counter()
+                    data, hashed = verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None)
+                    timings["hash_weights" if hashed else "fingerprint"] = round((time.perf_counter() - t0) * 1e3, 3)
+                else:
+                    with open(obj, "rb") as f:
+                        data = f.read()
             except FileNotFoundError:
                 # Evicted by another process while we read it (a quiet miss), or evicted and
                 # published again (read the new entry), or really missing (corrupt).
@@ -229,7 +234,8 @@ class ArtifactStore:
                 if now != text and retry:
                     return self._get(key, name=name, use=use, retry=False)
                 raise CacheCorruptionError("the artifact file is missing") from None
-            verify_bytes(manifest, data, thorough=False)
+            if not manifest.files:
+                verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
             self._drop_bad(key, manifest, text)
@@ -238,18 +244,15 @@ class ArtifactStore:
             logger.debug("cannot read the artifact of %s… (%s); treating it as a miss", key[:12], e)
             return None
         if self.writable and use:
-            self._touch(entry)
-            self._index.record_hit(key)
-            if name and key not in self._index.keys_for_name(manifest.target, name):
-                self._index.add_name(manifest.target, name, key)
-        return CachedArtifact(manifest, str(obj), data)
+            # LRU clock and hit count: two syscalls, no database (CACHE.md, "The hit path")
+            self._layout.record_hit(key)
+            if name and key not in read_names(self._layout, manifest.target, name):
+                self._register_name(manifest.target, name, key)
+        return CachedArtifact(manifest, str(obj), data, timings)
 
-    @staticmethod
-    def _touch(path: Path) -> None:
-        try:
-            os.utime(path)
-        except OSError as e:  # LRU order is advisory
-            logger.debug("cannot update the last-used time of %s: %s", path, e)
+    def _register_name(self, target: str, name: str, key: str) -> None:
+        add_name(self._layout, target, name, key)
+        self._index.add_name(target, name, key)
 
     def manifest(self, key: str) -> Manifest | None:
         """The manifest under ``key`` without verifying the artifact (for listings)."""
@@ -283,11 +286,15 @@ class ArtifactStore:
                 m = Manifest.from_json(path.read_bytes())
             except (OSError, CacheCorruptionError):
                 continue
-            out.append(EntryInfo(m, m.artifact_size + st.st_size, st.st_mtime, self._index.hits(key)))
+            out.append(EntryInfo(m, m.artifact_size + st.st_size, st.st_mtime, self.hits(key)))
         return out
 
     def hits(self, key: str) -> int:
-        return self._index.hits(key)
+        """How many hits ``key`` has served (the size of its append-only counter file)."""
+        try:
+            return self._layout.hits_path(key).stat().st_size
+        except OSError:
+            return 0
 
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests stored under model ``name`` (for ``target``, or any), newest first.
@@ -299,6 +306,17 @@ class ArtifactStore:
         """
         found: dict[str, Manifest] = {}
         scanned: list[Manifest] | None = None
+        if target is not None and self.trusted:
+            # the hit path: one small names file, then each listed manifest (no database)
+            for key in read_names(self._layout, target, name):
+                try:
+                    m = self.manifest(key)
+                except (CacheCorruptionError, CacheError):
+                    continue
+                if m is not None and m.target == target:
+                    found[key] = m
+            if found:
+                return sorted(found.values(), key=lambda m: m.created, reverse=True)
         if target is None:
             scanned = list(self.manifests())
             targets = sorted({m.target for m in scanned})
@@ -368,8 +386,11 @@ class ArtifactStore:
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
-    def put(self, manifest: Manifest, data: bytes) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
         """Publish ``data`` under ``manifest.key`` atomically.
+
+        ``data`` is the artifact's bytes, or for a multi-file artifact (``manifest.files``)
+        its files by name (``model.onnx``, ``weights``); they are stored as one folder.
 
         Returns:
             The stored artifact, or None when the folder cannot be written (the store has then
@@ -378,6 +399,10 @@ class ArtifactStore:
         Raises:
             CacheError: the manifest does not describe ``data`` or its own key (a bug).
         """
+        if not isinstance(data, bytes):
+            return self._put_files(manifest, dict(data))
+        if manifest.files:
+            raise CacheError("a multi-file manifest needs its files by name, not one blob")
         check_manifest(manifest, manifest.key)
         try:
             verify_bytes(manifest, data)
@@ -391,99 +416,62 @@ class ArtifactStore:
             self._degrade(self.problem or "not writable")
             return None
         obj = self._object_path(manifest.artifact_sha256)
+
+        def write() -> None:
+            try:
+                present = obj.stat().st_size == len(data)
+            except FileNotFoundError:
+                present = False
+            if not present:
+                self._atomic_write(obj, data)
+
+        if not self._publish(manifest, write):
+            return None
+        return CachedArtifact(manifest, str(obj), data)
+
+    def _put_files(self, manifest: Manifest, files: dict[str, bytes]) -> CachedArtifact | None:
+        check_manifest(manifest, manifest.key)
+        if not manifest.files or set(files) != set(manifest.files):
+            raise CacheError(f"the files given {sorted(files)} are not the manifest's {sorted(manifest.files)}")
+        facts = {name: file_facts(blob) for name, blob in files.items()}
+        for name, f in facts.items():
+            want = manifest.files[name]
+            if (f["sha256"], f["size"]) != (want["sha256"], want["size"]):
+                raise CacheError(f"the manifest does not describe the artifact being stored: {name} differs")
+        # record BLAKE3 per file (lets the first use of a large file verify 4-5x faster)
+        manifest = dataclasses.replace(manifest, files=facts)
+        if tree_digest(facts) != manifest.artifact_sha256:  # pragma: no cover - checked above
+            raise CacheError("the files do not add up to the manifest's artifact hash")
+        if not self.writable:
+            self._degrade(self.problem or "not writable")
+            return None
+        obj = self._object_path(manifest.artifact_sha256)
+        if not self._publish(manifest, lambda: write_tree(self._tmp, obj, files)):
+            return None
+        return CachedArtifact(manifest, str(obj), files[GRAPH])
+
+    def _publish(self, manifest: Manifest, write_object: Callable[[], None]) -> bool:
+        """Write the object (if absent), then the manifest (the publish point); register the name."""
         try:
             with self._store_lock(shared=True, timeout=self.lock_timeout):
-                try:
-                    present = obj.stat().st_size == len(data)
-                except FileNotFoundError:
-                    present = False
-                if not present:
-                    self._atomic_write(obj, data)
+                write_object()
                 self._atomic_write(self._entry_path(manifest.key), manifest.to_json().encode())
         except LockTimeout as e:  # a stuck gc/evict elsewhere: skip storing, keep the store usable
             logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
-            return None
+            return False
         except OSError as e:
             self._degrade(e)
-            return None
+            return False
         if manifest.name:
-            self._index.add_name(manifest.target, manifest.name, manifest.key)
+            self._register_name(manifest.target, manifest.name, manifest.key)
         self.evict(keep=manifest.key, wait=False)
-        return CachedArtifact(manifest, str(obj), data)
+        return True
 
     def put_stream(self, manifest: Manifest, src: IO[bytes]) -> bool:
         """Publish an entry whose artifact is read from ``src`` in chunks (see ``_publish.py``)."""
         from webnnc.cache._publish import put_stream
 
         return put_stream(self, manifest, src)
-
-    # ------------------------------------------------------------------ derived entries
-    # NOTE: a derived entry is an artifact made from another entry's artifact on the machine
-    # that runs it (the compiled .mlmodelc of a stored .mlpackage). It is an entry like any
-    # other (a manifest whose key parts hash to its key, a verified object, evicted by LRU),
-    # keyed by :func:`webnnc.cache.key.derived_parts`. Folders the runtime needs on disk are
-    # unpacked from verified archives by :meth:`unpacked_dir`, so the store is the only code
-    # that writes into the cache folder.
-    def get_derived(self, parts: Mapping[str, str]) -> CachedArtifact | None:
-        """The verified derived entry with these key parts, or None."""
-        return self.get(key_digest(dict(parts)))
-
-    def put_derived(
-        self,
-        parts: Mapping[str, str],
-        data: bytes,
-        *,
-        source: Manifest,
-        format: str,
-        libraries: Mapping[str, str] | None = None,
-        timings_ms: Mapping[str, float] | None = None,
-    ) -> CachedArtifact | None:
-        """Store ``data``, derived from ``source``'s artifact, under the key of ``parts``.
-
-        The entry inherits ``source``'s inputs and outputs and records its key in
-        ``extra["source_key"]``. Deriving is an optimization, so a failure to store is logged
-        and returns None; it never stops the caller.
-        """
-        key_parts = dict(sorted(parts.items()))
-        manifest = Manifest(
-            key=key_digest(key_parts),
-            target=key_parts.get("target", source.target),
-            format=format,
-            artifact_sha256=hashlib.sha256(data).hexdigest(),
-            artifact_size=len(data),
-            inputs=source.inputs,
-            outputs=source.outputs,
-            created=time.time(),
-            key_parts=key_parts,
-            libraries=dict(libraries or {}),
-            timings_ms=dict(timings_ms or {}),
-            extra={"source_key": source.key},
-        )
-        try:
-            return self.put(manifest, data)
-        except Exception as e:  # a full, read-only or locked cache must not stop the run
-            logger.warning("could not cache the %s derived from %s… (%s)", format, source.key[:12], e)
-            return None
-
-    def unpacked_dir(self, data: bytes, sha256: str, *, folder: str, suffix: str = "") -> Path:
-        """A folder holding the archive ``data`` (sha256 ``sha256``) unpacked; see :mod:`archive`.
-
-        The folder is ``<cache>/<folder>/<sha256><suffix>`` (``folder`` names the family, e.g.
-        ``coreml``), reused while it still packs to ``sha256`` and unpacked again when it does
-        not. When the cache cannot be written (and holds no intact copy), the folder is a
-        private temporary one for this process.
-
-        Raises:
-            UnsafeArchiveError: an archive entry would land outside the folder.
-            CacheError: ``folder`` is not a plain name or is one of the store's own folders.
-        """
-        root = self._layout.unpacked_root(folder)
-        try:
-            return materialize(data, sha256, root, suffix=suffix)
-        except OSError as e:
-            if self.writable:
-                logger.warning("cannot unpack into the cache %s (%s); using a private folder", self.directory, e)
-            return materialize(data, sha256, None, suffix=suffix)
 
     # ------------------------------------------------------------------ removal
     def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
@@ -497,10 +485,20 @@ class ArtifactStore:
         try:
             entry = self._entry_path(key)
             if text is None or read_or_none(entry) == text:
-                entry.unlink(missing_ok=True)
+                self._layout.remove_entry(key)
             if manifest is not None and HEX64.fullmatch(manifest.artifact_sha256):
                 obj = self._object_path(manifest.artifact_sha256)
-                if obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
+                if manifest.files:
+                    try:
+                        check_manifest(manifest, manifest.key)
+                    except CacheCorruptionError:
+                        pass  # a malformed file list judges nothing; gc removes the orphan
+                    else:
+                        try:
+                            verify_tree(obj, manifest, stage_root=None, thorough=True)
+                        except (CacheCorruptionError, FileNotFoundError):
+                            self._layout.remove_object(manifest.artifact_sha256)
+                elif obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
                     obj.unlink(missing_ok=True)
         except OSError as e:
             logger.debug("could not remove the corrupt entry %s…: %s", key[:12], e)
@@ -553,7 +551,10 @@ class ArtifactStore:
                 obj = self._object_path(manifest.artifact_sha256)
                 if not obj.exists():
                     raise CacheCorruptionError("the artifact file is missing")
-                verify_bytes(manifest, obj.read_bytes(), thorough=True)
+                if manifest.files:  # every file re-hashed, fingerprints ignored and renewed
+                    verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None, thorough=True)
+                else:
+                    verify_bytes(manifest, obj.read_bytes(), thorough=True)
             except FileNotFoundError:
                 continue  # removed concurrently
             except (CacheCorruptionError, OSError) as e:
@@ -588,7 +589,9 @@ class ArtifactStore:
             raise CacheError(f"cannot clear: {self.directory} is not writable ({self.problem})")
         with self._store_lock(shared=False, timeout=self.lock_timeout):
             count = sum(1 for _ in self.keys())
-            for d in (self._entries, self._objects, self._tmp):
+            import shutil
+
+            for d in (self._entries, self._objects, self._tmp, self._layout.names):
                 shutil.rmtree(d, ignore_errors=True)
                 d.mkdir(parents=True, exist_ok=True)
             self._index.clear()
@@ -607,7 +610,8 @@ class ArtifactStore:
         }
 
     def close(self) -> None:
-        self._index.close()
+        if self._index_ is not None:
+            self._index_.close()
 
     def __enter__(self) -> ArtifactStore:
         return self

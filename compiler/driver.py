@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
 from webnnc.cache.machine import library_version
+from webnnc.cache.manifest import tree_digest
 from webnnc.compiler._version import FORMAT_VERSION, __version__
 from webnnc.compiler.ir import Graph, structural_digest, verify
 from webnnc.compiler.ops import KNOWN_OPS
@@ -47,12 +48,17 @@ class BuildInfo:
 
 @dataclass
 class CompileResult:
-    """A compiled artifact: on disk in the cache (``path``) or in memory (``data``)."""
+    """A compiled artifact: on disk in the cache (``path``) or in memory (``data``).
+
+    For a multi-file artifact (``manifest.files``), ``data`` is the graph and ``path`` the
+    cache folder holding every file, or, when nothing was stored, ``files`` holds them.
+    """
 
     manifest: Manifest
     info: BuildInfo
     path: str | None = None
     data: bytes | None = None
+    files: dict[str, bytes] | None = None
 
 
 def _libraries(options: CompileOptions) -> tuple[tuple[str, str], ...]:
@@ -122,8 +128,12 @@ def compile_graph(
         timings["lookup"] = _ms(t0)
         if hit is not None:
             logger.info("cache hit %s… for %s", digest[:12], options.target)
-            # the verified bytes, not the path: what runs is exactly what was hashed
-            return CompileResult(hit.manifest, BuildInfo("cache-hit", digest, timings), data=hit.data)
+            # the verified bytes, not the path: what runs is exactly what was hashed (a
+            # multi-file artifact's weights stay in its folder, for ONNX Runtime to map)
+            timings.update({f"lookup.{k}": v for k, v in hit.timings_ms.items()})
+            return CompileResult(
+                hit.manifest, BuildInfo("cache-hit", digest, timings), path=hit.folder, data=hit.data
+            )
     try:
         return _compile_and_store(
             graph, options, key, digest, timings, store=store, name=name, verify_ir=verify_ir
@@ -187,18 +197,23 @@ def _compile_and_store(
         timings["passes"] = _ms(t0)
 
     # 4. emit, 5. backend optimizer
-    data, fmt, extra = _emit(graph, options, timings)
+    data, fmt, extra, files = _emit(graph, options, timings, stored=store is not None and store.writable)
     plan = graph.meta.get("memory_plan")
     if plan is not None:  # the runtime pools its output buffers by this plan
         extra["memory_plan"] = plan.to_json()
 
     inputs, outputs = _io(graph)
+    parts: dict[str, dict[str, Any]] = {}
+    if files:  # a graph + its external weights, stored as one folder (cache/_tree.py)
+        every = {"model.onnx": data, **files}
+        parts = {n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in every.items()}
     manifest = Manifest(
         key=digest,
         target=options.target,
         format=fmt,
-        artifact_sha256=hashlib.sha256(data).hexdigest(),
-        artifact_size=len(data),
+        artifact_sha256=tree_digest(parts) if parts else hashlib.sha256(data).hexdigest(),
+        artifact_size=sum(p["size"] for p in parts.values()) if parts else len(data),
+        files=parts,
         inputs=inputs,
         outputs=outputs,
         name=name,
@@ -213,24 +228,29 @@ def _compile_and_store(
     if store is not None:
         t0 = time.perf_counter()
         try:
-            stored = store.put(manifest, data)
+            stored = store.put(manifest, {"model.onnx": data, **files} if files else data)
         except Exception as e:
             logger.warning("could not store the artifact in the cache (%s); running from memory", e)
             stored = None
         if stored is not None:
             timings["store"] = _ms(t0)
-            return CompileResult(stored.manifest, BuildInfo("compiled", digest, timings, records), data=data)
-    return CompileResult(manifest, BuildInfo("compiled-uncached", digest, timings, records), data=data)
+            info = BuildInfo("compiled", digest, timings, records)
+            return CompileResult(stored.manifest, info, path=stored.folder, data=data)
+    info = BuildInfo("compiled-uncached", digest, timings, records)
+    return CompileResult(manifest, info, data=data, files={"model.onnx": data, **files} if files else None)
 
 
-def _emit(graph: Graph, options: CompileOptions, timings: dict[str, float]) -> tuple[bytes, str, dict[str, Any]]:
+def _emit(
+    graph: Graph, options: CompileOptions, timings: dict[str, float], *, stored: bool
+) -> tuple[bytes, str, dict[str, Any], dict[str, bytes]]:
     target = get_target(options.target)
     t0 = time.perf_counter()
     art = target.emit(graph, options)
     timings["emit"] = _ms(t0)
     if not target.has_backend_stage(options):
-        return art.data, art.format, dict(art.info)
+        return art.data, art.format, dict(art.info), dict(art.files)
     t0 = time.perf_counter()
-    opt = target.backend_compile(art, options)
+    # stored: weights in their own file for the runtime to map; in memory: one model
+    opt = target.backend_compile(art, options, stored=stored)
     timings["backend_optimize"] = _ms(t0)
-    return opt.data, opt.format, {**art.info, **opt.info}
+    return opt.data, opt.format, {**art.info, **opt.info}, dict(opt.files)

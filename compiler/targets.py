@@ -98,8 +98,12 @@ class Target:
         """Whether :meth:`backend_compile` runs after the emitter for ``options``."""
         return False
 
-    def backend_compile(self, artifact: Artifact, options: CompileOptions) -> Artifact:
-        """Stage 5: the backend's own compiler on the emitted artifact (identity by default)."""
+    def backend_compile(self, artifact: Artifact, options: CompileOptions, *, stored: bool = True) -> Artifact:
+        """Stage 5: the backend's own compiler on the emitted artifact (identity by default).
+
+        ``stored`` says whether the result goes into the cache (ONNX targets then keep the
+        weights in a separate file the runtime maps; in memory, one self-contained model).
+        """
         return artifact
 
     # ------------------------------------------------------------ what it promises
@@ -176,7 +180,7 @@ class OnnxRuntimeTarget(Target):
             level = "basic"
         return None, level
 
-    def backend_compile(self, artifact: Artifact, options: CompileOptions) -> Artifact:
+    def backend_compile(self, artifact: Artifact, options: CompileOptions, *, stored: bool = True) -> Artifact:
         from webnnc.compiler.emitters.ort_optimizer import optimize
 
         # Saved as ONNX, not ORT format: loaded with optimizations off, the ORT-optimized ONNX
@@ -184,7 +188,8 @@ class OnnxRuntimeTarget(Target):
         # (ORT 1.32, CPU; benchmarks/bench_passes.py --stages), and runs the same; on the GPU
         # the ORT format is not meant for it at all (it serves CPU-side minimal builds).
         providers, level = self.optimizer_settings(options.optimization_level)
-        return optimize(artifact.data, level=level, providers=providers, save_format="ONNX")
+        # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
+        return optimize(artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored)
 
     def support_limits(self) -> dict[str, Any]:
         return _onnx_support_limits()

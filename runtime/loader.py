@@ -54,13 +54,21 @@ def load(
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
     """
+    t0 = time.perf_counter()
+    if target.startswith("onnx-"):
+        # onnxruntime is needed for the session anyway, and the compatibility check reads
+        # its version: imported first, with the store, so "lookup" times the cache's work
+        import webnnc.runtime._session  # noqa: F401
     from webnnc.cache.compat import runtime_incompatibility
+    from webnnc.cache.store import ArtifactStore
 
+    import_ms = (time.perf_counter() - t0) * 1e3
     t0 = time.perf_counter()
     is_key = bool(_KEY.fullmatch(name_or_key))
     rejected: list[str] = []
     where: str
-    found: tuple[Manifest, bytes] | None = None
+    found: tuple[Manifest, bytes | dict[str, bytes], str | None] | None = None
+    lookup_timings: dict[str, float] = {}
     store: ArtifactStore | None = None
     if bundle is not None:
         from webnnc.cache.bundle import BundleError, BundleReader
@@ -77,13 +85,11 @@ def load(
                     if problem:
                         rejected.append(f"{m.key[:12]}…: {problem}")
                         continue
-                    found = (m, reader.artifact(m.key))
+                    found = (m, reader.artifact(m.key), None)
                     break
         except BundleError as e:
             raise RuntimeLoadError(str(e)) from None
     else:
-        from webnnc.cache.store import ArtifactStore
-
         if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
             from webnnc.cache.remote import open_tiered_store  # only when a remote is configured
 
@@ -100,7 +106,8 @@ def load(
             if problem:
                 rejected.append(f"{key[:12]}…: {problem}")
                 continue
-            found = (hit.manifest, hit.data)
+            found = (hit.manifest, hit.data, hit.folder)
+            lookup_timings = hit.timings_ms
             break
     if found is None:
         detail = f"; found but unusable here: {'; '.join(rejected)}" if rejected else ""
@@ -108,16 +115,39 @@ def load(
             f"no compiled graph named {name_or_key!r} for target {target!r} in {where}{detail}; "
             f"compile it first (webnnc compile MODULE:FUNCTION --name {name_or_key} --target {target})"
         )
-    manifest, data = found
+    manifest, data, folder = found
     lookup_ms = (time.perf_counter() - t0) * 1e3
+    timings = {
+        "imports": round(import_ms, 3),
+        "lookup": round(lookup_ms, 3),
+        **{f"lookup.{k}": v for k, v in lookup_timings.items()},
+    }
     return open_graph(
         manifest,
-        path=None,
-        data=data,
-        info={"source": "loaded", "key": manifest.key, "timings_ms": {"lookup": round(lookup_ms, 3)}},
+        path=folder,
+        data=data if isinstance(data, bytes) else None,
+        files=data if isinstance(data, dict) else None,
+        info={"source": "loaded", "key": manifest.key, "timings_ms": timings},
         cuda_graph=target == "onnx-cuda",  # replays CUDA graphs like a built graph
         store=store,  # CoreML keeps the .mlmodelc it compiles from a package in the cache
     )
+
+
+def _scratch_folder(files: Mapping[str, bytes]) -> tuple[Any, str]:
+    """A private temporary folder holding ``files`` (fixed names only), for one session."""
+    import tempfile
+
+    from webnnc.cache.manifest import ENTRY_FILES
+
+    scratch = tempfile.TemporaryDirectory(prefix="webnnc-load-")
+    for name, blob in files.items():
+        if name not in ENTRY_FILES:
+            scratch.cleanup()
+            raise RuntimeLoadError(f"unexpected artifact file {name!r}; expected one of {list(ENTRY_FILES)}")
+        fd = os.open(os.path.join(scratch.name, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+    return scratch, scratch.name
 
 
 def open_graph(
@@ -126,6 +156,7 @@ def open_graph(
     path: str | None,
     data: bytes | None,
     info: dict[str, Any],
+    files: Mapping[str, bytes] | None = None,
     ir_graph: Any = None,
     cuda_graph: bool = False,
     cuda_options: Mapping[str, Any] | None = None,
@@ -137,8 +168,12 @@ def open_graph(
 
     Args:
         manifest: the artifact's manifest (its target and format choose the session).
-        path: the artifact's file, when it is on disk (else ``data`` is used).
-        data: the artifact's bytes, when there is no file.
+        path: the artifact's file, when it is on disk (else ``data`` is used); for a
+            multi-file artifact (``manifest.files``), the folder holding its files.
+        data: the artifact's bytes, when there is no file; for a multi-file artifact, its
+            verified graph (ONNX Runtime maps the other files from ``path``).
+        files: a multi-file artifact held in memory (a bundle, or a build that could not be
+            stored): written to a private temporary folder for the session to map.
         info: build/load facts for ``MLGraph.build_info``; the session's own timings and
             settings are added to it.
         ir_graph: the IR the artifact was compiled from, when the caller has it (kept for
@@ -164,10 +199,22 @@ def open_graph(
     t0 = time.perf_counter()
     on_gpu = manifest.target == "onnx-cuda"
     cuda_graph = cuda_graph and on_gpu
+    folder: str | None = None
+    scratch: Any = None
+    if manifest.files:
+        if files is not None and path is None:
+            scratch, folder = _scratch_folder(files)
+            data = bytes(files["model.onnx"])
+        else:
+            folder = path
+        path = None  # the graph goes in as verified bytes; the folder only resolves its weights
+        if folder is None or data is None:
+            raise RuntimeLoadError(f"artifact {manifest.key[:12]}…: a multi-file artifact needs its folder and graph")
+    settings = dict(manifest.session)
     try:
         session, session_info = create_session(
             target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
-            cuda_options=cuda_options,
+            cuda_options=cuda_options, folder=folder, settings=settings,
         )
     except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
         if not cuda_graph:
@@ -175,9 +222,13 @@ def open_graph(
         logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
         cuda_graph = False
         session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options
+            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options,
+            folder=folder, settings=settings,
         )
         session_info["cuda_graph_error"] = str(e)
+    finally:
+        if scratch is not None:  # the session has mapped (or read) the weights; POSIX keeps them
+            scratch.cleanup()
     info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
     info["session"] = session_info
     dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)

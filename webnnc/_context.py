@@ -239,6 +239,7 @@ class MLContext:
             result.manifest,
             path=result.path,
             data=result.data,
+            files=result.files,
             info={
                 "source": result.info.source,
                 "key": result.info.key,

@@ -26,6 +26,9 @@ class Artifact:
     data: bytes
     format: str  # "onnx", "ort", "mlpackage"
     info: dict[str, Any] = field(default_factory=dict)
+    # the other files of a multi-file artifact, by their fixed names (``weights``: the
+    # external initializers ``data`` refers to); empty when ``data`` is the whole artifact
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 class Emitter(Protocol):

@@ -1,8 +1,14 @@
-"""ONNX Runtime's offline optimizer as a compile stage: ONNX bytes -> optimized ORT format.
+"""ONNX Runtime's offline optimizer as a compile stage: ONNX bytes -> optimized model.
 
-The stored artifact is what ONNX Runtime produced after its own graph optimizations, saved
-in ORT format, so loading it needs no re-optimization (the runtime disables optimizations
-at load time).
+The stored artifact is what ONNX Runtime produced after its own graph optimizations, so
+loading it needs no re-optimization (the runtime disables optimizations at load time).
+
+# NOTE: external weights. With ``external_weights`` the optimized graph is saved as a small
+# ``model.onnx`` whose initializers of at least ``EXTERNAL_MIN_BYTES`` live in one file named
+# ``weights`` (a fixed relative location, checked here). ONNX Runtime memory-maps that file
+# at load instead of parsing and copying every weight out of a protobuf: on BERT-base
+# (437 MB, ORT 1.32, 2 shared cores) session creation from the embedded model took 5.8-7 s
+# and 1293 MiB peak RSS, from graph + mapped weights (prepacking off) 86-153 ms and 400 MiB.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import onnxruntime as ort
 
 from webnnc.compiler.emitters import Artifact
 
-__all__ = ["LEVELS", "available_providers", "optimize"]
+__all__ = ["EXTERNAL_MIN_BYTES", "LEVELS", "WEIGHTS", "available_providers", "check_external_locations", "optimize"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +34,24 @@ LEVELS: dict[str, Any] = {
 }
 
 
+WEIGHTS = "weights"  # the one external-data location a stored graph may name
+# Initializers below this stay inside the graph: a few scalars and shape tensors cost less
+# inline than as mapped slivers of the weights file (ORT's own default threshold).
+EXTERNAL_MIN_BYTES = 1024
+
+
 def available_providers() -> list[str]:
     """The execution providers this ONNX Runtime build offers here."""
     return list(ort.get_available_providers())
 
 
 def optimize(
-    model: bytes, *, level: str = "all", providers: list[str] | None = None, save_format: str = "ORT"
+    model: bytes,
+    *,
+    level: str = "all",
+    providers: list[str] | None = None,
+    save_format: str = "ORT",
+    external_weights: bool = False,
 ) -> Artifact:
     """Run ONNX Runtime's optimizer on ``model`` and return the optimized model.
 
@@ -43,21 +60,78 @@ def optimize(
         level: "none", "basic", "extended" or "all" ("all" adds machine-specific layouts).
         providers: execution providers to optimize for (default CPU).
         save_format: "ORT" (flatbuffer, fast to load) or "ONNX".
+        external_weights: (ONNX only) store initializers of at least
+            :data:`EXTERNAL_MIN_BYTES` in ``Artifact.files["weights"]``, which the graph names
+            by the relative location ``weights``.
     """
     so = ort.SessionOptions()
     so.graph_optimization_level = LEVELS[level]
     so.log_severity_level = 3
     suffix = ".ort" if save_format == "ORT" else ".onnx"
+    external = external_weights and save_format == "ONNX"
+    files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="webnnc-ort-") as tmp:
         out_path = os.path.join(tmp, "optimized" + suffix)
         so.optimized_model_filepath = out_path
         so.add_session_config_entry("session.save_model_format", save_format)
+        if external:
+            so.add_session_config_entry("session.optimized_model_external_initializers_file_name", WEIGHTS)
+            so.add_session_config_entry(
+                "session.optimized_model_external_initializers_min_size_in_bytes", str(EXTERNAL_MIN_BYTES)
+            )
         ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
         with open(out_path, "rb") as f:
             data = f.read()
-    logger.debug("ORT optimizer (%s, %s): %d -> %d bytes", level, save_format, len(model), len(data))
+        weights = os.path.join(tmp, WEIGHTS)
+        if external and os.path.exists(weights):
+            with open(weights, "rb") as f:
+                files[WEIGHTS] = f.read()
+    if external:
+        check_external_locations(data, has_weights=bool(files))
+    logger.debug(
+        "ORT optimizer (%s, %s): %d -> %d bytes (+ %d B external)",
+        level, save_format, len(model), len(data), sum(map(len, files.values())),
+    )
     return Artifact(
         data=data,
         format="ort" if save_format == "ORT" else "onnx",
         info={"optimization_level": level, "onnxruntime": ort.__version__},
+        files=files,
     )
+
+
+def check_external_locations(graph: bytes, *, has_weights: bool) -> None:
+    """Raise ValueError unless every external tensor of ``graph`` lives in ``weights``.
+
+    The publish-time half of "no path can escape the entry": a stored graph may name only
+    the fixed file beside it (the loader also lets ONNX Runtime resolve it inside the entry
+    folder only, and ORT 1.32 itself refuses locations that climb out of it).
+    """
+    import onnx
+
+    model = onnx.load_model_from_string(graph)
+    for tensor in _all_tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        where = {e.key: e.value for e in tensor.external_data}
+        if where.get("location") != WEIGHTS or not has_weights:
+            raise ValueError(
+                f"optimized graph: initializer {tensor.name!r} has external data at "
+                f"{where.get('location')!r}; expected {WEIGHTS!r} beside the graph"
+            )
+
+
+def _all_tensors(graph: Any) -> Any:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _all_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _all_tensors(sub)

@@ -64,3 +64,68 @@ def test_load_and_run_without_the_compiler(tmp_path: Path, cache_dir: Path) -> N
     loaded = _loaded(body, tmp_path)
     assert "onnxruntime" in loaded
     assert not set(loaded) & set(_HEAVY), loaded
+
+
+# --------------------------------------------------------------------------- import budget
+# What a cache hit may import beyond numpy and onnxruntime (issue 19): the hit path's own
+# modules, and nothing of the index (diskcache, sqlite3), the compiler's back end, archive
+# formats, or importlib.metadata. BLAKE3 only while a file still has to be hashed.
+_HIT_WEBNNC = {
+    "webnnc", "webnnc.runtime", "webnnc.runtime.errors", "webnnc.runtime.loader", "webnnc.runtime._session",
+    "webnnc.runtime.graph", "webnnc.runtime.tensor", "webnnc.cache", "webnnc.cache.errors", "webnnc.cache.key",
+    "webnnc.cache.manifest", "webnnc.cache.compat", "webnnc.cache.machine", "webnnc.cache.dtypes",
+    "webnnc.cache.store", "webnnc.cache._files", "webnnc.cache._hash", "webnnc.cache._tree",
+    "webnnc.cache._names", "webnnc.cache._maintenance", "webnnc.cache.locks", "webnnc.cache._derived",
+}
+_NEVER_ON_A_HIT = (
+    "diskcache", "sqlite3", "_sqlite3", "blake3", "onnx", "coremltools", "importlib.metadata", "zipfile",
+    "tarfile", "email", "webnnc.compiler.emitters", "webnnc.compiler.passes", "webnnc.compiler.importers",
+)
+
+_BUDGET_PROBE = """
+import json, sys
+import numpy, onnxruntime
+before = set(sys.modules)
+{body}
+new = sorted(set(sys.modules) - before)
+print(json.dumps(new))
+"""
+
+_BUILD = """
+import numpy as np, webnnc
+ctx = webnnc.ML().create_context(cache_dir={cache!r})
+b = ctx.create_graph_builder()
+x = b.input("x", [1, 64], "float32")
+w = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096
+g = b.build({{"y": b.relu(b.matmul(x, b.constant(w)))}}, name="budget")
+assert g.build_info["source"] == {source!r}, g.build_info["source"]
+"""
+
+
+def _new_modules(body: str, cwd: Path) -> list[str]:
+    out = run_python(_BUDGET_PROBE.format(body=body), cwd=cwd)
+    return list(json.loads(out.strip().splitlines()[-1]))
+
+
+def _forbidden(mods: list[str]) -> list[str]:
+    return [m for m in mods if any(m == f or m.startswith(f + ".") for f in _NEVER_ON_A_HIT)]
+
+
+def test_a_hit_imports_only_the_hit_path(tmp_path: Path, cache_dir: Path) -> None:
+    import time
+
+    run_python(_BUILD.format(cache=str(cache_dir), source="compiled"), cwd=tmp_path)
+    weights = list((cache_dir / "objects").glob("*/*/weights"))
+    assert weights, "the 16 KiB constant is stored in the entry's weights file"
+    time.sleep(max(0.0, weights[0].stat().st_ctime + 2.1 - time.time()))  # past the racy window
+    load = f"import webnnc.runtime\nwebnnc.runtime.load('budget', cache_dir={str(cache_dir)!r})"
+    first = _new_modules(load, tmp_path)  # first use: hashes the weights, records the fingerprint
+    assert "blake3" in first
+    mods = _new_modules(load, tmp_path)
+    assert _forbidden(mods) == [], mods
+    assert {m for m in mods if m.startswith("webnnc")} <= _HIT_WEBNNC, sorted(
+        {m for m in mods if m.startswith("webnnc")} - _HIT_WEBNNC
+    )
+    # build() on a hit: the builder and the key, never onnx, an emitter or a pass
+    build = _new_modules(_BUILD.format(cache=str(cache_dir), source="cache-hit"), tmp_path)
+    assert _forbidden([m for m in build if m not in ("blake3", "blake3.blake3")]) == [], build

@@ -1,0 +1,54 @@
+"""Model names -> keys in small files, read by the hit path instead of the SQLite index.
+
+``names/<target>/<sha256(name)[:40]>.json`` holds ``{"name": ..., "keys": [newest, ...]}``.
+``runtime.load(name)`` reads this one file, then the manifest of the key it names; opening
+the diskcache index instead costs 3-40 ms and imports sqlite3 and diskcache (issue 19).
+
+# NOTE: names files are advisory, like the index: every key read here is then looked up and
+# verified as any other. Two processes registering the same name at once each replace the
+# file atomically, so one of the two keys may be missing from the list; ``find`` then falls
+# back to the index and to scanning manifests, which still see both entries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from webnnc.cache._files import HEX64, Layout
+from webnnc.cache.errors import CacheError
+
+__all__ = ["add_name", "read_names"]
+
+logger = logging.getLogger(__name__)
+
+_KEPT = 16  # keys remembered per (target, name)
+_MAX_BYTES = 1 << 16
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def read_names(layout: Layout, target: str, name: str) -> list[str]:
+    """Keys stored under ``name`` for ``target``, newest first ([] when none or unreadable)."""
+    try:
+        fd = os.open(layout.name_path(target, name), os.O_RDONLY | _NOFOLLOW)
+        try:
+            text = os.read(fd, _MAX_BYTES)
+        finally:
+            os.close(fd)
+        obj = json.loads(text)
+    except (OSError, ValueError, CacheError):
+        return []
+    if not isinstance(obj, dict) or obj.get("name") != name or not isinstance(obj.get("keys"), list):
+        return []
+    return [k for k in obj["keys"] if isinstance(k, str) and HEX64.fullmatch(k)]
+
+
+def add_name(layout: Layout, target: str, name: str, key: str) -> None:
+    """Put ``key`` first in the list of ``name`` (best effort: a failure only logs)."""
+    try:
+        path = layout.name_path(target, name)
+        keys = [key, *(k for k in read_names(layout, target, name) if k != key)][:_KEPT]
+        layout.atomic_write(path, json.dumps({"name": name, "keys": keys}).encode())
+    except (OSError, CacheError) as e:
+        logger.debug("cannot record the name %r of %s…: %s", name, key[:12], e)
