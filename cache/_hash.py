@@ -54,7 +54,8 @@ def blake3_hex(data: bytes) -> str | None:
 
 def blake3_hasher() -> Any:
     """A fresh incremental BLAKE3 hasher, or None when ``blake3`` is not installed."""
-    return None if _blake3 is None else _blake3.blake3()
+    b3 = _module()
+    return None if b3 is None else b3.blake3()
 
 
 def content_hasher() -> tuple[str, Any]:

@@ -17,13 +17,16 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from webnnc.cache._files import check_manifest
 from webnnc.cache._hash import blake3_hasher
+from webnnc.cache._tree import _CLOEXEC, _NOFOLLOW, remove_object
 from webnnc.cache.errors import CacheCorruptionError
 from webnnc.cache.locks import LockTimeout
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import Manifest, tree_digest
 
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
@@ -35,8 +38,39 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20  # 1 MiB: large enough that hashing, not the loop, dominates
 
 
-def put_stream(store: ArtifactStore, manifest: Manifest, src: IO[bytes]) -> bool:
-    """Publish ``manifest`` with its artifact read from ``src``; False when nothing can be stored.
+def _stage(dest: Path, src: IO[bytes], size: int, sha256: str, blake3: str, what: str) -> None:
+    """Copy ``src`` to the new private file ``dest`` in chunks, hashing as it goes; fsync.
+
+    Raises:
+        CacheCorruptionError: the bytes are longer, shorter or other than ``size`` / the hashes.
+    """
+    fast = blake3_hasher() if blake3 else None
+    sha, got = hashlib.sha256(), 0
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            got += len(chunk)
+            if got > size:
+                break
+            sha.update(chunk)
+            if fast is not None:
+                fast.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if got != size:
+        raise CacheCorruptionError(f"{what} is {'longer' if got > size else got} B, the manifest says {size} B")
+    if sha.hexdigest() != sha256 or (fast is not None and fast.hexdigest() != blake3):
+        raise CacheCorruptionError(f"{what} does not match its manifest's hashes")
+
+
+def put_stream(
+    store: ArtifactStore, manifest: Manifest, src: IO[bytes] | Callable[[str], IO[bytes]]
+) -> bool:
+    """Publish ``manifest`` with its artifact read from streams; False when nothing can be stored.
+
+    ``src`` is the artifact's one stream, or for a multi-file artifact (``manifest.files``) a
+    function that opens the stream of each file by name.
 
     Raises:
         CacheCorruptionError: the bytes do not match the manifest (nothing is published).
@@ -46,36 +80,31 @@ def put_stream(store: ArtifactStore, manifest: Manifest, src: IO[bytes]) -> bool
         store._degrade(store.problem or "not writable")
         return False
     layout = store._layout
-    fast = blake3_hasher() if manifest.artifact_blake3 else None
-    sha, size = hashlib.sha256(), 0
     staged = layout.tmp / f"{manifest.artifact_sha256}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     t0 = time.perf_counter()
     try:
-        layout.tmp.mkdir(parents=True, exist_ok=True)
-        with open(staged, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                size += len(chunk)
-                if size > manifest.artifact_size:
-                    break
-                sha.update(chunk)
-                if fast is not None:
-                    fast.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if size != manifest.artifact_size:
-            raise CacheCorruptionError(
-                f"the artifact of {manifest.key[:12]}… is {'longer' if size > manifest.artifact_size else size} "
-                f"B, the manifest says {manifest.artifact_size} B"
-            )
-        if sha.hexdigest() != manifest.artifact_sha256 or (
-            fast is not None and fast.hexdigest() != manifest.artifact_blake3
-        ):
-            raise CacheCorruptionError(f"the artifact of {manifest.key[:12]}… does not match its manifest's hashes")
+        layout.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        what = f"the artifact of {manifest.key[:12]}…"
+        if manifest.files:
+            if not callable(src):
+                raise CacheCorruptionError(f"{what} has several files; one stream was given")
+            if tree_digest(manifest.files) != manifest.artifact_sha256:
+                raise CacheCorruptionError(f"{what}: the files do not add up to the artifact hash")
+            staged.mkdir(mode=0o700)
+            for name, facts in sorted(manifest.files.items()):
+                with src(name) as f:
+                    _stage(staged / name, f, int(facts["size"]), str(facts["sha256"]),
+                           str(facts.get("blake3") or ""), f"{what} ({name})")
+        else:
+            if callable(src):
+                raise CacheCorruptionError(f"{what} is one file; a function of names was given")
+            _stage(staged, src, manifest.artifact_size, manifest.artifact_sha256,
+                   manifest.artifact_blake3 or "", what)
         with store._store_lock(shared=True, timeout=store.lock_timeout):
             obj = layout.object_path(manifest.artifact_sha256)
-            obj.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, obj)
+            obj.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not obj.exists():  # content-addressed: an object already there is the same bytes
+                os.replace(staged, obj)
             layout.atomic_write(layout.entry_path(manifest.key), manifest.to_json().encode())
     except LockTimeout as e:
         logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
@@ -84,9 +113,9 @@ def put_stream(store: ArtifactStore, manifest: Manifest, src: IO[bytes]) -> bool
         store._degrade(e)
         return False
     finally:
-        staged.unlink(missing_ok=True)
-    logger.debug("published %s… from a stream (%d B) in %.0f ms", manifest.key[:12], size, (time.perf_counter() - t0) * 1e3)
+        remove_object(staged)
+    logger.debug("published %s… from streams in %.0f ms", manifest.key[:12], (time.perf_counter() - t0) * 1e3)
     if manifest.name:
-        store._index.add_name(manifest.target, manifest.name, manifest.key)
+        store._register_name(manifest.target, manifest.name, manifest.key)
     store.evict(keep=manifest.key, wait=False)
     return True

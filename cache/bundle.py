@@ -181,8 +181,9 @@ class BundleReader:
             raise self._fail(f"objects/{manifest.artifact_sha256}: bytes do not match the manifest (tampered)")
         return data
 
-    def artifact_stream(self, key: str) -> IO[bytes]:
-        """The artifact of ``key`` as a file object, NOT verified: the reader must hash it.
+    def artifact_stream(self, key: str, file: str | None = None) -> IO[bytes]:
+        """The artifact of ``key`` (or its file ``file``, for a multi-file artifact) as a file
+        object, NOT verified: the reader must hash it.
 
         For streaming a large artifact into a store that verifies what it reads
         (:meth:`webnnc.cache.store.ArtifactStore.put_stream`).
@@ -190,9 +191,17 @@ class BundleReader:
         manifest = self.manifests.get(key)
         if manifest is None:
             raise BundleError(f"{self.path}: holds no entry {key[:12]}…")
-        f = self._tar.extractfile(self._objects[manifest.artifact_sha256])
+        obj = self._objects[manifest.artifact_sha256]
+        member = f"objects/{manifest.artifact_sha256}"
+        if isinstance(obj, dict):
+            if file is None or file not in obj:
+                raise self._fail(f"{member}: name one of its files {sorted(obj)}, not {file!r}")
+            obj, member = obj[file], f"{member}/{file}"
+        elif file is not None:
+            raise self._fail(f"{member} is one file; it has no file {file!r}")
+        f = self._tar.extractfile(obj)
         if f is None:
-            raise self._fail(f"objects/{manifest.artifact_sha256} is not a regular file")
+            raise self._fail(f"{member} is not a regular file")
         return f
 
     def verify_all(self) -> None:
@@ -362,8 +371,12 @@ class BundleWriter:
         self._objects: set[str] = set()
         self.manifests: list[Manifest] = []
 
-    def add(self, manifest: Manifest, data: bytes) -> None:
-        """Add one entry (its artifact bytes are written once per distinct sha256)."""
+    def add(self, manifest: Manifest, data: bytes, folder: str | os.PathLike[str] | None = None) -> None:
+        """Add one entry (its artifact is written once per distinct sha256).
+
+        A multi-file artifact (``manifest.files``) is streamed file by file from ``folder``,
+        the verified entry's folder in the store (``CachedArtifact.folder``).
+        """
         assert self._tar is not None, "the bundle is closed"
         if any(e["key"] == manifest.key for e in self._entries):
             return
@@ -373,7 +386,13 @@ class BundleWriter:
         _add(self._tar, f"entries/{manifest.key}.json", manifest.to_json().encode(), manifest.created)
         if manifest.artifact_sha256 not in self._objects:
             self._objects.add(manifest.artifact_sha256)
-            _add(self._tar, f"objects/{manifest.artifact_sha256}", data, manifest.created)
+            if manifest.files:
+                if folder is None:
+                    raise BundleError(f"entry {manifest.key[:12]}… has several files: give its folder")
+                for name in sorted(manifest.files):
+                    _add(self._tar, f"objects/{manifest.artifact_sha256}/{name}", Path(folder) / name, manifest.created)
+            else:
+                _add(self._tar, f"objects/{manifest.artifact_sha256}", data, manifest.created)
         self.manifests.append(manifest)
 
     def close(self, index_extra: dict[str, Any] | None = None) -> None:

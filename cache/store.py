@@ -467,8 +467,9 @@ class ArtifactStore(DerivedEntries):
         self.evict(keep=manifest.key, wait=False)
         return True
 
-    def put_stream(self, manifest: Manifest, src: IO[bytes]) -> bool:
-        """Publish an entry whose artifact is read from ``src`` in chunks (see ``_publish.py``)."""
+    def put_stream(self, manifest: Manifest, src: IO[bytes] | Callable[[str], IO[bytes]]) -> bool:
+        """Publish an entry whose artifact is read in chunks (see ``_publish.py``): one stream,
+        or for a multi-file artifact a function opening each file's stream by name."""
         from webnnc.cache._publish import put_stream
 
         return put_stream(self, manifest, src)

@@ -31,6 +31,7 @@ __all__ = ["ML", "AsyncMLContext", "MLContext"]
 
 logger = logging.getLogger(__name__)
 
+_PRECISIONS = ("fast", "strict")  # compiler/options.py PRECISIONS (a test keeps them equal)
 _POWER = ("default", "high-performance", "low-power")
 _DEVICES = ("auto", "cpu", "gpu", "npu")
 _TARGETS = ("onnx-cpu", "onnx-cuda", "coreml")
@@ -53,6 +54,7 @@ class ML:
         target: str | None = None,
         remote_cache: str | None = None,
         remote_mode: str | None = None,
+        precision: str = "fast",
     ) -> MLContext:
         """Create a context. ``options`` may be the spec's dict (``{"powerPreference": ...}``)
         or, as in pywebnn's positional form ``create_context(power_preference, accelerated,
@@ -79,6 +81,10 @@ class ML:
                 ``$WEBNNC_REMOTE_CACHE``): a local miss pulls a signed entry from it.
             remote_mode: "read-only" (default, ``$WEBNNC_REMOTE_MODE``) or "read-write"
                 (also push what this context compiles). See ``cache/REMOTE.md``.
+            precision: "fast" (default) lowers each op to ONNX Runtime's native kernel, as ONNX
+                Runtime runs the original model; "strict" keeps the spec's exact formulas
+                where a native kernel misses WPT's ULP tolerance on some inputs (part of the
+                cache key; see ``compiler/emitters/LOWERING.md``).
         """
         if isinstance(options, str):
             power_preference, options = options, None
@@ -101,6 +107,7 @@ class ML:
             target=target,
             remote_cache=remote_cache,
             remote_mode=remote_mode,
+            precision=precision,
         )
 
     createContext = create_context  # noqa: N815 - the spec's spelling
@@ -122,7 +129,11 @@ class MLContext:
         target: str | None = None,
         remote_cache: str | None = None,
         remote_mode: str | None = None,
+        precision: str = "fast",
     ) -> None:
+        if precision not in _PRECISIONS:
+            raise TypeError(f"create_context: precision must be one of {list(_PRECISIONS)}; found {precision!r}")
+        self.precision = precision
         self._target_option = target
         self._remote = (remote_cache, remote_mode)
         self.power_preference = power_preference
@@ -232,7 +243,7 @@ class MLContext:
         _register_graph_files()
         t0 = time.perf_counter()
         result = compile_graph(
-            graph, CompileOptions(target=self.target), store=self.store(), name=graph.meta.get("name")
+            graph, CompileOptions(target=self.target, precision=self.precision), store=self.store(), name=graph.meta.get("name")
         )
         compile_ms = (time.perf_counter() - t0) * 1e3
         return open_graph(

@@ -162,8 +162,12 @@ class RemoteCache:
                 signatures = reader.index.get("signatures")
                 record = signatures.get(key) if isinstance(signatures, dict) else None
                 signer = self.keyring.verify_entry(manifest, record)
-                with reader.artifact_stream(key) as f:
-                    stored = store.put_stream(manifest, f)  # hashes every byte before publishing
+                # hashes every byte before publishing; multi-file artifacts file by file
+                if manifest.files:
+                    stored = store.put_stream(manifest, lambda name: reader.artifact_stream(key, name))
+                else:
+                    with reader.artifact_stream(key) as f:
+                        stored = store.put_stream(manifest, f)
         except (BundleError, SignatureError, CacheCorruptionError) as e:
             logger.warning("refused remote entry %s… from %s: %s; compiling locally", key[:12], self.url, e)
             return False
@@ -232,7 +236,7 @@ class RemoteCache:
             path = Path(d) / "entry.webnnc"
             writer = BundleWriter(path)
             try:
-                writer.add(manifest, hit.data)
+                writer.add(manifest, hit.data, getattr(hit, "folder", None))
                 writer.close({"signatures": {key: signature}})
             except BaseException:
                 writer.abort()

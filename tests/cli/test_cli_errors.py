@@ -97,3 +97,34 @@ def test_closed_pipe_is_quiet(tmp_path: Path) -> None:
         shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
     assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_precision_choices_match_the_compiler() -> None:
+    from webnnc import _context
+    from webnnc.compiler.options import PRECISIONS
+
+    assert tuple(_context._PRECISIONS) == tuple(PRECISIONS)
+
+
+def test_precision_reaches_the_cache_key(tmp_path: Path) -> None:
+    import numpy as np
+
+    import webnnc
+
+    keys = {}
+    for precision in ("fast", "strict"):
+        ctx = webnnc.ML().create_context(cache_dir=tmp_path, precision=precision)
+        b = ctx.create_graph_builder()
+        x = b.input("x", [2, 3], "float32")
+        g = b.build({"y": b.sigmoid(x)})
+        keys[precision] = g.build_info["key"]
+        y = ctx.compute(g, {"x": np.linspace(-20, 5, 6, dtype=np.float32).reshape(2, 3)})["y"]
+        want = 1 / (1 + np.exp(-np.linspace(-20, 5, 6).reshape(2, 3)))
+        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-7)  # both within float32 rounding
+    assert keys["fast"] != keys["strict"]
+    try:
+        webnnc.ML().create_context(precision="exact")
+    except TypeError as e:
+        assert "precision" in str(e) and "exact" in str(e)
+    else:
+        raise AssertionError("an unknown precision must be refused")

@@ -27,6 +27,11 @@ def register(sub: Any) -> None:
         help=f"comma-separated targets, of {targets_help()} (default onnx-cpu)",
     )
     p.add_argument("--name", help="register the model under this name (default: the function name)")
+    p.add_argument(
+        "--precision", choices=("fast", "strict"), default="fast",
+        help="fast (default): ONNX Runtime's native kernels, as it runs the original model; "
+        "strict: the spec's exact formulas where a native kernel misses WPT's ULP tolerance",
+    )
     p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
     p.add_argument(
         "--explain", action="store_true",
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or source.name
     store = ArtifactStore(args.cache_dir)
     for target in targets:
-        options = CompileOptions(target=target)
+        options = CompileOptions(target=target, precision=args.precision)
         builder = MLGraphBuilder()
         graph = builder.build(source.build(builder), name=name)
         t0 = time.perf_counter()

@@ -220,3 +220,48 @@ def test_remote_lock_is_exclusive_and_expires(tmp_path: Path, remote_url: str) -
     assert a.acquire_build_lock(key, timeout=0) is None
     b.release_build_lock(key, token_b)
     assert a.acquire_build_lock(key, timeout=0) is not None
+
+
+# ---------------------------------------------------------------------- multi-file entries
+def _build_weighted(context: Any, name: str) -> Any:
+    """A graph whose 64x64 weight (16 KiB) is stored in the entry's mapped ``weights`` file."""
+    b = context.create_graph_builder()
+    x = b.input("x", [1, 64], "float32")
+    w = b.constant(np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096.0)
+    return b.build({"y": b.relu(b.matmul(x, w))}, name=name)
+
+
+def test_multi_file_entry_travels_file_by_file(tmp_path: Path, remote_url: str) -> None:
+    import webnnc
+    from webnnc.runtime import load
+
+    ci = webnnc.ML().create_context(cache_dir=tmp_path / "ci", remote_cache=remote_url, remote_mode="read-write")
+    g = _build_weighted(ci, "weighted")
+    assert g.build_info["source"] == "compiled"
+    stored = ArtifactStore(tmp_path / "ci").find("weighted", "onnx-cpu")
+    assert stored and set(stored[0].files) == {"model.onnx", "weights"}  # really several files
+    x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(1, 64)
+    want = np.maximum(x.astype(np.float64) @ (np.arange(64 * 64).reshape(64, 64) / 4096.0), 0)
+    loaded = load("weighted", cache_dir=tmp_path / "fleet", remote=remote_url)
+    np.testing.assert_allclose(loaded.run({"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    pulled = ArtifactStore(tmp_path / "fleet").find("weighted", "onnx-cpu")
+    assert [m.key for m in pulled] == [stored[0].key]
+
+
+def test_tampered_weights_file_is_refused(tmp_path: Path, remote_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    import webnnc
+
+    remote = _remote(remote_url, mode="read-write")
+    g = _build_weighted(webnnc.ML().create_context(cache_dir=tmp_path / "ci"), "weighted")
+    key = g.build_info["key"]
+    with ArtifactStore(tmp_path / "ci") as store:
+        assert remote.push(store, key, strict=True)
+    obj, good, bad = f"entries/{key}.webnnc", tmp_path / "good.webnnc", tmp_path / "bad.webnnc"
+    assert remote.backend().download(obj, good, 1 << 30)
+    rewrite_bundle(good, bad, member=lambda n, d: flip_artifact_byte(n, d) if n.endswith("/weights") else d)
+    remote.backend().upload(obj, bad)
+    caplog.set_level(logging.WARNING)
+    fleet = TieredStore(tmp_path / "fleet", remote=_remote(remote_url))
+    assert fleet.get(key) is None
+    assert _refusals(caplog), "a tampered weights file must be refused with a warning"
+    assert not list(fleet.keys()), "nothing from a refused object may be stored"
