@@ -202,6 +202,7 @@ def _compile_and_store(
     if plan is not None:  # the runtime pools its output buffers by this plan
         extra["memory_plan"] = plan.to_json()
 
+    session = extra.pop("session", {})  # session settings the backend stage chose (prepacking)
     inputs, outputs = _io(graph)
     parts: dict[str, dict[str, Any]] = {}
     if files:  # a graph + its external weights, stored as one folder (cache/_tree.py)
@@ -222,6 +223,7 @@ def _compile_and_store(
         libraries=dict(key.libraries),
         timings_ms=dict(timings),
         extra=extra,
+        session=session,
     )
 
     # 6. store (None: the store could not write and has said so once; run from memory)
