@@ -40,6 +40,8 @@ def format_attribute(value: AttributeValue) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, tuple):
+        if all(type(v) is int for v in value):  # the common case (padding, strides, axes)
+            return "[" + ", ".join(map(str, value)) + "]"
         return "[" + ", ".join(format_attribute(v) for v in value) + "]"
     return str(value)
 
