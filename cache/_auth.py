@@ -9,9 +9,9 @@ signs (:func:`~webnnc.cache.signing.entry_payload`: the whole parsed manifest an
 artifact digests), stored in the manifest file under ``auth``.
 
 # NOTE: cost on a hit. One small-file read per process (the key, cached) and per hit one
-# re-serialization of the manifest plus one HMAC-SHA256 over a few KB: measured 0.03-0.06 ms
-# per manifest of the corpus (benchmarks/bench_manifest_auth.py), against 5-300 ms for the
-# session a hit opens. hmac and hashlib are stdlib: the hit path's import budget holds.
+# canonical JSON dump of the parsed manifest plus one HMAC-SHA256 over ~2 KB: see
+# benchmarks/results/manifest_auth.md (a few tens of us, against 5-300 ms for the session a
+# hit opens). hmac and hashlib are stdlib: the hit path's import budget holds.
 #
 # NOTE: a key that cannot be read or created (no home folder, a key file others can read)
 # leaves the store untrusted: it warns once and runs uncached, as for a folder others can
@@ -31,7 +31,7 @@ from typing import Any
 
 from webnnc.cache.errors import CacheError
 from webnnc.cache.manifest import Manifest
-from webnnc.cache.signing import HmacKey, SignatureError, entry_payload
+from webnnc.cache.signing import SIGNATURE_DOMAIN, HmacKey, SignatureError, artifact_digests
 
 __all__ = ["AUTH_FIELD", "KeyUnavailableError", "check_tag", "local_key", "local_key_path", "sealed_json"]
 
@@ -122,22 +122,33 @@ def local_key() -> HmacKey:
         return key
 
 
+def _payload(obj: dict[str, Any], manifest: Manifest) -> bytes:
+    # ``entry_payload(manifest)`` of signing.py, computed from the parsed file rather than by
+    # re-serializing the Manifest (dataclasses.asdict + a JSON round trip: 160-190 us of a
+    # 500 us get(), measured with benchmarks/bench_manifest_auth.py). The two are equal for
+    # every file the store writes; for any other file, every field it holds (known or not)
+    # is covered, so nothing a reader could use escapes the tag.
+    body = {"manifest": obj, "artifacts": artifact_digests(manifest)}
+    return SIGNATURE_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
 def sealed_json(manifest: Manifest, key: HmacKey) -> bytes:
     """The manifest file's bytes: the manifest with its ``auth`` tag."""
     obj = json.loads(manifest.to_json())
-    obj[AUTH_FIELD] = key.sign(entry_payload(manifest))
+    tag = key.sign(_payload(obj, manifest))
+    obj[AUTH_FIELD] = tag
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def check_tag(manifest: Manifest, obj: Any, key: HmacKey) -> None:
-    """Check the ``auth`` tag of a parsed manifest file.
+    """Check the ``auth`` tag of a parsed manifest file (``obj``, which loses its ``auth``).
 
     Raises:
         SignatureError: no tag, another key's tag, or one that does not verify.
     """
-    record = obj.get(AUTH_FIELD) if isinstance(obj, dict) else None
+    record = obj.pop(AUTH_FIELD, None) if isinstance(obj, dict) else None
     if not isinstance(record, dict) or not record:
         raise SignatureError("it carries no authentication tag (written by another program or an older webnnc)")
     if record.get("key_id") != key.key_id:
         raise SignatureError(f"its tag is by key {str(record.get('key_id'))[:16]!r}, not this user's cache key")
-    key.verify(entry_payload(manifest), record)
+    key.verify(_payload(obj, manifest), record)
