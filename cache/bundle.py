@@ -91,12 +91,12 @@ class _BoundedTarInfo(tarfile.TarInfo):
     """Refuses oversized extension headers and sparse members while the archive is scanned
     (tarfile reads a pax header whole: a 1 MB gzip bundle can declare a 2 GB one)."""
 
-    def _proc_member(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
         if self.type in (b"x", b"g", b"X", b"L", b"K") and self.size > _MAX_HEADER:
             raise BundleError(f"rejected: a tar extension header of {self.size} B (over {_MAX_HEADER} B)")
         if self.type == b"S":
             raise BundleError(f"rejected: member {self.name!r} is a sparse file")
-        member: tarfile.TarInfo = super()._proc_member(tarfile)  # type: ignore[misc]
+        member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
         if member.sparse is not None:  # pax-encoded sparse member
             raise BundleError(f"rejected: member {member.name!r} is a sparse file")
         return member

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from webnnc.cache.locks import BuildLock
@@ -74,7 +75,7 @@ class TieredStore(ArtifactStore):
             hit = super().get(key, name=name, use=use)
         return hit
 
-    def put(self, manifest: Manifest, data: bytes) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
         stored = super().put(manifest, data)
         # derived entries (e.g. a CoreML model compiled on this machine) stay local
         if stored is not None and self.remote.config.writable and "source_key" not in manifest.extra:
