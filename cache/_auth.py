@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import stat
 import threading
 from pathlib import Path
@@ -79,6 +78,8 @@ def _read_key(path: Path) -> bytes:
 
 
 def _create_key(path: Path) -> None:
+    import secrets  # once per user, not on every hit
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
