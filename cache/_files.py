@@ -23,7 +23,7 @@ from pathlib import Path
 from webnnc.cache._hash import blake3_hex
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.key import key_digest
-from webnnc.cache.manifest import ENTRY_FILES, Manifest, tree_digest
+from webnnc.cache.manifest import ENTRY_FILES, MAX_JSON_BYTES, Manifest, tree_digest
 
 __all__ = [
     "CACHEDIR_TAG",
@@ -33,6 +33,7 @@ __all__ = [
     "default_cache_dir",
     "folder_trust_problem",
     "parse_size",
+    "read_bounded",
     "read_or_none",
     "sha256_file",
     "verify_bytes",
@@ -120,10 +121,34 @@ def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def read_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
+    """A small file's bytes (a manifest), never following a link, refused above ``limit``.
+
+    Raises:
+        CacheCorruptionError: the file is over ``limit`` bytes or not a regular file.
+        OSError: it cannot be opened (FileNotFoundError when it does not exist).
+    """
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CacheCorruptionError(f"{path.name} is not a regular file")
+        if st.st_size > limit:  # a planted multi-GB "manifest" is refused unread
+            raise CacheCorruptionError(f"{path.name} is {st.st_size} B, over the {limit} B limit for a manifest")
+        chunks = []
+        while chunk := os.read(fd, limit + 1):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > limit:  # grew since fstat
+                raise CacheCorruptionError(f"{path.name} is over the {limit} B limit for a manifest")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_or_none(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
-    except OSError:
+        return read_bounded(path)
+    except (OSError, CacheCorruptionError):
         return None
 
 
@@ -272,7 +297,7 @@ class Layout:
     def read_manifest(self, key: str) -> Manifest | None:
         """The manifest under ``key`` (unverified), or None when there is no readable file."""
         try:
-            text = self.entry_path(key).read_bytes()
+            text = read_bounded(self.entry_path(key))
         except OSError:
             return None
         return Manifest.from_json(text)

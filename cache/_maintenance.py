@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from webnnc.cache._files import Layout, check_manifest
+from webnnc.cache._files import Layout, check_manifest, read_bounded
 from webnnc.cache._tree import remove_object
 from webnnc.cache.errors import CacheCorruptionError
 from webnnc.cache.locks import BuildLock
@@ -23,8 +23,9 @@ from webnnc.cache.manifest import Manifest
 
 if TYPE_CHECKING:
     from webnnc.cache._index import Index
+    from webnnc.cache.store import ArtifactStore
 
-__all__ = ["GcReport", "collect_garbage", "evict_locked", "remove_entries", "total_bytes"]
+__all__ = ["GcReport", "collect_garbage", "evict_locked", "remove_entries", "drop_bad", "total_bytes", "verify_entries"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def remove_entries(layout: Layout, index: Index, keys: list[str]) -> int:
     for key in gone:
         path = layout.entry_path(key)
         with contextlib.suppress(OSError, CacheCorruptionError):
-            shas.add(Manifest.from_json(path.read_bytes()).artifact_sha256)
+            shas.add(Manifest.from_json(read_bounded(path)).artifact_sha256)
         if not layout.remove_entry(key):
             continue
         removed += 1
@@ -146,7 +147,7 @@ def collect_garbage(
     for key in list(layout.scan_keys()):
         path = layout.entry_path(key)
         try:
-            m = Manifest.from_json(path.read_bytes())
+            m = Manifest.from_json(read_bounded(path))
             check_manifest(m, key)
         except OSError:
             continue
@@ -201,3 +202,71 @@ def _remove_idle_locks(layout: Layout) -> int:
             finally:
                 lock.release()
     return removed
+
+
+def verify_entries(store: ArtifactStore) -> list[tuple[str, str]]:
+    """The body of :meth:`ArtifactStore.verify`: every entry's fields, tag and bytes.
+
+    Every file is re-hashed (fingerprints ignored and renewed); an entry whose manifest is
+    malformed, whose tag does not verify, or whose bytes differ is dropped.
+    """
+    from webnnc.cache._auth import check_tag
+    from webnnc.cache._files import verify_bytes
+    from webnnc.cache._tree import verify_tree
+    from webnnc.cache.signing import SignatureError
+
+    auth = store._auth_key()
+    if auth is None:
+        return [("-", f"cannot verify: {store.problem}")]
+    bad: list[tuple[str, str]] = []
+    for key in list(store.keys()):
+        path = store._entry_path(key)
+        manifest: Manifest | None = None
+        try:
+            obj = Manifest.parse(read_bounded(path))
+            manifest = Manifest.from_obj(obj)
+            check_manifest(manifest, key)
+            check_tag(manifest, obj, auth)
+            obj_path = store._object_path(manifest.artifact_sha256)
+            if not obj_path.exists():
+                raise CacheCorruptionError("the artifact file is missing")
+            if manifest.files:
+                verify_tree(obj_path, manifest, stage_root=store._tmp if store.writable else None, thorough=True)
+            else:
+                verify_bytes(manifest, obj_path.read_bytes(), thorough=True)
+        except FileNotFoundError:
+            continue  # removed concurrently
+        except SignatureError as e:
+            bad.append((key, f"not authenticated: {e}"))
+            store._drop_bad(key, manifest)
+        except (CacheCorruptionError, OSError) as e:
+            bad.append((key, str(e)))
+            store._drop_bad(key, manifest)
+    return bad
+
+
+def drop_bad(layout: Layout, key: str, manifest: Manifest | None, text: bytes | None) -> None:
+    """The body of :meth:`ArtifactStore._drop_bad` (the caller forgets the key in the index)."""
+    from webnnc.cache._files import HEX64, read_or_none, sha256_file
+    from webnnc.cache._tree import verify_tree
+
+    try:
+        entry = layout.entry_path(key)
+        if text is None or read_or_none(entry) == text:
+            layout.remove_entry(key)
+        if manifest is not None and HEX64.fullmatch(manifest.artifact_sha256):
+            obj = layout.object_path(manifest.artifact_sha256)
+            if manifest.files:
+                try:
+                    check_manifest(manifest, manifest.key)
+                except CacheCorruptionError:
+                    pass  # a malformed file list judges nothing; gc removes the orphan
+                else:
+                    try:
+                        verify_tree(obj, manifest, stage_root=None, thorough=True)
+                    except (CacheCorruptionError, FileNotFoundError):
+                        layout.remove_object(manifest.artifact_sha256)
+            elif obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
+                obj.unlink(missing_ok=True)
+    except OSError as e:
+        logger.debug("could not remove the corrupt entry %s…: %s", key[:12], e)

@@ -15,11 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from webnnc.cache._files import HEX64, Layout
-from webnnc.cache.errors import CacheError
+from webnnc.cache.errors import CacheCorruptionError, CacheError
 
-__all__ = ["add_name", "read_names"]
+if TYPE_CHECKING:
+    from webnnc.cache.manifest import Manifest
+    from webnnc.cache.store import ArtifactStore
+
+__all__ = ["add_name", "find_manifests", "read_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +57,38 @@ def add_name(layout: Layout, target: str, name: str, key: str) -> None:
         layout.atomic_write(path, json.dumps({"name": name, "keys": keys}).encode())
     except (OSError, CacheError) as e:
         logger.debug("cannot record the name %r of %s…: %s", name, key[:12], e)
+
+
+def find_manifests(store: ArtifactStore, name: str, target: str | None) -> list[Manifest]:
+    """The body of :meth:`ArtifactStore.find`: names file first, then the index, then a scan."""
+    found: dict[str, Manifest] = {}
+    scanned: list[Manifest] | None = None
+    if target is not None and store.trusted:
+        # the hit path: one small names file, then each listed manifest (no database)
+        for key in read_names(store._layout, target, name):
+            try:
+                m = store.manifest(key)
+            except (CacheCorruptionError, CacheError):
+                continue
+            if m is not None and m.target == target:
+                found[key] = m
+        if found:
+            return sorted(found.values(), key=lambda m: m.created, reverse=True)
+    if target is None:
+        scanned = list(store.manifests())
+        targets = sorted({m.target for m in scanned})
+    else:
+        targets = [target]
+    for t in targets:
+        for key in store._index.keys_for_name(t, name):
+            try:
+                m = store.manifest(key)
+            except (CacheCorruptionError, CacheError):
+                continue
+            if m is not None and m.target == t:
+                found[key] = m
+    if not found or scanned is not None:
+        for m in scanned if scanned is not None else store.manifests():
+            if m.name == name and target in (None, m.target):
+                found[m.key] = m
+    return sorted(found.values(), key=lambda m: m.created, reverse=True)

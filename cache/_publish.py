@@ -76,6 +76,8 @@ def put_stream(
         CacheCorruptionError: the bytes do not match the manifest (nothing is published).
     """
     check_manifest(manifest, manifest.key)
+    if store.writable:
+        store._auth_key()  # may find the user's key unusable: then nothing is stored
     if not store.writable:
         store._degrade(store.problem or "not writable")
         return False
@@ -105,7 +107,8 @@ def put_stream(
             obj.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not obj.exists():  # content-addressed: an object already there is the same bytes
                 os.replace(staged, obj)
-            layout.atomic_write(layout.entry_path(manifest.key), manifest.to_json().encode())
+            # tagged with this user's key: a pulled entry is then authenticated like a built one
+            layout.atomic_write(layout.entry_path(manifest.key), store._sealed(manifest))
     except LockTimeout as e:
         logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
         return False

@@ -12,6 +12,21 @@ Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
     objects/<sha256>            each artifact, named by its own sha256
     objects/<sha256>/<file>     each file of a multi-file artifact (``model.onnx``, ``weights``)
 
+# NOTE: a bundle has an origin. Export signs every entry (``signatures[<key>]`` in the index,
+# the record the remote tier uses, over the same payload) and every name it carries
+# (``name_signatures[<key>][<name>]``) with :func:`bundle_keyring`'s signer: the user's own
+# cache key unless ``WEBNNC_BUNDLE_SIGNING_KEY`` (Ed25519) or ``WEBNNC_BUNDLE_KEY`` (a shared
+# secret) names another. Import and ``runtime.load(bundle=)`` refuse an entry that is
+# unsigned or signed by a key not trusted here (the user's own, ``WEBNNC_BUNDLE_KEY`` /
+# ``_KEY_FILE``, ``WEBNNC_BUNDLE_TRUSTED_KEYS``) unless the caller opts in
+# (``trust_unsigned``, ``--trust-unsigned``); a trusted key's signature that does not verify
+# is refused always (tampered). Names without a trusted signature are dropped.
+#
+# NOTE: bounded reading. Members are counted, tar extension headers (pax, GNU long names)
+# above 1 MiB and sparse members are refused while the archive is scanned, the index and the
+# manifests are refused above their size limits before a byte is read, and each artifact
+# member must have exactly the size its manifest declares: a bomb costs a header, not RAM.
+#
 # NOTE: a bundle is untrusted input. It is never extracted to disk by tarfile (no paths from
 # the archive are used), members are read only as bytes, any member that is not a regular
 # file with one of the names above rejects the whole bundle, and every manifest is checked
@@ -25,32 +40,66 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import tarfile
 import time
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from webnnc.cache._bundle_trust import bundle_keyring
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import MAX_JSON_BYTES, Manifest, load_json
+from webnnc.cache.signing import Keyring, SignatureError, name_payload
 
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
 
-__all__ = ["BUNDLE_VERSION", "BundleError", "BundleReader", "BundleWriter", "export_bundle", "import_bundle"]
+__all__ = [
+    "BUNDLE_VERSION",
+    "BundleError",
+    "BundleImport",
+    "BundleReader",
+    "BundleWriter",
+    "bundle_keyring",
+    "export_bundle",
+    "import_bundle",
+]
+
+logger = logging.getLogger(__name__)
 
 BUNDLE_VERSION = 1
 _INDEX = "webnnc-bundle.json"
 _MEMBER = re.compile(r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64})(/(model\.onnx|weights))?)")
 _CHUNK = 1 << 20
+_MAX_MEMBERS = 1 << 16  # 3 members per entry at most: 21,000 entries, far beyond any deployment
+_MAX_INDEX = 4 * MAX_JSON_BYTES  # ~300 B per entry in the index
+_MAX_HEADER = 1 << 20  # a pax / GNU long-name header: a bundle's member names are under 100 B
 
 
 class BundleError(CacheError):
-    """A bundle is malformed, tampered with, or does not hold what was asked for."""
+    """A bundle is malformed, tampered with, not trusted, or does not hold what was asked for."""
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses oversized extension headers and sparse members while the archive is scanned
+    (tarfile reads a pax header whole: a 1 MB gzip bundle can declare a 2 GB one)."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+        if self.type in (b"x", b"g", b"X", b"L", b"K") and self.size > _MAX_HEADER:
+            raise BundleError(f"rejected: a tar extension header of {self.size} B (over {_MAX_HEADER} B)")
+        if self.type == b"S":
+            raise BundleError(f"rejected: member {self.name!r} is a sparse file")
+        member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+        if member.sparse is not None:  # pax-encoded sparse member
+            raise BundleError(f"rejected: member {member.name!r} is a sparse file")
+        return member
 
 
 def _check(manifest: Manifest, key: str) -> None:
@@ -76,14 +125,20 @@ class BundleReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
-            self._tar = tarfile.open(self.path, "r:*")  # noqa: SIM115 - closed by close()
-        except (OSError, tarfile.TarError) as e:
+            self._tar = tarfile.open(self.path, "r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed by close()
+        except BundleError as e:
+            raise BundleError(f"{self.path}: {e}") from None
+        except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
             raise BundleError(f"{self.path}: not a readable webnnc bundle ({e})") from None
         try:
             self.manifests: dict[str, Manifest] = {}
             self.index: dict[str, Any] = {}  # the parsed index (fields beyond the format's are kept)
             self._objects: dict[str, tarfile.TarInfo | dict[str, tarfile.TarInfo]] = {}
+            self.signers: dict[str, str] = {}  # key -> who signed it, once check_origin ran
             self._load()
+        except (OSError, tarfile.TarError, EOFError, zlib.error) as e:  # truncated mid-archive
+            self._tar.close()
+            raise BundleError(f"{self.path}: not a readable webnnc bundle ({type(e).__name__}: {e})") from None
         except BaseException:
             self._tar.close()
             raise
@@ -91,16 +146,32 @@ class BundleReader:
     def _fail(self, what: str) -> BundleError:
         return BundleError(f"{self.path}: rejected: {what}")
 
-    def _read(self, info: tarfile.TarInfo) -> bytes:
+    def _read(self, info: tarfile.TarInfo, limit: int | None = None) -> bytes:
+        if limit is not None and info.size > limit:
+            raise self._fail(f"member {info.name!r} is {info.size} B, over the {limit} B limit (refused unread)")
         f = self._tar.extractfile(info)
         if f is None:
             raise self._fail(f"member {info.name!r} is not a regular file")
-        with f:
-            return f.read()
+        try:
+            with f:
+                data = f.read()
+        except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
+            raise self._fail(f"member {info.name!r} is unreadable (truncated? {type(e).__name__}: {e})") from None
+        except MemoryError:
+            raise self._fail(f"member {info.name!r} ({info.size} B) does not fit in memory; import it instead") from None
+        if len(data) != info.size:
+            raise self._fail(f"member {info.name!r} is truncated")
+        return data
+
+    def _scan(self) -> Iterator[tarfile.TarInfo]:
+        for i, info in enumerate(self._tar):
+            if i >= _MAX_MEMBERS:
+                raise self._fail(f"more than {_MAX_MEMBERS} members")
+            yield info
 
     def _load(self) -> None:
         members: dict[str, tarfile.TarInfo | None] = {}
-        for info in self._tar.getmembers():
+        for info in self._scan():
             if not info.isreg():
                 raise self._fail(f"member {info.name!r} is not a regular file (links and folders are refused)")
             if info.name != _INDEX and not _MEMBER.fullmatch(info.name):
@@ -113,7 +184,7 @@ class BundleReader:
         try:
             index_member = members.pop(_INDEX)
             assert index_member is not None
-            index = json.loads(self._read(index_member))
+            index = load_json(self._read(index_member, _MAX_INDEX), _INDEX, _MAX_INDEX)
             self.index = index if isinstance(index, dict) else {}
             if index.get("bundle_version") != BUNDLE_VERSION:
                 raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
@@ -131,7 +202,7 @@ class BundleReader:
             if entry is None:
                 raise self._fail(f"the manifest of listed key {key[:12]}… is missing")
             try:
-                manifest = Manifest.from_json(self._read(entry))
+                manifest = Manifest.from_json(self._read(entry, MAX_JSON_BYTES))
                 _check(manifest, key)
             except CacheCorruptionError as e:
                 raise self._fail(f"entries/{key}.json: {e}") from None
@@ -144,12 +215,16 @@ class BundleReader:
                         part = members.pop(f"objects/{sha}/{name}", None)
                         if part is None:
                             raise self._fail(f"the file {name} of artifact {sha[:12]}… (key {key[:12]}…) is missing")
+                        if part.size != manifest.files[name]["size"]:  # declared sizes checked before reading
+                            raise self._fail(f"{part.name} is {part.size} B, its manifest says {manifest.files[name]['size']} B")
                         parts[name] = part
                     self._objects[sha] = parts
             else:
                 obj = members.get(f"objects/{sha}") or self._objects.get(sha)
                 if obj is None or isinstance(obj, dict):
                     raise self._fail(f"the artifact {sha[:12]}… of key {key[:12]}… is missing")
+                if obj.size != manifest.artifact_size:
+                    raise self._fail(f"{obj.name} is {obj.size} B, its manifest says {manifest.artifact_size} B")
                 members.pop(f"objects/{sha}", None)
                 self._objects[sha] = obj
             self.manifests[key] = manifest
@@ -217,11 +292,31 @@ class BundleReader:
                 if f is None:
                     raise self._fail(f"member {info.name!r} is not a regular file")
                 h = hashlib.sha256()
-                with f:
-                    while chunk := f.read(_CHUNK):
-                        h.update(chunk)
+                try:
+                    with f:
+                        while chunk := f.read(_CHUNK):
+                            h.update(chunk)
+                except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
+                    raise self._fail(f"member {info.name!r} is unreadable (truncated? {type(e).__name__})") from None
                 if h.hexdigest() != wanted.get(info.name, sha):
                     raise self._fail(f"{info.name}: bytes do not match their name and manifest (tampered)")
+
+    def check_origin(self, keyring: Keyring, *, trust_unsigned: bool = False) -> dict[str, str]:
+        """Check who signed every entry; keep only the names a trusted key signed.
+
+        Returns ``{key: signer}`` (also kept in :attr:`signers`).
+
+        Raises:
+            BundleError: an entry is unsigned or signed by a key not trusted here (unless
+                ``trust_unsigned``), or a trusted key's signature does not verify (always).
+        """
+        from webnnc.cache._bundle_trust import check_origin
+
+        try:
+            check_origin(self, keyring, trust_unsigned=trust_unsigned)
+        except SignatureError as e:
+            raise self._fail(str(e)) from None
+        return dict(self.signers)
 
     def find(self, name: str, target: str | None = None) -> list[Manifest]:
         """Manifests named ``name`` (for ``target``, or any), newest first."""
@@ -262,14 +357,28 @@ def export_bundle(
     names: Iterable[str] = (),
     *,
     target: str | None = None,
+    keyring: Keyring | None = None,
 ) -> list[Manifest]:
     """Write the verified entries named ``names`` (all entries when empty) to a bundle file.
 
+    Every entry and name is signed with ``keyring``'s signer (default :func:`bundle_keyring`).
     The file appears atomically (written beside it, then renamed).
 
     Raises:
-        BundleError: a requested name has no (intact) entry, or nothing is left to export.
+        BundleError: a requested name has no (intact) entry, nothing is left to export, or
+            there is no key to sign with.
     """
+    try:
+        ring = keyring if keyring is not None else bundle_keyring()
+    except SignatureError as e:
+        raise BundleError(f"cannot sign the bundle: {e}") from None
+    if ring.signer is None:
+        raise BundleError(
+            "cannot sign the bundle: no key (this user's cache key is unavailable and "
+            "WEBNNC_BUNDLE_SIGNING_KEY / WEBNNC_BUNDLE_KEY are not set)"
+        )
+    signatures: dict[str, dict[str, str]] = {}
+    name_signatures: dict[str, dict[str, dict[str, str]]] = {}
     wanted = list(names)
     asked: dict[str, list[str]] = {}  # key -> the names it was exported by
     if wanted:
@@ -310,6 +419,8 @@ def export_bundle(
                     "key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "names": names,
                     "target": hm.target,
                 })
+                signatures[hm.key] = ring.sign_entry(hm)
+                name_signatures[hm.key] = {n: ring.sign(name_payload(hm.target, n, hm.key)) for n in names}
                 _add(tar, f"entries/{hm.key}.json", hm.to_json().encode(), hm.created)
                 if hm.artifact_sha256 not in objects:
                     objects.add(hm.artifact_sha256)
@@ -321,7 +432,10 @@ def export_bundle(
                 exported.append(hm)
             if not exported:
                 raise BundleError(f"nothing to export from {store.directory}")
-            index = {"bundle_version": BUNDLE_VERSION, "created": time.time(), "entries": entries}
+            index = {
+                "bundle_version": BUNDLE_VERSION, "created": time.time(), "entries": entries,
+                "signatures": signatures, "name_signatures": name_signatures,
+            }
             _add(tar, _INDEX, json.dumps(index, indent=1, sort_keys=True).encode(), time.time())
         os.replace(tmp, out)
     finally:
@@ -329,30 +443,68 @@ def export_bundle(
     return exported
 
 
-def import_bundle(store: ArtifactStore, path: str | os.PathLike[str]) -> tuple[list[Manifest], list[Manifest]]:
-    """Verify a whole bundle, then store its entries. Returns ``(imported, already present)``.
+@dataclass
+class BundleImport:
+    """What :func:`import_bundle` did. Unpacks as ``(imported, present)``."""
 
-    Nothing is imported unless every manifest and artifact in the bundle verifies.
+    imported: list[Manifest] = field(default_factory=list)
+    present: list[Manifest] = field(default_factory=list)
+    # same key, other artifact bytes than the cache's entry (kept): a compiler that is not
+    # deterministic, or a bundle built elsewhere with other tools; never silently "present"
+    conflicts: list[Manifest] = field(default_factory=list)
+    signers: dict[str, str] = field(default_factory=dict)  # key -> who signed it
+
+    def __iter__(self) -> Iterator[list[Manifest]]:
+        return iter((self.imported, self.present))
+
+
+def import_bundle(
+    store: ArtifactStore,
+    path: str | os.PathLike[str],
+    *,
+    trust_unsigned: bool = False,
+    keyring: Keyring | None = None,
+) -> BundleImport:
+    """Verify a whole bundle (origin, structure, bytes), then store its entries.
+
+    Nothing is imported unless every entry is signed by a trusted key (``keyring``, default
+    :func:`bundle_keyring`; ``trust_unsigned`` accepts unsigned and foreign entries) and
+    every manifest and artifact verifies. An entry whose key the cache already holds with
+    other artifact bytes is kept as it is and reported in ``conflicts`` (one warning each).
 
     Raises:
-        BundleError: the bundle is malformed or tampered with.
+        BundleError: the bundle is malformed, tampered with, or not trusted.
         CacheError: the store cannot be written.
     """
-    imported: list[Manifest] = []
-    present: list[Manifest] = []
+    report = BundleImport()
+    try:
+        ring = keyring if keyring is not None else bundle_keyring()
+    except SignatureError as e:
+        raise BundleError(f"cannot check the bundle's signatures: {e}") from None
     with BundleReader(path) as bundle:
+        report.signers = bundle.check_origin(ring, trust_unsigned=trust_unsigned)
         bundle.verify_all()
         for key, manifest in bundle.manifests.items():
-            if store.get(key, use=False) is not None:
-                present.append(manifest)
+            have = store.get(key, use=False)
+            if have is not None:
+                if have.manifest.artifact_sha256 != manifest.artifact_sha256:
+                    logger.warning(
+                        "%s: entry %s… (%s) differs from the cache's entry of the same key "
+                        "(artifact %s… here, %s… in the bundle); kept the cache's",
+                        path, key[:12], manifest.name or "-", have.manifest.artifact_sha256[:12],
+                        manifest.artifact_sha256[:12],
+                    )
+                    report.conflicts.append(manifest)
+                else:
+                    report.present.append(manifest)
             elif store.put(manifest, bundle.artifact(key)) is None:
                 raise CacheError(f"cannot import into {store.directory}: {store.problem or 'not writable'}")
             else:
-                imported.append(manifest)
+                report.imported.append(manifest)
             for name in bundle.names.get(key, ()):  # runtime.load(name) finds it by every name
                 if name != manifest.name:
                     store.add_name(manifest, name)
-    return imported, present
+    return report
 
 
 class BundleWriter:

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from webnnc.cache.errors import CacheCorruptionError
 
-__all__ = ["ENTRY_FILES", "MANIFEST_VERSION", "IOSpec", "Manifest", "tree_digest"]
+__all__ = ["ENTRY_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "load_json", "tree_digest"]
 
 MANIFEST_VERSION = 1
+
+# Bounds on JSON read from a cache folder or a bundle (issue 15): a real manifest is 1-30 KB
+# (the corpus's largest, bert_base, holds 3 IO specs and a memory plan), a bundle index
+# about 300 B per entry. 4 MiB leaves room for graphs with thousands of IO specs while
+# refusing a planted multi-GB file before it is read, let alone parsed.
+MAX_JSON_BYTES = 4 << 20
+_MAX_RANK = 64  # ONNX Runtime's own limit on tensor rank is lower
+_MAX_DIM = 2**62  # larger dims cannot describe a tensor any machine holds
+_MAX_CREATED = 1e11  # seconds since 1970: year 5138; 1e300 is a planted value, not a time
 
 # The only file names a multi-file artifact may hold (``Manifest.files``): the graph, and the
 # external-data file its initializers name by this fixed relative location. Fixed names mean
@@ -44,7 +54,51 @@ class IOSpec:
 
     @classmethod
     def from_json(cls, obj: Any) -> IOSpec:
-        return cls(str(obj["name"]), str(obj["data_type"]), tuple(int(d) for d in obj["shape"]))
+        from webnnc.cache.dtypes import NUMPY_STORAGE
+
+        if not isinstance(obj, dict):
+            raise TypeError(f"an IO spec is a {type(obj).__name__}, not an object")
+        name, dtype, shape = obj["name"], obj["data_type"], obj["shape"]
+        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in NUMPY_STORAGE:
+            raise ValueError(f"IO spec {name!r}: data type {dtype!r} is not a WebNN data type")
+        if not isinstance(shape, list) or len(shape) > _MAX_RANK:
+            raise ValueError(f"IO spec {name!r}: shape is not a list of at most {_MAX_RANK} dims")
+        if not all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape):
+            raise ValueError(f"IO spec {name!r}: shape {shape[:8]!r} holds a non-integer or out-of-range dim")
+        return cls(name, dtype, tuple(shape))
+
+
+def load_json(text: str | bytes, what: str, limit: int = MAX_JSON_BYTES) -> Any:
+    """``json.loads`` for files from a cache folder or a bundle: bounded in size and depth.
+
+    Raises:
+        ValueError: ``text`` is over ``limit`` bytes, nested too deeply, or not JSON (one line
+            naming ``what``).
+    """
+    if len(text) > limit:
+        raise ValueError(f"{what} is {len(text)} B, over the {limit} B limit (refused unread)")
+    try:
+        return json.loads(text)
+    except RecursionError:  # a deeply nested literal: the size bound keeps this cheap to reach
+        raise ValueError(f"{what} is nested too deeply") from None
+    except ValueError as e:
+        raise ValueError(f"{what} is not JSON ({e})") from None
+
+
+def _str(obj: dict[str, Any], field: str, default: str | None = None) -> str:
+    value = obj.get(field, default)
+    if not isinstance(value, str):
+        raise TypeError(f"{field} is a {type(value).__name__}, not a string")
+    return value
+
+
+def _dict(obj: dict[str, Any], field: str, values: type | tuple[type, ...] = object) -> dict[str, Any]:
+    value = obj.get(field, {})
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"{field} is not an object with string keys")
+    if values is not object and not all(isinstance(v, values) and not isinstance(v, bool) for v in value.values()):
+        raise TypeError(f"{field} holds a value that is not {values}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -78,29 +132,57 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
         """Parse and validate a manifest; raise CacheCorruptionError when it is malformed."""
+        return cls.from_obj(cls.parse(text))
+
+    @staticmethod
+    def parse(text: str | bytes) -> Any:
+        """The bounded JSON parse of a manifest file (:func:`load_json`)."""
         try:
-            obj = json.loads(text)
+            return load_json(text, "the manifest")
+        except ValueError as e:
+            raise CacheCorruptionError(f"malformed manifest: {e}") from None
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> Manifest:
+        """Validate a parsed manifest: every field's type and range (CacheCorruptionError if not).
+
+        Fields the format does not know (such as the store's ``auth`` tag) are ignored.
+        """
+        try:
             if not isinstance(obj, dict):
                 raise TypeError("not an object")
             if obj.get("version") != MANIFEST_VERSION:
                 raise ValueError(f"manifest version {obj.get('version')!r}, expected {MANIFEST_VERSION}")
+            size, created, name = obj["artifact_size"], obj.get("created", 0.0), obj.get("name")
+            if type(size) is not int or not 0 <= size <= _MAX_DIM:
+                raise ValueError(f"artifact_size {size!r} is not a size")
+            if type(created) not in (int, float) or not (math.isfinite(created) and 0 <= created <= _MAX_CREATED):
+                raise ValueError(f"created {created!r} is not a time")
+            if name is not None and not isinstance(name, str):
+                raise TypeError(f"name is a {type(name).__name__}, not a string")
+            if not isinstance(obj["inputs"], list) or not isinstance(obj["outputs"], list):
+                raise TypeError("inputs and outputs must be lists")
+            timings = _dict(obj, "timings_ms", (int, float))
+            if not all(math.isfinite(v) for v in timings.values()):
+                raise ValueError("timings_ms holds a non-finite value")
+            files = _dict(obj, "files", dict)
             return cls(
-                key=str(obj["key"]),
-                target=str(obj["target"]),
-                format=str(obj["format"]),
-                artifact_sha256=str(obj["artifact_sha256"]),
-                artifact_size=int(obj["artifact_size"]),
+                key=_str(obj, "key"),
+                target=_str(obj, "target"),
+                format=_str(obj, "format"),
+                artifact_sha256=_str(obj, "artifact_sha256"),
+                artifact_size=size,
                 inputs=tuple(IOSpec.from_json(o) for o in obj["inputs"]),
                 outputs=tuple(IOSpec.from_json(o) for o in obj["outputs"]),
-                name=obj.get("name"),
-                created=float(obj.get("created", 0.0)),
-                key_parts=dict(obj.get("key_parts", {})),
-                libraries=dict(obj.get("libraries", {})),
-                timings_ms=dict(obj.get("timings_ms", {})),
-                session=dict(obj.get("session", {})),
-                extra=dict(obj.get("extra", {})),
-                artifact_blake3=str(obj.get("artifact_blake3", "")),
-                files={str(k): dict(v) for k, v in dict(obj.get("files", {})).items()},
+                name=name,
+                created=float(created),
+                key_parts=_dict(obj, "key_parts", str),
+                libraries=_dict(obj, "libraries", str),
+                timings_ms=timings,
+                session=_dict(obj, "session"),
+                extra=_dict(obj, "extra"),
+                artifact_blake3=_str(obj, "artifact_blake3", ""),
+                files={k: dict(v) for k, v in files.items()},
             )
         except (ValueError, TypeError, KeyError) as e:
             raise CacheCorruptionError(f"malformed manifest: {e}") from None

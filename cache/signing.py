@@ -31,7 +31,6 @@ Two schemes, both over the same canonical payload (:func:`entry_payload`):
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -209,6 +208,8 @@ class Ed25519Signer:
         return Ed25519Verifier([self._key.public_key()])
 
     def sign(self, payload: bytes) -> dict[str, str]:
+        import base64  # Ed25519 only: a cache hit checks an HMAC and never imports it
+
         value = base64.b64encode(self._key.sign(payload)).decode()
         return {"scheme": self.scheme, "key_id": self.key_id, "value": value}
 
@@ -248,6 +249,8 @@ class Ed25519Verifier:
         key = self._keys.get(str(record.get("key_id", "")))
         if key is None:
             raise SignatureError(f"ed25519 signature by untrusted key {record.get('key_id')!r}")
+        import base64
+
         try:
             key.verify(base64.b64decode(str(record.get("value", "")), validate=True), payload)
         except Exception:  # InvalidSignature, or a value that is not base64 of 64 bytes

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from webnnc.cache._auth import KeyUnavailableError, local_key, sealed_json
+from webnnc.cache._auth import check_tag as check_entry_tag
 from webnnc.cache._derived import CachedArtifact, DerivedEntries, EntryInfo
 from webnnc.cache._files import (
     CACHEDIR_TAG,
@@ -45,6 +47,7 @@ from webnnc.cache._files import (
     default_cache_dir,
     folder_trust_problem,
     parse_size,
+    read_bounded,
     read_or_none,
     sha256_file,
     verify_bytes,
@@ -53,18 +56,21 @@ from webnnc.cache._hash import blake3_hex
 from webnnc.cache._maintenance import (
     GcReport,
     collect_garbage,
+    drop_bad,
     evict_locked,
     remove_entries,
     total_bytes,
 )
-from webnnc.cache._names import add_name, read_names
+from webnnc.cache._names import add_name, find_manifests, read_names
 from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.locks import BuildLock, LockTimeout
 from webnnc.cache.manifest import Manifest, tree_digest
+from webnnc.cache.signing import SignatureError
 
 if TYPE_CHECKING:
     from webnnc.cache._index import Index
+    from webnnc.cache.signing import HmacKey
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -132,6 +138,7 @@ class ArtifactStore(DerivedEntries):
         self.problem = ""
         self.trusted = True
         self._index_: Index | None = None
+        self._key_: HmacKey | None = None
         self._hits_written = 0
         try:
             for d in (self._objects, self._entries, self._tmp, self._locks):
@@ -163,6 +170,25 @@ class ArtifactStore(DerivedEntries):
 
             self._index_ = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
         return self._index_
+
+    def _auth_key(self) -> HmacKey | None:
+        """The user's key that tags every entry (``_auth.py``); None leaves the store untrusted."""
+        if self._key_ is None and self.trusted:
+            try:
+                self._key_ = local_key()
+            except KeyUnavailableError as e:  # no entry can be authenticated: run uncached, as for a shared folder
+                self.trusted, self.writable, self.problem = False, False, str(e)
+                if str(self.directory) not in _WARNED:
+                    _WARNED.add(str(self.directory))
+                    logger.warning("not using the artifact cache: %s; graphs compile and run in memory", e)
+        return self._key_
+
+    def _sealed(self, manifest: Manifest) -> bytes:
+        """The manifest file's bytes, with this user's authentication tag."""
+        key = self._auth_key()
+        if key is None:
+            raise OSError(errno.EACCES, self.problem)
+        return sealed_json(manifest, key)
 
     # ------------------------------------------------------------------ paths
     def _entry_path(self, key: str) -> Path:
@@ -201,19 +227,27 @@ class ArtifactStore(DerivedEntries):
 
     def _get(self, key: str, *, name: str | None, use: bool, retry: bool) -> CachedArtifact | None:
         entry = self._entry_path(key)
-        if not self.trusted:
+        auth = self._auth_key() if self.trusted else None
+        if auth is None:
             return None
+        manifest: Manifest | None = None
+        text = b""
         try:
-            text = entry.read_bytes()
+            text = read_bounded(entry)
         except FileNotFoundError:
             return None
         except OSError as e:
             logger.debug("cannot read cache entry %s (%s); treating it as a miss", entry, e)
             return None
-        manifest: Manifest | None = None
+        except CacheCorruptionError as e:
+            logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
+            self._drop_bad(key, None)
+            return None
         try:
-            manifest = Manifest.from_json(text)
+            obj = Manifest.parse(text)
+            manifest = Manifest.from_obj(obj)
             check_manifest(manifest, key)
+            check_entry_tag(manifest, obj, auth)
             obj = self._object_path(manifest.artifact_sha256)
             timings: dict[str, float] = {}
             try:
@@ -238,6 +272,10 @@ class ArtifactStore(DerivedEntries):
                 verify_bytes(manifest, data, thorough=False)
         except CacheCorruptionError as e:
             logger.warning("cache entry %s… is corrupt (%s); dropping it and rebuilding", key[:12], e)
+            self._drop_bad(key, manifest, text)
+            return None
+        except SignatureError as e:  # planted, edited, or from another account: never used
+            logger.warning("cache entry %s… is not authenticated: %s; dropping it and rebuilding", key[:12], e)
             self._drop_bad(key, manifest, text)
             return None
         except OSError as e:
@@ -283,7 +321,7 @@ class ArtifactStore(DerivedEntries):
             path = self._entry_path(key)
             try:
                 st = path.stat()
-                m = Manifest.from_json(path.read_bytes())
+                m = Manifest.from_json(read_bounded(path))
             except (OSError, CacheCorruptionError):
                 continue
             out.append(EntryInfo(m, m.artifact_size + st.st_size, st.st_mtime, self.hits(key)))
@@ -304,37 +342,7 @@ class ArtifactStore(DerivedEntries):
         is needed; otherwise every manifest is read (the index may have been deleted).
         Entries are not verified here.
         """
-        found: dict[str, Manifest] = {}
-        scanned: list[Manifest] | None = None
-        if target is not None and self.trusted:
-            # the hit path: one small names file, then each listed manifest (no database)
-            for key in read_names(self._layout, target, name):
-                try:
-                    m = self.manifest(key)
-                except (CacheCorruptionError, CacheError):
-                    continue
-                if m is not None and m.target == target:
-                    found[key] = m
-            if found:
-                return sorted(found.values(), key=lambda m: m.created, reverse=True)
-        if target is None:
-            scanned = list(self.manifests())
-            targets = sorted({m.target for m in scanned})
-        else:
-            targets = [target]
-        for t in targets:
-            for key in self._index.keys_for_name(t, name):
-                try:
-                    m = self.manifest(key)
-                except (CacheCorruptionError, CacheError):
-                    continue
-                if m is not None and m.target == t:
-                    found[key] = m
-        if not found or scanned is not None:
-            for m in scanned if scanned is not None else self.manifests():
-                if m.name == name and target in (None, m.target):
-                    found[m.key] = m
-        return sorted(found.values(), key=lambda m: m.created, reverse=True)
+        return find_manifests(self, name, target)
 
     def names(
         self, key: str, manifest: Manifest | None = None, *, aliases: dict[str, set[str]] | None = None
@@ -455,7 +463,7 @@ class ArtifactStore(DerivedEntries):
         try:
             with self._store_lock(shared=True, timeout=self.lock_timeout):
                 write_object()
-                self._atomic_write(self._entry_path(manifest.key), manifest.to_json().encode())
+                self._atomic_write(self._entry_path(manifest.key), self._sealed(manifest))
         except LockTimeout as e:  # a stuck gc/evict elsewhere: skip storing, keep the store usable
             logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
             return False
@@ -481,29 +489,9 @@ class ArtifactStore(DerivedEntries):
         With ``text`` (the manifest bytes judged corrupt), an entry that has meanwhile been
         published again with other bytes is left alone.
         """
-        if not self.writable:
-            return
-        try:
-            entry = self._entry_path(key)
-            if text is None or read_or_none(entry) == text:
-                self._layout.remove_entry(key)
-            if manifest is not None and HEX64.fullmatch(manifest.artifact_sha256):
-                obj = self._object_path(manifest.artifact_sha256)
-                if manifest.files:
-                    try:
-                        check_manifest(manifest, manifest.key)
-                    except CacheCorruptionError:
-                        pass  # a malformed file list judges nothing; gc removes the orphan
-                    else:
-                        try:
-                            verify_tree(obj, manifest, stage_root=None, thorough=True)
-                        except (CacheCorruptionError, FileNotFoundError):
-                            self._layout.remove_object(manifest.artifact_sha256)
-                elif obj.exists() and sha256_file(obj) != (manifest.artifact_sha256, manifest.artifact_size):
-                    obj.unlink(missing_ok=True)
-        except OSError as e:
-            logger.debug("could not remove the corrupt entry %s…: %s", key[:12], e)
-        self._index.forget(key)
+        if self.writable:
+            drop_bad(self._layout, key, manifest, text)
+            self._index.forget(key)
 
     def drop(self, key: str) -> bool:
         """Remove one entry (its artifact goes too unless another entry shares it)."""
@@ -541,27 +529,12 @@ class ArtifactStore(DerivedEntries):
 
     # ------------------------------------------------------------------ maintenance
     def verify(self) -> list[tuple[str, str]]:
-        """Re-hash every entry; drop the bad ones. Returns ``[(key, problem)]`` for those."""
-        bad: list[tuple[str, str]] = []
-        for key in list(self.keys()):
-            path = self._entry_path(key)
-            manifest: Manifest | None = None
-            try:
-                manifest = Manifest.from_json(path.read_bytes())
-                check_manifest(manifest, key)
-                obj = self._object_path(manifest.artifact_sha256)
-                if not obj.exists():
-                    raise CacheCorruptionError("the artifact file is missing")
-                if manifest.files:  # every file re-hashed, fingerprints ignored and renewed
-                    verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None, thorough=True)
-                else:
-                    verify_bytes(manifest, obj.read_bytes(), thorough=True)
-            except FileNotFoundError:
-                continue  # removed concurrently
-            except (CacheCorruptionError, OSError) as e:
-                bad.append((key, str(e)))
-                self._drop_bad(key, manifest)
-        return bad
+        """Re-hash every entry and check its tag and fields; drop the bad ones.
+
+        Returns ``[(key, problem)]`` for those."""
+        from webnnc.cache._maintenance import verify_entries
+
+        return verify_entries(self)
 
     def gc(
         self,

@@ -36,6 +36,7 @@ def load(
     cache_dir: str | os.PathLike[str] | None = None,
     bundle: str | os.PathLike[str] | None = None,
     remote: str | None = None,
+    trust_unsigned: bool = False,
 ) -> MLGraph:
     """Load the newest compiled graph this runtime can run, by model name or key digest.
 
@@ -50,6 +51,8 @@ def load(
         bundle: load from this bundle file (``webnnc cache export``) instead of the cache.
         remote: a shared remote tier to pull from on a local miss (default
             ``$WEBNNC_REMOTE_CACHE``; see ``cache/REMOTE.md``).
+        trust_unsigned: run a ``bundle`` whose entries are unsigned or signed by a key not
+            trusted here (by default such a bundle is refused; see cache/CACHE.md).
 
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
@@ -71,11 +74,14 @@ def load(
     lookup_timings: dict[str, float] = {}
     store: ArtifactStore | None = None
     if bundle is not None:
-        from webnnc.cache.bundle import BundleError, BundleReader
+        from webnnc.cache.bundle import BundleError, BundleReader, bundle_keyring
+        from webnnc.cache.signing import SignatureError
 
         where = f"bundle {bundle}"
         try:
             with BundleReader(bundle) as reader:
+                # who made it, before anything in it is run (and names only trusted keys signed)
+                reader.check_origin(bundle_keyring(), trust_unsigned=trust_unsigned)
                 if is_key and name_or_key in reader.manifests:
                     candidates = [reader.manifests[name_or_key]]
                 else:
@@ -87,7 +93,7 @@ def load(
                         continue
                     found = (m, reader.artifact(m.key), None)
                     break
-        except BundleError as e:
+        except (BundleError, SignatureError) as e:
             raise RuntimeLoadError(str(e)) from None
     else:
         if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):

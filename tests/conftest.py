@@ -19,6 +19,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own default cache dir, so nothing touches ~/.cache/webnnc."""
     d = tmp_path_factory.mktemp("webnnc-cache")
     monkeypatch.setenv("WEBNNC_CACHE_DIR", str(d))
+    # the user's cache key (cache/_auth.py) too: nothing touches ~/.config/webnnc
+    monkeypatch.setenv("WEBNNC_CACHE_KEY_FILE", str(tmp_path_factory.mktemp("webnnc-config") / "cache-key"))
     yield d
 
 

@@ -69,13 +69,15 @@ def test_load_and_run_without_the_compiler(tmp_path: Path, cache_dir: Path) -> N
 # --------------------------------------------------------------------------- import budget
 # What a cache hit may import beyond numpy and onnxruntime (issue 19): the hit path's own
 # modules, and nothing of the index (diskcache, sqlite3), the compiler's back end, archive
-# formats, or importlib.metadata. BLAKE3 only while a file still has to be hashed.
+# formats, or importlib.metadata. BLAKE3 only while a file still has to be hashed. The
+# entry's tag is checked on every hit (issue 15): _auth and signing (hmac, stdlib).
 _HIT_WEBNNC = {
     "webnnc", "webnnc.runtime", "webnnc.runtime.errors", "webnnc.runtime.loader", "webnnc.runtime._session",
     "webnnc.runtime.graph", "webnnc.runtime.tensor", "webnnc.cache", "webnnc.cache.errors", "webnnc.cache.key",
     "webnnc.cache.manifest", "webnnc.cache.compat", "webnnc.cache.machine", "webnnc.cache.dtypes",
     "webnnc.cache.store", "webnnc.cache._files", "webnnc.cache._hash", "webnnc.cache._tree",
     "webnnc.cache._names", "webnnc.cache._maintenance", "webnnc.cache.locks", "webnnc.cache._derived",
+    "webnnc.cache._auth", "webnnc.cache.signing",
 }
 _NEVER_ON_A_HIT = (
     "diskcache", "sqlite3", "_sqlite3", "blake3", "onnx", "coremltools", "importlib.metadata", "zipfile",

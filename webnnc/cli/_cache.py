@@ -72,6 +72,10 @@ def add_commands(sub: Any) -> None:
 
     imp = sub.add_parser("import", help="verify a bundle, then add its entries to the cache")
     imp.add_argument("path", metavar="PATH", help="bundle file (from `webnnc cache export`)")
+    imp.add_argument(
+        "--trust-unsigned", action="store_true",
+        help="accept entries that are unsigned or signed by a key not trusted here (see cache/CACHE.md)",
+    )
     imp.set_defaults(func=run_import)
 
     push = sub.add_parser("push", help="sign entries (NAME..., or --all) and upload them to the remote cache")
@@ -252,13 +256,17 @@ def run_import(args: argparse.Namespace) -> int:
     from webnnc.cache.bundle import import_bundle
 
     with _store(args) as store:
-        imported, present = import_bundle(store, args.path)
+        report = import_bundle(store, args.path, trust_unsigned=args.trust_unsigned)
+        imported, present = report
+        conflicts = f", {len(report.conflicts)} differing from the cache's (kept the cache's)" if report.conflicts else ""
         print(
             f"imported {len(imported)} entries from {args.path} into {store.directory} "
-            f"({len(present)} already present)"
+            f"({len(present)} already present{conflicts})"
         )
         for m in imported:
-            print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}")
+            print(f"  {(m.name or '-'):<24} {m.target:<10} {m.key[:16]}  signed by {report.signers.get(m.key, '?')}")
+        for m in report.conflicts:
+            print(f"  differs {(m.name or '-'):<16} {m.target:<10} {m.key[:16]}  (same key, other artifact bytes)")
     return 0
 
 
