@@ -144,10 +144,10 @@ def main() -> int:
     if args.corpus:
         only = [s for s in (args.only or "").split(",") if s]
         out += ["## Corpus: webnnc compile vs ORT session creation (ORT_ENABLE_ALL)", ""]
-        out += corpus(args.corpus, only or None, args.rounds) + [""]
+        out += [*corpus(args.corpus, only or None, args.rounds), ""]
     sizes = [int(s) for s in args.chains.split(",") if s]
     if sizes:
-        out += ["## Chains of elementwise ops", ""] + chains(sizes)
+        out += ["## Chains of elementwise ops", "", *chains(sizes)]
     print("\n".join(out))
     return 0
 
