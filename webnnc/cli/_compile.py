@@ -154,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
         if args.explain:
             from webnnc.cli._explain import explain
 
+            if result.info.cache_hit:
+                from webnnc.compiler.driver import rerun_passes
+
+                result.info.passes = rerun_passes(graph, options)
+
             print(explain(result))
     return 0
 

@@ -50,26 +50,14 @@ def pass_table(records: Sequence[PassRecord]) -> list[str]:
     return lines
 
 
-def _record(data: Mapping[str, Any]) -> PassRecord:
-    """A pass record back from its manifest JSON (``extra["passes"]``)."""
-    from webnnc.compiler.passes import PassRecord
-
-    return PassRecord(
-        name=str(data.get("name", "?")), modified=bool(data.get("modified")),
-        nodes_before=int(data.get("nodes_before", 0)), nodes_after=int(data.get("nodes_after", 0)),
-        seconds=float(data.get("seconds", 0.0)), details=dict(data.get("details") or {}),
-    )
-
-
 def explain(result: CompileResult) -> str:
     """A readable account of one ``compile_graph`` result."""
     info, manifest = result.info, result.manifest
     lines = [f"{info.source}, key {info.key}"]
     if info.source == "cache-hit":
         lines.append("passes: none ran (the artifact came from the cache)")
-        stored = manifest.extra.get("passes")
-        if stored:  # what the compile that stored this entry did
-            lines += ["passes when it was compiled:", *pass_table([_record(r) for r in stored])]
+        if info.passes:  # the caller re-ran them for this report (driver.rerun_passes)
+            lines += ["passes, re-run for this report:", *pass_table(info.passes)]
         if manifest.timings_ms:
             lines.append(
                 "compile timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in manifest.timings_ms.items())
