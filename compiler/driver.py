@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore, CachedArtifact
     from webnnc.compiler.passes import PassRecord
 
-__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph"]
+__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "rerun_passes"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,22 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1e3, 3)
 
 
+Progress = Callable[[str, float], None]
+
+
+class _Timings(dict[str, float]):
+    """``timings_ms``, which also tells ``progress`` (stage name, ms) as each stage ends."""
+
+    def __init__(self, first: Mapping[str, float] | None, progress: Progress | None) -> None:
+        super().__init__(first or {})
+        self._progress = progress
+
+    def __setitem__(self, stage: str, ms: float) -> None:
+        super().__setitem__(stage, ms)
+        if self._progress is not None:
+            self._progress(stage, ms)
+
+
 def compile_graph(
     graph: Graph,
     options: CompileOptions | None = None,
@@ -97,6 +114,9 @@ def compile_graph(
     store: ArtifactStore | None = None,
     name: str | None = None,
     verify_ir: bool = False,
+    force: bool = False,
+    stage_timings: Mapping[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> CompileResult:
     """Compile ``graph`` for ``options.target``, or fetch it from ``store``.
 
@@ -107,9 +127,13 @@ def compile_graph(
         store: the artifact store; None compiles in memory without caching.
         name: register the result under this model name (for ``runtime.load(name)``).
         verify_ir: verify the IR before and after every pass.
+        force: compile even when ``store`` holds the entry, and replace it.
+        stage_timings: milliseconds of the stages the caller ran before (``import``, ``build``);
+            they open ``timings_ms`` so that its sum is the whole compile.
+        progress: called with (stage, milliseconds) as each stage ends.
     """
     options = options or CompileOptions()
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = _Timings(stage_timings, progress)
 
     # 1. key: structural digest of the graph as built + everything that shapes the artifact
     t0 = time.perf_counter()
@@ -122,6 +146,12 @@ def compile_graph(
     # 2. lookup; on a miss, take the key's cross-process build lock and look again, so that
     #    N processes building one graph compile it once (see cache/CACHE.md, "Concurrency")
     lock: BuildLock | None = None
+    if store is not None and force:
+        try:
+            if store.drop(digest):
+                logger.info("--force: removed the cached entry %s…", digest[:12])
+        except Exception as e:  # the compile below still replaces it (or runs from memory)
+            logger.warning("could not remove the cached entry (%s)", e)
     if store is not None:
         t0 = time.perf_counter()
         hit, lock, store = _lookup(store, digest, name, timings)
@@ -132,7 +162,7 @@ def compile_graph(
             # multi-file artifact's weights stay in its folder, for ONNX Runtime to map)
             timings.update({f"lookup.{k}": v for k, v in hit.timings_ms.items()})
             return CompileResult(
-                hit.manifest, BuildInfo("cache-hit", digest, timings), path=hit.folder, data=hit.data
+                hit.manifest, BuildInfo("cache-hit", digest, dict(timings)), path=hit.folder, data=hit.data
             )
     try:
         return _compile_and_store(
@@ -221,7 +251,7 @@ def _compile_and_store(
         created=time.time(),
         key_parts=key.parts(),
         libraries=dict(key.libraries),
-        timings_ms=dict(timings),
+        timings_ms=dict(timings),  # "store" is added to the returned manifest's copy below
         extra=extra,
         session=session,
     )
@@ -236,9 +266,9 @@ def _compile_and_store(
             stored = None
         if stored is not None:
             timings["store"] = _ms(t0)
-            info = BuildInfo("compiled", digest, timings, records)
+            info = BuildInfo("compiled", digest, dict(timings), records)
             return CompileResult(stored.manifest, info, path=stored.folder, data=data)
-    info = BuildInfo("compiled-uncached", digest, timings, records)
+    info = BuildInfo("compiled-uncached", digest, dict(timings), records)
     return CompileResult(manifest, info, data=data, files={"model.onnx": data, **files} if files else None)
 
 
@@ -256,3 +286,21 @@ def _emit(
     opt = target.backend_compile(art, options, stored=stored)
     timings["backend_optimize"] = _ms(t0)
     return opt.data, opt.format, {**art.info, **opt.info}, dict(opt.files)
+
+
+
+def rerun_passes(graph: Graph, options: CompileOptions | None = None) -> list[PassRecord]:
+    """The pass records a compile of ``graph`` makes, from a run of the passes alone.
+
+    For ``webnnc compile --explain`` on a cache hit: the pipeline is deterministic, and
+    re-running it (70 ms on BERT-base) costs less than storing every report in the manifests
+    that count against the cache's size limit.
+    """
+    from webnnc.compiler.passes import default_pipeline
+
+    options = options or CompileOptions()
+    if not options.passes:
+        return []
+    pm = default_pipeline(target=options.target, verify_each=None)
+    pm(graph.clone())
+    return list(pm.records)

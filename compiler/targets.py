@@ -166,6 +166,16 @@ class OnnxRuntimeTarget(Target):
     def has_backend_stage(self, options: CompileOptions) -> bool:
         return options.optimization_level != "none"
 
+    def emit(self, graph: Graph, options: CompileOptions | None = None) -> Artifact:
+        """The ONNX emitter; when ORT's optimizer follows, the weights stay in memory
+        (``Artifact.arrays``) for it instead of being serialized into the model."""
+        from webnnc.compiler.emitters import get_emitter
+        from webnnc.compiler.options import CompileOptions
+
+        options = options or CompileOptions(target=self.name)
+        emit_options = {"precision": options.precision, "external_weights": self.has_backend_stage(options)}
+        return get_emitter(self.emitter).emit(graph, emit_options)
+
     def optimizer_settings(self, level: str) -> tuple[list[str] | None, str]:
         """(execution providers, optimization level) for ORT's offline optimizer here."""
         if self.device != "gpu":
@@ -189,7 +199,10 @@ class OnnxRuntimeTarget(Target):
         # the ORT format is not meant for it at all (it serves CPU-side minimal builds).
         providers, level = self.optimizer_settings(options.optimization_level)
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
-        return optimize(artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored)
+        return optimize(
+            artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
+            arrays=artifact.arrays,
+        )
 
     def support_limits(self) -> dict[str, Any]:
         return _onnx_support_limits()

@@ -29,6 +29,10 @@ class Artifact:
     # the other files of a multi-file artifact, by their fixed names (``weights``: the
     # external initializers ``data`` refers to); empty when ``data`` is the whole artifact
     files: dict[str, bytes] = field(default_factory=dict)
+    # initializers ``data`` declares as external (location ``weights``) but that were never
+    # serialized: name -> numpy array, for a backend stage to take from memory (ONNX Runtime's
+    # add_external_initializers); empty for a self-contained ``data``
+    arrays: dict[str, Any] = field(default_factory=dict)
 
 
 class Emitter(Protocol):

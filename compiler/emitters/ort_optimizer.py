@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 import onnxruntime as ort
@@ -52,6 +53,7 @@ def optimize(
     providers: list[str] | None = None,
     save_format: str = "ORT",
     external_weights: bool = False,
+    arrays: Mapping[str, Any] | None = None,
 ) -> Artifact:
     """Run ONNX Runtime's optimizer on ``model`` and return the optimized model.
 
@@ -63,6 +65,8 @@ def optimize(
         external_weights: (ONNX only) store initializers of at least
             :data:`EXTERNAL_MIN_BYTES` in ``Artifact.files["weights"]``, which the graph names
             by the relative location ``weights``.
+        arrays: the initializers ``model`` declares external at ``weights`` but does not
+            hold (``Artifact.arrays``): handed to ONNX Runtime from memory, without a copy.
     """
     so = ort.SessionOptions()
     so.graph_optimization_level = LEVELS[level]
@@ -79,6 +83,10 @@ def optimize(
             so.add_session_config_entry(
                 "session.optimized_model_external_initializers_min_size_in_bytes", str(EXTERNAL_MIN_BYTES)
             )
+        if arrays:
+            # zero-copy views; ORT keeps them until the session (created just below) is gone
+            values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays.values()]
+            so.add_external_initializers(list(arrays), values)
         ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
         with open(out_path, "rb") as f:
             data = f.read()

@@ -64,6 +64,11 @@ def add_commands(sub: Any) -> None:
     clear = sub.add_parser("clear", help="remove every entry")
     clear.set_defaults(func=run_clear)
 
+    rm = sub.add_parser("rm", help="remove the entries of a model name, or one key")
+    rm.add_argument("key_or_name", metavar="NAME|KEY", help="a model name, or a key (or a prefix of 8+ hex digits)")
+    rm.add_argument("--target", help="with a name: only this target")
+    rm.set_defaults(func=run_rm)
+
     export = sub.add_parser("export", help="write entries (all, or NAME...) to a single-file bundle")
     export.add_argument("path", metavar="PATH", help="bundle file to write (e.g. models.webnnc)")
     export.add_argument("names", metavar="NAME", nargs="*", help="model names (default: every entry)")
@@ -158,15 +163,31 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matching_keys(store: ArtifactStore, q: str, target: str | None) -> list[str]:
+    """The keys a KEY|NAME argument names; raise CacheError naming the folder when none."""
+    if len(q) >= 8 and all(c in "0123456789abcdef" for c in q):
+        keys = [k for k in store if k.startswith(q)]
+    else:
+        keys = [m.key for m in store.find(q, target)]
+    if not keys:
+        raise CacheError(f"no entry with key or name {q!r} in {store.directory}; see `webnnc cache ls`")
+    return keys
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        keys = _matching_keys(store, args.key_or_name, args.target)
+        removed = sum(1 for k in keys if store.drop(k))
+        for k in keys:
+            print(f"removed {k[:16]}")
+        print(f"removed {removed} entries from {store.directory}")
+    return 0
+
+
 def run_info(args: argparse.Namespace) -> int:
     q: str = args.key_or_name
     with _store(args) as store:
-        if len(q) >= 8 and all(c in "0123456789abcdef" for c in q):
-            keys = [k for k in store if k.startswith(q)]
-        else:
-            keys = [m.key for m in store.find(q, args.target)]
-        if not keys:
-            raise CacheError(f"no entry with key or name {q!r} in {store.directory}; see `webnnc cache ls`")
+        keys = _matching_keys(store, q, args.target)
         manifests = [m for m in (store.manifest(k) for k in keys) if m is not None]
         if args.json:
             print(json.dumps([json.loads(m.to_json()) for m in manifests], indent=1, sort_keys=True))

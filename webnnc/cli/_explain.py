@@ -56,6 +56,12 @@ def explain(result: CompileResult) -> str:
     lines = [f"{info.source}, key {info.key}"]
     if info.source == "cache-hit":
         lines.append("passes: none ran (the artifact came from the cache)")
+        if info.passes:  # the caller re-ran them for this report (driver.rerun_passes)
+            lines += ["passes, re-run for this report:", *pass_table(info.passes)]
+        if manifest.timings_ms:
+            lines.append(
+                "compile timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in manifest.timings_ms.items())
+            )
     else:
         lines += ["passes:", *pass_table(info.passes)]
     lines.append(
