@@ -164,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stage_summary(timings: dict[str, float]) -> str:
-    """The largest stages, e.g. ``import 2310 ms, backend_optimize 1642 ms, store 1139 ms``."""
+    """The largest stages, e.g. ``import=2310ms backend_optimize=1642ms store=1139ms``
+    (``name=value``: the line's ``key <hex>`` field stays the only "key" followed by a space)."""
     top = sorted(((v, k) for k, v in timings.items() if "." not in k), reverse=True)[:3]
-    return ", ".join(f"{k} {v:.0f} ms" for v, k in top)
+    return " ".join(f"{k}={v:.0f}ms" for v, k in top)
