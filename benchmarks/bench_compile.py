@@ -14,7 +14,7 @@ build + compile time over N (acceptance: per-op at 10,000 within 1.5x of 1,000, 
 
 Usage::
 
-    python benchmarks/bench_compile.py [--corpus /work/corpus --only squeezenet1_1,resnet50]
+    python benchmarks/bench_compile.py [--corpus benchmarks/results/tmp/corpus --only squeezenet1_1,resnet50]
         [--rounds 3] [--chains 10,100,1000,10000]
 """
 

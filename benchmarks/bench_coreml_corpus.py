@@ -19,7 +19,7 @@ On macOS the stored package is also compiled to ``.mlmodelc`` and run by CoreML 
 
 Usage::
 
-    python benchmarks/bench_coreml_corpus.py --corpus /work/corpus [--only a,b] [--no-check]
+    python benchmarks/bench_coreml_corpus.py --corpus benchmarks/results/tmp/corpus [--only a,b] [--no-check]
 
 Writes ``results/coreml_corpus.md`` and ``.json`` (``--out`` to change).
 """
@@ -180,7 +180,7 @@ def _row(r: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
+    p.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parent / "results" / "tmp" / "corpus")
     p.add_argument("--only", default="", help="comma-separated model names")
     p.add_argument("--no-check", action="store_true", help="compile and open only (no MIL reference run)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per model")

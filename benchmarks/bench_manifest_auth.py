@@ -3,7 +3,7 @@
 For every entry of a cache folder: the median time of checking its manifest as a hit did
 before tags (bounded parse, field validation, key re-derivation), of checking the tag on
 top, and of the whole ``ArtifactStore.get`` (verified bytes, fingerprints). Populate a
-folder first, e.g. ``webnnc compile /work/corpus/distilbert.onnx --name distilbert``.
+folder first, e.g. ``webnnc compile benchmarks/results/tmp/corpus/distilbert.onnx --name distilbert``.
 
     python benchmarks/bench_manifest_auth.py --cache-dir DIR [--repeat 2000]
 """
