@@ -17,11 +17,14 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import onnxruntime as ort
 
 from webnnc.compiler.emitters import Artifact
+
+if TYPE_CHECKING:  # onnx is imported where a graph is read, not with available_providers()
+    import onnx
 
 __all__ = ["EXTERNAL_MIN_BYTES", "LEVELS", "WEIGHTS", "available_providers", "check_external_locations", "optimize"]
 
@@ -94,9 +97,14 @@ def optimize(
         if external and os.path.exists(weights):
             with open(weights, "rb") as f:
                 files[WEIGHTS] = f.read()
-    if external:
-        check_external_locations(data, has_weights=bool(files))
-    prepack, why = prepacking_pays(data) if not providers or providers[0] == "CPUExecutionProvider" else (True, "")
+    on_cpu = not providers or providers[0] == "CPUExecutionProvider"
+    if external or on_cpu:
+        import onnx
+
+        parsed = onnx.load_model_from_string(data)  # read once, for both checks below
+        if external:
+            check_external_locations(parsed, has_weights=bool(files))
+    prepack, why = prepacking_pays(parsed) if on_cpu else (True, "")
     logger.debug(
         "ORT optimizer (%s, %s): %d -> %d bytes (+ %d B external)",
         level, save_format, len(model), len(data), sum(map(len, files.values())),
@@ -131,11 +139,11 @@ PREPACKED_OPS = frozenset({"MatMul", "Gemm", "FusedMatMul", "FusedGemm", "Attent
 PREPACK_MIN_BYTES = 1 << 20  # below 1 MiB of GEMM weights the run-time saving is lost in noise
 
 
-def prepacking_pays(graph: bytes) -> tuple[bool, str]:
+def prepacking_pays(graph: bytes | onnx.ModelProto) -> tuple[bool, str]:
     """Whether ``graph`` (an optimized ONNX model) runs faster with weight prepacking, and why."""
     import onnx
 
-    model = onnx.load_from_string(graph)
+    model = onnx.load_model_from_string(graph) if isinstance(graph, bytes) else graph
     sizes: dict[str, int] = {}
     for t in model.graph.initializer:
         n = 1
@@ -152,7 +160,7 @@ def prepacking_pays(graph: bytes) -> tuple[bool, str]:
     return False, f"{gemm_bytes / 2**20:.1f} MiB of constant GEMM weights (< {PREPACK_MIN_BYTES >> 20} MiB)"
 
 
-def check_external_locations(graph: bytes, *, has_weights: bool) -> None:
+def check_external_locations(graph: bytes | onnx.ModelProto, *, has_weights: bool) -> None:
     """Raise ValueError unless every external tensor of ``graph`` lives in ``weights``.
 
     The publish-time half of "no path can escape the entry": a stored graph may name only
@@ -161,7 +169,7 @@ def check_external_locations(graph: bytes, *, has_weights: bool) -> None:
     """
     import onnx
 
-    model = onnx.load_model_from_string(graph)
+    model = onnx.load_model_from_string(graph) if isinstance(graph, bytes) else graph
     for tensor in _all_tensors(model.graph):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
