@@ -25,7 +25,6 @@ from webnnc.cache._files import check_manifest
 from webnnc.cache._hash import blake3_hasher
 from webnnc.cache._tree import _CLOEXEC, _NOFOLLOW, remove_object
 from webnnc.cache.errors import CacheCorruptionError
-from webnnc.cache.locks import LockTimeout
 from webnnc.cache.manifest import Manifest, tree_digest
 
 if TYPE_CHECKING:
@@ -84,41 +83,38 @@ def put_stream(
     layout = store._layout
     staged = layout.tmp / f"{manifest.artifact_sha256}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     t0 = time.perf_counter()
+    what = f"the artifact of {manifest.key[:12]}…"
+
+    def move_staged() -> None:
+        obj = layout.object_path(manifest.artifact_sha256)
+        obj.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not obj.exists():  # content-addressed: an object already there is the same bytes
+            os.replace(staged, obj)
+
     try:
-        layout.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
-        what = f"the artifact of {manifest.key[:12]}…"
-        if manifest.files:
-            if not callable(src):
-                raise CacheCorruptionError(f"{what} has several files; one stream was given")
-            if tree_digest(manifest.files) != manifest.artifact_sha256:
-                raise CacheCorruptionError(f"{what}: the files do not add up to the artifact hash")
-            staged.mkdir(mode=0o700)
-            for name, facts in sorted(manifest.files.items()):
-                with src(name) as f:
-                    _stage(staged / name, f, int(facts["size"]), str(facts["sha256"]),
-                           str(facts.get("blake3") or ""), f"{what} ({name})")
-        else:
-            if callable(src):
-                raise CacheCorruptionError(f"{what} is one file; a function of names was given")
-            _stage(staged, src, manifest.artifact_size, manifest.artifact_sha256,
-                   manifest.artifact_blake3 or "", what)
-        with store._store_lock(shared=True, timeout=store.lock_timeout):
-            obj = layout.object_path(manifest.artifact_sha256)
-            obj.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not obj.exists():  # content-addressed: an object already there is the same bytes
-                os.replace(staged, obj)
-            # tagged with this user's key: a pulled entry is then authenticated like a built one
-            layout.atomic_write(layout.entry_path(manifest.key), store._sealed(manifest))
-    except LockTimeout as e:
-        logger.warning("not storing %s… in the cache: %s", manifest.key[:12], e)
-        return False
-    except OSError as e:
-        store._degrade(e)
-        return False
+        try:
+            layout.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if manifest.files:
+                if not callable(src):
+                    raise CacheCorruptionError(f"{what} has several files; one stream was given")
+                if tree_digest(manifest.files) != manifest.artifact_sha256:
+                    raise CacheCorruptionError(f"{what}: the files do not add up to the artifact hash")
+                staged.mkdir(mode=0o700)
+                for name, facts in sorted(manifest.files.items()):
+                    with src(name) as f:
+                        _stage(staged / name, f, int(facts["size"]), str(facts["sha256"]),
+                               str(facts.get("blake3") or ""), f"{what} ({name})")
+            else:
+                if callable(src):
+                    raise CacheCorruptionError(f"{what} is one file; a function of names was given")
+                _stage(staged, src, manifest.artifact_size, manifest.artifact_sha256,
+                       manifest.artifact_blake3 or "", what)
+        except OSError as e:
+            store._degrade(e)
+            return False
+        # the same publish step as put(): object, then the tagged manifest, name, eviction
+        published = store._publish(manifest, move_staged)
     finally:
         remove_object(staged)
     logger.debug("published %s… from streams in %.0f ms", manifest.key[:12], (time.perf_counter() - t0) * 1e3)
-    if manifest.name:
-        store._register_name(manifest.target, manifest.name, manifest.key)
-    store.evict(keep=manifest.key, wait=False)
-    return True
+    return published
