@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -281,7 +280,7 @@ class Layout:
         """Write ``data`` to ``tmp/``, fsync it and rename it onto ``path``."""
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)  # the folder may have been deleted under us
-        tmp = self.tmp / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp = self.tmp / f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as f:

@@ -30,7 +30,6 @@ import logging
 import os
 import stat
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -124,7 +123,7 @@ def write_tree(stage_root: Path, dest: Path, files: Mapping[str, bytes]) -> None
     """
     dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     stage_root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stage = stage_root / f"{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.d"
+    stage = stage_root / f"{dest.name}.{os.getpid()}.{os.urandom(4).hex()}.d"
     stage.mkdir(mode=0o700)
     try:
         for name, data in files.items():
@@ -174,7 +173,7 @@ def _load_record(folder: Path, manifest: Manifest) -> dict[str, Any]:
 
 def _save_record(folder: Path, manifest: Manifest, prints: dict[str, list[int]], stage_root: Path) -> None:
     text = json.dumps({"tree": manifest.artifact_sha256, "files": prints}, separators=(",", ":")).encode()
-    tmp = stage_root / f"{FINGERPRINT[1:]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = stage_root / f"{FINGERPRINT[1:]}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as f:

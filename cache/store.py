@@ -53,23 +53,16 @@ from webnnc.cache._files import (
     verify_bytes,
 )
 from webnnc.cache._hash import blake3_hex
-from webnnc.cache._maintenance import (
-    GcReport,
-    collect_garbage,
-    drop_bad,
-    evict_locked,
-    remove_entries,
-    total_bytes,
-)
 from webnnc.cache._names import add_name, find_manifests, read_names
 from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.locks import BuildLock, LockTimeout
 from webnnc.cache.manifest import Manifest, tree_digest
 from webnnc.cache.signing import SignatureError
 
 if TYPE_CHECKING:
     from webnnc.cache._index import Index
+    from webnnc.cache._maintenance import GcReport
+    from webnnc.cache.locks import BuildLock
     from webnnc.cache.signing import HmacKey
 
 __all__ = [
@@ -99,6 +92,10 @@ def __getattr__(name: str) -> Any:
         from webnnc.cache._index import SafeDisk
 
         return SafeDisk
+    if name == "GcReport":  # maintenance and locks load with the first write, gc or eviction
+        from webnnc.cache._maintenance import GcReport
+
+        return GcReport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -383,6 +380,8 @@ class ArtifactStore(DerivedEntries):
         only make processes wait for each other: the lock is then a no-op.
         """
         self._entry_path(key)  # validates the key
+        from webnnc.cache.locks import BuildLock
+
         return BuildLock(
             self._locks / f"{key}.lock" if self.writable else None,
             timeout=self.lock_timeout,
@@ -390,6 +389,8 @@ class ArtifactStore(DerivedEntries):
         )
 
     def _store_lock(self, *, shared: bool, timeout: float | None) -> BuildLock:
+        from webnnc.cache.locks import BuildLock
+
         return BuildLock(
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
@@ -460,6 +461,8 @@ class ArtifactStore(DerivedEntries):
 
     def _publish(self, manifest: Manifest, write_object: Callable[[], None]) -> bool:
         """Write the object (if absent), then the manifest (the publish point); register the name."""
+        from webnnc.cache.locks import LockTimeout
+
         try:
             with self._store_lock(shared=True, timeout=self.lock_timeout):
                 write_object()
@@ -490,6 +493,8 @@ class ArtifactStore(DerivedEntries):
         published again with other bytes is left alone.
         """
         if self.writable:
+            from webnnc.cache._maintenance import drop_bad
+
             drop_bad(self._layout, key, manifest, text)
             self._index.forget(key)
 
@@ -497,11 +502,15 @@ class ArtifactStore(DerivedEntries):
         """Remove one entry (its artifact goes too unless another entry shares it)."""
         if not self.writable:
             raise CacheError(f"cannot remove entries: {self.directory} is not writable ({self.problem})")
+        from webnnc.cache._maintenance import remove_entries
+
         with self._store_lock(shared=False, timeout=self.lock_timeout):
             return remove_entries(self._layout, self._index, [key]) > 0
 
     def volume(self) -> int:
         """Bytes of artifacts and manifests (what the size limit counts)."""
+        from webnnc.cache._maintenance import total_bytes
+
         return total_bytes(*self._layout.sizes())
 
     def evict(self, *, limit: int | None = None, keep: str | None = None, wait: bool = True) -> list[str]:
@@ -515,6 +524,8 @@ class ArtifactStore(DerivedEntries):
         limit = self.size_limit if limit is None else limit
         if not self.writable:
             return []
+        from webnnc.cache._maintenance import evict_locked, total_bytes
+
         if total_bytes(*self._layout.sizes()) <= limit:
             return []
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
@@ -547,6 +558,8 @@ class ArtifactStore(DerivedEntries):
         """
         if not self.writable and not dry_run:
             raise CacheError(f"cannot collect garbage: {self.directory} is not writable ({self.problem})")
+        from webnnc.cache._maintenance import collect_garbage
+
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
         if not dry_run:
             lock.acquire()
@@ -572,6 +585,8 @@ class ArtifactStore(DerivedEntries):
         return count
 
     def stats(self) -> dict[str, object]:
+        from webnnc.cache._maintenance import total_bytes
+
         entries, objects = self._layout.sizes()
         return {
             "directory": str(self.directory),

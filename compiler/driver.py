@@ -177,13 +177,13 @@ def _lookup(
     store: ArtifactStore, digest: str, name: str | None, timings: dict[str, float]
 ) -> tuple[CachedArtifact | None, BuildLock | None, ArtifactStore | None]:
     """(hit, None, store) or, on a miss, (None, the held build lock or None, store or None)."""
-    from webnnc.cache.locks import LockTimeout
-
     lock: BuildLock | None = None
     try:
         hit = store.get(digest, name=name)
         if hit is not None:
             return hit, None, store
+        from webnnc.cache.locks import LockTimeout  # writers' module: not on a hit's import path
+
         t0 = time.perf_counter()
         lock = store.build_lock(digest)
         try:

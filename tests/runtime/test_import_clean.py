@@ -76,12 +76,14 @@ _HIT_WEBNNC = {
     "webnnc.runtime.graph", "webnnc.runtime.tensor", "webnnc.cache", "webnnc.cache.errors", "webnnc.cache.key",
     "webnnc.cache.manifest", "webnnc.cache.compat", "webnnc.cache.machine", "webnnc.cache.dtypes",
     "webnnc.cache.store", "webnnc.cache._files", "webnnc.cache._hash", "webnnc.cache._tree",
-    "webnnc.cache._names", "webnnc.cache._maintenance", "webnnc.cache.locks", "webnnc.cache._derived",
+    "webnnc.cache._names", "webnnc.cache._derived",
     "webnnc.cache._auth", "webnnc.cache.signing",
 }
 _NEVER_ON_A_HIT = (
     "diskcache", "sqlite3", "_sqlite3", "blake3", "onnx", "coremltools", "importlib.metadata", "zipfile",
     "tarfile", "email", "webnnc.compiler.emitters", "webnnc.compiler.passes", "webnnc.compiler.importers",
+    # writers' and maintenance modules: locks (fcntl), eviction / gc, temp names (uuid)
+    "webnnc.cache.locks", "webnnc.cache._maintenance", "fcntl", "uuid",
 )
 
 _BUDGET_PROBE = """
