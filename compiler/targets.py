@@ -199,10 +199,25 @@ class OnnxRuntimeTarget(Target):
         # the ORT format is not meant for it at all (it serves CPU-side minimal builds).
         providers, level = self.optimizer_settings(options.optimization_level)
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
-        return optimize(
+        result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
             arrays=artifact.arrays,
         )
+        if providers and providers[0] not in result.info.get("optimized_for", ()):
+            # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,
+            # no CUDA libraries); ORT then optimized on the CPU provider, and "extended"/"all"
+            # wrote CPU-only kernels (NCHWc convolutions, seen with onnxruntime-gpu 1.31.1 on a
+            # CPU-only machine) into a GPU artifact. Redo it with the portable rewrites only.
+            portable = "basic" if level in ("extended", "all") else level
+            logger.warning(
+                "%s: onnxruntime lists %s but could not create it here; optimizing at %r for any provider",
+                self.name, providers[0], portable,
+            )
+            result = optimize(
+                artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
+                arrays=artifact.arrays,
+            )
+        return result
 
     def support_limits(self) -> dict[str, Any]:
         return _onnx_support_limits()

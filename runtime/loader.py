@@ -235,6 +235,18 @@ def open_graph(
     finally:
         if scratch is not None:  # the session has mapped (or read) the weights; POSIX keeps them
             scratch.cleanup()
+    if on_gpu and "CUDAExecutionProvider" not in session_info["providers"]:
+        # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU, no
+        # CUDA/cuDNN libraries); the session then fell back to the CPU and the GPU buffers
+        # below would fail with ORT's "CUDA Provider not available" deep inside MLTensor
+        from webnnc.runtime._cuda import cuda_status
+
+        usable, why = cuda_status()
+        raise RuntimeLoadError(
+            f"artifact {manifest.key[:12]}… is for onnx-cuda, but onnxruntime {session_info['onnxruntime']} "
+            f"could not create the CUDA provider here ({why if not usable else 'CUDA/cuDNN libraries not loadable'}); "
+            "load it where onnxruntime-gpu runs on a GPU, or compile for onnx-cpu"
+        )
     info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
     info["session"] = session_info
     dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)

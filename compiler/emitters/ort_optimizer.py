@@ -90,7 +90,11 @@ def optimize(
             # zero-copy views; ORT keeps them until the session (created just below) is gone
             values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays.values()]
             so.add_external_initializers(list(arrays), values)
-        ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
+        session = ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
+        # the providers ORT really created: a listed provider it cannot create (onnxruntime-gpu
+        # without a GPU or CUDA libraries) is dropped with a log line, not an error
+        created = list(session.get_providers())
+        del session
         with open(out_path, "rb") as f:
             data = f.read()
         weights = os.path.join(tmp, WEIGHTS)
@@ -115,6 +119,7 @@ def optimize(
         info={
             "optimization_level": level,
             "onnxruntime": ort.__version__,
+            "optimized_for": created,
             "session": {"prepacking": prepack, "prepacking_reason": why},
         },
         files=files,

@@ -81,3 +81,25 @@ def test_availability() -> None:
     assert get_target("onnx-cpu").can_compile()
     reason = get_target("coreml").run_unavailable_reason()
     assert reason is None or "macOS" in reason or "coremltools" in reason
+
+
+def test_cuda_provider_listed_but_not_created_optimizes_portably(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime-gpu lists CUDAExecutionProvider on a machine where it cannot be created (no
+    GPU, or no CUDA 13 libraries: seen with onnxruntime-gpu 1.31.1 on a CPU-only machine). ORT
+    then optimizes on the CPU provider, and "all" wrote CPU-only NCHWc kernels into the GPU
+    artifact. The CPU-only onnxruntime here stands in for it: it also falls back to CPU."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from tests.compiler.passes._helpers import build
+    from webnnc.compiler.driver import compile_graph
+    from webnnc.compiler.emitters import ort_optimizer
+    from webnnc.compiler.workloads import w3_mobilenet_v2
+
+    monkeypatch.setattr(ort_optimizer, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    result = compile_graph(build(w3_mobilenet_v2), CompileOptions(target="onnx-cuda"))
+    assert result.data is not None
+    model = onnx.load_model_from_string(result.data)
+    domains = {n.domain for n in model.graph.node}
+    assert "com.microsoft.nchwc" not in domains, domains
+    assert result.manifest.extra.get("optimization_level") == "basic", result.manifest.extra
