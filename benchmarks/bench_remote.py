@@ -36,27 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import machine_lines, markdown_table
 
-_PULL = r"""
-import json, sys, time
-from webnnc.cache.remote import RemoteCache, RemoteConfig
-from webnnc.cache.store import ArtifactStore
-url, cache, key = sys.argv[1:4]
-remote = RemoteCache(RemoteConfig(url, timeout=60))
-remote.backend()
-store = ArtifactStore(cache)
-def status(field):  # kB -> bytes; /proc's high-water mark is per process image (ru_maxrss survives exec)
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset VmHWM to the current RSS: the peak below is the pull's own
-before = status("VmRSS")
-t0 = time.perf_counter()
-ok = remote.fetch(store, key)
-seconds = time.perf_counter() - t0
-after = status("VmHWM")
-print(json.dumps({"ok": ok, "seconds": seconds, "rss_before": before, "peak_growth": after - before}))
-"""
+# the fresh-process pull the remote tier's RSS test runs too
+_PULL = Path(__file__).resolve().parent.parent / "tests" / "cache" / "remote" / "pull_child.py"
 
 
 def _port() -> int:
@@ -161,7 +142,7 @@ def main() -> int:
                 push_s = time.perf_counter() - t0
             cache = work / f"fleet-{engine}"
             proc = subprocess.run(
-                [sys.executable, "-c", _PULL, url, str(cache), manifest.key],  # type: ignore[attr-defined]
+                [sys.executable, str(_PULL), url, str(cache), manifest.key],  # type: ignore[attr-defined]
                 capture_output=True, text=True, timeout=900,
             )
             if proc.returncode != 0:

@@ -21,27 +21,7 @@ pytestmark = pytest.mark.slow
 
 SIZE = 100 * 2**20
 
-_PULL = r"""
-import json, sys, time
-from webnnc.cache.remote import RemoteCache, RemoteConfig
-from webnnc.cache.store import ArtifactStore
-url, cache, key = sys.argv[1:4]
-remote = RemoteCache(RemoteConfig(url))
-remote.backend()  # import the engine's libraries and connect before measuring
-store = ArtifactStore(cache)
-def status(field):  # kB -> bytes; /proc's high-water mark is per process image (ru_maxrss survives exec)
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset VmHWM to the current RSS: the peak below is the pull's own
-before = status("VmRSS")
-t0 = time.perf_counter()
-ok = remote.fetch(store, key)
-seconds = time.perf_counter() - t0
-after = status("VmHWM")
-print(json.dumps({"ok": ok, "seconds": seconds, "peak_growth": after - before}))
-"""
+_PULL = Path(__file__).with_name("pull_child.py")  # shared with benchmarks/bench_remote.py
 
 
 @pytest.mark.parametrize("remote_url", ["s3", "redis"], indirect=True)
@@ -53,7 +33,7 @@ def test_pull_of_100_mb_streams_with_bounded_rss(tmp_path: Path, remote_url: str
         del data
         assert RemoteCache(RemoteConfig(remote_url, mode="read-write")).push(store, m.key, strict=True)
     proc = subprocess.run(
-        [sys.executable, "-c", _PULL, remote_url, str(tmp_path / "fleet"), m.key],
+        [sys.executable, str(_PULL), remote_url, str(tmp_path / "fleet"), m.key],
         capture_output=True, text=True, timeout=300, env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
