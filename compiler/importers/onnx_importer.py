@@ -34,6 +34,7 @@ import webnnc.compiler.importers._onnx_ops_recurrent
 import webnnc.compiler.importers._onnx_ops_tensor  # noqa: F401
 from webnnc.compiler.errors import ValidationError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.importers._fold_bounds import FoldRefused, bounded_fold
 from webnnc.compiler.importers._onnx_core import (
     _OPS_WITH_NO_RUNTIME_FORM,
     CONVERTERS,
@@ -322,7 +323,10 @@ def import_onnx(
     except Exception as e:  # checker complaints: the builder still validates
         logger.warning("%s: the ONNX checker reports: %s; importing anyway", where, e)
     try:
-        skeleton = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+        # no data_prop: ONNX's data propagation materializes computed shape values as protos
+        # without a bound (Range(0, 2^40) -> Cast exhausted memory; 10^7 elements: 5 s, 1.4 GB)
+        # and the inferred shapes only cross-check the builder's (issue 15)
+        skeleton = onnx.shape_inference.infer_shapes(skeleton)
     except Exception as e:  # inference is an aid; the builder re-derives every shape
         logger.warning("%s: ONNX shape inference failed (%s); continuing without it", where, e)
 
@@ -409,7 +413,8 @@ def _convert_graph(
                 elif out.name in values:
                     values[name] = values[out.name]
             return
-        if isinstance(results, str) and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH:
+        if (isinstance(results, str) and not isinstance(results, FoldRefused)
+                and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH):
             # no direct mapping: expand the operator into its ONNX function body, if it has one
             expansion = _expand_function(node, node_opset, inputs, label)
             if expansion is not None:
@@ -545,16 +550,22 @@ def _fold_or_convert(
     ctx: ImportContext, folder: _Folder, node: onnx.NodeProto, view: OnnxNode
 ) -> list[Tensor | None] | str:
     """The node's results, or the reason it cannot be imported."""
+    fold_refused: str | None = None
     if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
-        folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs], view.opset)
-        if folded is not None and sum(f.size for f in folded) <= MAX_IMPORT_FOLDED_ELEMENTS:
+        arrays = [t if t is None else np.asarray(t) for t in view.inputs]
+        folded = bounded_fold(node, arrays, {**folder._opsets, "": view.opset},
+                              lambda: folder(node, arrays, view.opset))
+        if isinstance(folded, list):
             return list(folded)
+        fold_refused = folded
     if node.op_type in ("Shape", "Size"):
         shape_result = _fold_shape_op(view)
         if shape_result is not None:
             return list(shape_result)
     converter = CONVERTERS.get(node.op_type)
     if converter is None:
+        if fold_refused is not None:
+            return FoldRefused(f"its inputs are constant but it was not folded: {fold_refused}")
         if all(not isinstance(t, MLOperand) for t in view.inputs):
             return ("its inputs are constant but it could not be folded (result over "
                     f"{MAX_IMPORT_FOLDED_ELEMENTS} elements, or the reference evaluator failed)")
