@@ -94,7 +94,10 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str]:
     if isinstance(model, onnx.ModelProto):
         return model, model.graph.name or "model"
     if isinstance(model, bytes | bytearray):
-        return onnx.load_from_string(bytes(model)), "model"
+        try:
+            return onnx.load_from_string(bytes(model)), "model"
+        except Exception as e:  # protobuf's DecodeError, onnx's own errors
+            raise OnnxImportError(f"model bytes: not a readable ONNX model: {type(e).__name__}: {e}") from None
     path = Path(model)
     if not path.is_file():
         raise OnnxImportError(f"ONNX model {str(path)!r} does not exist")
@@ -320,6 +323,11 @@ def import_onnx(
     skeleton = _pin_input_shapes(skeleton, input_shapes or {}, where, weights)
     try:
         onnx.checker.check_model(skeleton)
+    except UnicodeDecodeError as e:  # protobuf then hands out bytes for str fields
+        raise OnnxImportError(
+            f"{where}: the model holds a name or op type that is not UTF-8 ({e.reason} at byte {e.start}); "
+            "ONNX strings are UTF-8"
+        ) from None
     except Exception as e:  # checker complaints: the builder still validates
         logger.warning("%s: the ONNX checker reports: %s; importing anyway", where, e)
     try:
@@ -347,7 +355,13 @@ def _convert_graph(
     ctx = ImportContext(b)
     values: dict[str, Tensor] = {}
     for init in initializers:
-        values[init.name] = numpy_helper.to_array(init)
+        try:
+            values[init.name] = numpy_helper.to_array(init)
+        except Exception as e:  # an unknown data_type (KeyError), data shorter than its dims
+            raise OnnxImportError(
+                f"{where}: initializer {init.name!r} (ONNX data type {init.data_type}, dims "
+                f"{list(init.dims)}) cannot be read: {type(e).__name__}: {e}"
+            ) from None
     for inp in graph.input:
         if inp.name in values:
             continue
@@ -356,9 +370,10 @@ def _convert_graph(
         if dtype not in _WEBNN_INPUT_TYPES:
             import onnx
 
+            known = elem in onnx.TensorProto.DataType.values()
             raise OnnxImportError(
                 f"{where}: input {inp.name!r} has ONNX element type "
-                f"{onnx.TensorProto.DataType.Name(elem).lower()}; WebNN inputs are one of "
+                f"{onnx.TensorProto.DataType.Name(elem).lower() if known else elem}; WebNN inputs are one of "
                 f"{sorted(_WEBNN_INPUT_TYPES)}"
             )
         dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -397,8 +412,14 @@ def _convert_graph(
         if missing:
             raise OnnxImportError(f"{where}: node {label!r} reads {missing}, which nothing produces")
         inputs: list[Tensor | None] = [values[n] if n else None for n in node.input]
+        try:
+            attrs = _decode_attributes(node)
+        except Exception as e:  # a tensor attribute of an unknown data type (KeyError), bad data
+            raise OnnxImportError(
+                f"{where}: node {label!r} ({node.op_type}): an attribute cannot be read: {type(e).__name__}: {e}"
+            ) from None
         view = OnnxNode(
-            label, node.op_type, node_opset, inputs, _decode_attributes(node), len(node.output),
+            label, node.op_type, node_opset, inputs, attrs, len(node.output),
             frozenset(i for i, n in enumerate(node.output) if n and (used.get(n) or depth)),
         )
         results = _fold_or_convert(ctx, folder, node, view)
@@ -451,6 +472,8 @@ def _convert_graph(
 
     outputs: dict[str, MLOperand] = {}
     for out in graph.output:
+        if out.name not in values:
+            raise OnnxImportError(f"{where}: graph output {out.name!r} is produced by no node, input or initializer")
         v = values[out.name]
         if not isinstance(v, MLOperand) or v.value.producer is None:
             if not ctx.has("identity"):
