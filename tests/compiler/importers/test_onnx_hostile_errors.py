@@ -3,6 +3,7 @@ node, input or initializer, never a KeyError / TypeError / protobuf or onnx trac
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import onnx
@@ -49,6 +50,6 @@ CASES: dict[str, tuple[Any, str]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_malformed_model_is_one_clean_error(name: str) -> None:
     model, match = CASES[name]
-    with pytest.raises(OnnxImportError, match=match) as info:
+    with pytest.raises(OnnxImportError, match=re.escape(match)) as info:
         import_onnx(model)
     assert "\n" not in str(info.value)
