@@ -4,11 +4,14 @@
 # and its content-addressed artifact file, both verified on every read; the index only
 # speeds up name lookups and counts hits. So any index failure (locked, damaged, deleted,
 # read-only, tampered) degrades to "no index": names are then found by scanning manifests.
-# A damaged database is moved aside and a fresh one rebuilt from the manifests.
+# Only a damaged database (SQLite says CORRUPT or NOTADB) is moved aside and a fresh one
+# rebuilt from the manifests; a full disk, an I/O error, a read-only file or a lock make the
+# index "unavailable" for the process (one warning), and the healthy file is left alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -31,6 +34,18 @@ _NAMES_KEPT = 16  # keys remembered per (target, name), newest last
 _BUILT = "meta/built"
 # Errors that mean "the index is unusable right now", as opposed to programming errors.
 _INDEX_ERRORS = (sqlite3.Error, diskcache.Timeout, OSError, CacheError, TypeError, ValueError)
+# SQLite's primary result codes that mean the file itself is damaged (sqlite3.h)
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def is_corruption(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite reports the database file as damaged (not full, busy, read-only or I/O)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    # errors raised without a code (by Python's sqlite3 itself): judge by SQLite's wording
+    text = str(error).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
 class SafeDisk(diskcache.Disk):
@@ -85,6 +100,7 @@ class Index:
         self._cache: diskcache.Cache | None = None
         self._disabled = False
         self._reset_done = False
+        self._warned = False
 
     # ------------------------------------------------------------------ open / reset
     def _open(self) -> diskcache.Cache | None:
@@ -98,7 +114,7 @@ class Index:
         try:
             self._cache = self._new_cache()
         except sqlite3.DatabaseError as e:
-            self._quarantine(e)
+            self._failed(e)
         except _INDEX_ERRORS as e:
             logger.debug("cache index %s unavailable (%s); scanning manifests instead", self.directory, e)
             self._disabled = True
@@ -121,6 +137,20 @@ class Index:
                 self._add_name(cache, target, name, key)
             cache.set(_BUILT, str(time.time()))
         return cache
+
+    def _failed(self, error: sqlite3.DatabaseError) -> None:
+        """A database error: quarantine a damaged file; anything else disables the index."""
+        if is_corruption(error):
+            self._quarantine(error)
+            return
+        cache, self._cache, self._disabled = self._cache, None, True
+        if cache is not None:
+            with contextlib.suppress(*_INDEX_ERRORS):
+                cache.close()
+        if not self._warned:
+            self._warned = True
+            logger.warning("cache index %s unavailable (%s); continuing without it for this process",
+                           self.directory / "cache.db", error)
 
     def _quarantine(self, error: BaseException) -> None:
         """Move a damaged database aside and start a fresh one (once per process)."""
@@ -152,7 +182,7 @@ class Index:
         try:
             return fn(cache)
         except sqlite3.DatabaseError as e:
-            self._quarantine(e)
+            self._failed(e)
         except _INDEX_ERRORS as e:
             logger.debug("cache index operation failed (%s); ignoring it", e)
         return default

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["BuildLock", "LockTimeout"]
+__all__ = ["BuildLock", "LockRefused", "LockTimeout"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,17 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class LockRefused(CacheError, OSError):  # noqa: N818 - reads as what happened
+    """The lock file is a symbolic link (planted in a shared folder): it is never followed.
+
+    An ``OSError`` too, so that callers which treat an unopenable lock file as an unusable
+    cache (build without it) keep doing so.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class BuildLock:
@@ -107,7 +119,16 @@ class BuildLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)  # the cache may have been deleted
         # never through a symlink planted in the lock folder, and private to the user
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.path, flags, 0o600)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise LockRefused(
+                errno.ELOOP,
+                f"{self.purpose}: lock file {self.path} is a symbolic link; refusing to follow it "
+                "(someone who can write the cache folder planted it: check the folder, then remove it)",
+            ) from None
         op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay = _POLL_MIN_S

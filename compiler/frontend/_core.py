@@ -13,6 +13,7 @@ from typing import Any
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
 from webnnc.compiler.frontend._operand import MLOperand
 from webnnc.compiler.ir import Graph, Node, OperandDescriptor, Value
+from webnnc.compiler.limits import check_options, check_output
 
 __all__ = ["BuilderCore"]
 
@@ -54,6 +55,10 @@ class BuilderCore:
         attributes: Mapping[str, Any] | None = None,
     ) -> list[MLOperand]:
         self._check_open(op_type)
+        # the one place every operator's inferred output passes: a derived dimension above
+        # 2^31-1 or a tensor above the byte limit fails here, naming the operator
+        check_output(op_type, outputs)
+        check_options(op_type, attributes)
         node = self._graph.append(Node(op_type, inputs, outputs, attributes))
         return [MLOperand(self, v) for v in node.outputs]
 

@@ -21,6 +21,7 @@ from webnnc.compiler.errors import ValidationError, WebNNTypeError
 from webnnc.compiler.frontend._core import BuilderCore
 from webnnc.compiler.frontend._operand import MLOperand
 from webnnc.compiler.ir import DataType, OperandDescriptor
+from webnnc.compiler.limits import check_tensor
 from webnnc.compiler.ops.activation import ActivationOps
 from webnnc.compiler.ops.conv_pool import ConvPoolOps
 from webnnc.compiler.ops.elementwise import ElementwiseOps
@@ -65,6 +66,7 @@ def _parse_descriptor(what: str, shape: Any, data_type: Any) -> OperandDescripto
         dt = DataType.parse(data_type if data_type is not None else "float32", what=f"{what} data type")
     except TypeError as e:
         raise WebNNTypeError(str(e)) from None
+    check_tensor(what, "operand", dt, dims)
     return OperandDescriptor(dt, tuple(int(d) for d in dims))
 
 

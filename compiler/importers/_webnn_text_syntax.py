@@ -136,11 +136,17 @@ def _unquote(s: str) -> str:
     return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
+# Deepest list literal accepted: options are at most two levels deep (padding pairs), and a
+# deeper literal recursed until Python's RecursionError.
+MAX_LITERAL_DEPTH = 32
+
+
 class _Parser:
     def __init__(self, text: str, where: str) -> None:
         self.toks = _tokenize(text, where)
         self.i = 0
         self.where = where
+        self.depth = 0
 
     @property
     def tok(self) -> _Tok:
@@ -219,7 +225,10 @@ class _Parser:
                     f"{self.where}:{self.tok.line}: dynamic dimension dyn(...): webnnc compiles "
                     "static shapes only; replace it with a concrete size"
                 )
-            dims.append(int(self.take(kind="number").text))
+            dim = self.take(kind="number")
+            if not re.fullmatch(r"\d+", dim.text) or int(dim.text) < 1:
+                raise WebNNTextError(f"{self.where}:{dim.line}: dimension {dim.text} is not a positive integer")
+            dims.append(int(dim.text))
             if not self.peek("]"):
                 self.take(",")
         self.take("]")
@@ -235,7 +244,10 @@ class _Parser:
         elif annot.text == "@scalar":
             decl = ConstDecl(dt, shape, "scalar", self.literal())
         elif annot.text == "@bytes":
-            decl = ConstDecl(dt, shape, "bytes", bytes(int(v) for v in self.literal()))
+            values = self.literal()
+            if not isinstance(values, list) or not all(type(v) is int and 0 <= v <= 255 for v in values):
+                raise WebNNTextError(f"{self.where}:{annot.line}: @bytes needs a list of integers in [0, 255]")
+            decl = ConstDecl(dt, shape, "bytes", bytes(values))
         else:
             raise WebNNTextError(f"{self.where}:{annot.line}: unknown annotation {annot.text}")
         self.take(")")
@@ -282,7 +294,10 @@ class _Parser:
         t = self.tok
         if t.kind == "number":
             self.i += 1
-            return int(t.text) if re.fullmatch(r"-?\d+", t.text) else float(t.text)
+            try:
+                return int(t.text) if re.fullmatch(r"-?\d+", t.text) else float(t.text)
+            except ValueError:  # more digits than int() accepts
+                raise WebNNTextError(f"{self.where}:{t.line}: number {t.text[:20]}... is too long") from None
         if t.kind == "string":
             self.i += 1
             return _unquote(t.text)
@@ -293,13 +308,17 @@ class _Parser:
             self.i += 1
             return None
         if t.text == "[":
+            if self.depth >= MAX_LITERAL_DEPTH:
+                raise WebNNTextError(f"{self.where}:{t.line}: list literal nested deeper than {MAX_LITERAL_DEPTH}")
             self.i += 1
+            self.depth += 1
             items = []
             while not self.peek("]"):
                 items.append(self.value())
                 if not self.peek("]"):
                     self.take(",")
             self.take("]")
+            self.depth -= 1
             return items
         raise self.fail("a value")
 

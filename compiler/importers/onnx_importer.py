@@ -34,6 +34,7 @@ import webnnc.compiler.importers._onnx_ops_recurrent
 import webnnc.compiler.importers._onnx_ops_tensor  # noqa: F401
 from webnnc.compiler.errors import ValidationError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
+from webnnc.compiler.importers._fold_bounds import FoldRefused, bounded_fold
 from webnnc.compiler.importers._onnx_core import (
     _OPS_WITH_NO_RUNTIME_FORM,
     CONVERTERS,
@@ -93,7 +94,10 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str]:
     if isinstance(model, onnx.ModelProto):
         return model, model.graph.name or "model"
     if isinstance(model, bytes | bytearray):
-        return onnx.load_from_string(bytes(model)), "model"
+        try:
+            return onnx.load_from_string(bytes(model)), "model"
+        except Exception as e:  # protobuf's DecodeError, onnx's own errors
+            raise OnnxImportError(f"model bytes: not a readable ONNX model: {type(e).__name__}: {e}") from None
     path = Path(model)
     if not path.is_file():
         raise OnnxImportError(f"ONNX model {str(path)!r} does not exist")
@@ -319,10 +323,18 @@ def import_onnx(
     skeleton = _pin_input_shapes(skeleton, input_shapes or {}, where, weights)
     try:
         onnx.checker.check_model(skeleton)
+    except UnicodeDecodeError as e:  # protobuf then hands out bytes for str fields
+        raise OnnxImportError(
+            f"{where}: the model holds a name or op type that is not UTF-8 ({e.reason} at byte {e.start}); "
+            "ONNX strings are UTF-8"
+        ) from None
     except Exception as e:  # checker complaints: the builder still validates
         logger.warning("%s: the ONNX checker reports: %s; importing anyway", where, e)
     try:
-        skeleton = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+        # no data_prop: ONNX's data propagation materializes computed shape values as protos
+        # without a bound (Range(0, 2^40) -> Cast exhausted memory; 10^7 elements: 5 s, 1.4 GB)
+        # and the inferred shapes only cross-check the builder's (issue 15)
+        skeleton = onnx.shape_inference.infer_shapes(skeleton)
     except Exception as e:  # inference is an aid; the builder re-derives every shape
         logger.warning("%s: ONNX shape inference failed (%s); continuing without it", where, e)
 
@@ -343,7 +355,13 @@ def _convert_graph(
     ctx = ImportContext(b)
     values: dict[str, Tensor] = {}
     for init in initializers:
-        values[init.name] = numpy_helper.to_array(init)
+        try:
+            values[init.name] = numpy_helper.to_array(init)
+        except Exception as e:  # an unknown data_type (KeyError), data shorter than its dims
+            raise OnnxImportError(
+                f"{where}: initializer {init.name!r} (ONNX data type {init.data_type}, dims "
+                f"{list(init.dims)}) cannot be read: {type(e).__name__}: {e}"
+            ) from None
     for inp in graph.input:
         if inp.name in values:
             continue
@@ -352,9 +370,10 @@ def _convert_graph(
         if dtype not in _WEBNN_INPUT_TYPES:
             import onnx
 
+            known = elem in onnx.TensorProto.DataType.values()
             raise OnnxImportError(
                 f"{where}: input {inp.name!r} has ONNX element type "
-                f"{onnx.TensorProto.DataType.Name(elem).lower()}; WebNN inputs are one of "
+                f"{onnx.TensorProto.DataType.Name(elem).lower() if known else elem}; WebNN inputs are one of "
                 f"{sorted(_WEBNN_INPUT_TYPES)}"
             )
         dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -393,8 +412,14 @@ def _convert_graph(
         if missing:
             raise OnnxImportError(f"{where}: node {label!r} reads {missing}, which nothing produces")
         inputs: list[Tensor | None] = [values[n] if n else None for n in node.input]
+        try:
+            attrs = _decode_attributes(node)
+        except Exception as e:  # a tensor attribute of an unknown data type (KeyError), bad data
+            raise OnnxImportError(
+                f"{where}: node {label!r} ({node.op_type}): an attribute cannot be read: {type(e).__name__}: {e}"
+            ) from None
         view = OnnxNode(
-            label, node.op_type, node_opset, inputs, _decode_attributes(node), len(node.output),
+            label, node.op_type, node_opset, inputs, attrs, len(node.output),
             frozenset(i for i, n in enumerate(node.output) if n and (used.get(n) or depth)),
         )
         results = _fold_or_convert(ctx, folder, node, view)
@@ -409,7 +434,8 @@ def _convert_graph(
                 elif out.name in values:
                     values[name] = values[out.name]
             return
-        if isinstance(results, str) and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH:
+        if (isinstance(results, str) and not isinstance(results, FoldRefused)
+                and node.op_type not in CONVERTERS and depth < _MAX_FUNCTION_DEPTH):
             # no direct mapping: expand the operator into its ONNX function body, if it has one
             expansion = _expand_function(node, node_opset, inputs, label)
             if expansion is not None:
@@ -446,6 +472,8 @@ def _convert_graph(
 
     outputs: dict[str, MLOperand] = {}
     for out in graph.output:
+        if out.name not in values:
+            raise OnnxImportError(f"{where}: graph output {out.name!r} is produced by no node, input or initializer")
         v = values[out.name]
         if not isinstance(v, MLOperand) or v.value.producer is None:
             if not ctx.has("identity"):
@@ -545,16 +573,22 @@ def _fold_or_convert(
     ctx: ImportContext, folder: _Folder, node: onnx.NodeProto, view: OnnxNode
 ) -> list[Tensor | None] | str:
     """The node's results, or the reason it cannot be imported."""
+    fold_refused: str | None = None
     if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
-        folded = folder(node, [t if t is None else np.asarray(t) for t in view.inputs], view.opset)
-        if folded is not None and sum(f.size for f in folded) <= MAX_IMPORT_FOLDED_ELEMENTS:
+        arrays = [t if t is None else np.asarray(t) for t in view.inputs]
+        folded = bounded_fold(node, arrays, {**folder._opsets, "": view.opset},
+                              lambda: folder(node, arrays, view.opset))
+        if isinstance(folded, list):
             return list(folded)
+        fold_refused = folded
     if node.op_type in ("Shape", "Size"):
         shape_result = _fold_shape_op(view)
         if shape_result is not None:
             return list(shape_result)
     converter = CONVERTERS.get(node.op_type)
     if converter is None:
+        if fold_refused is not None:
+            return FoldRefused(f"its inputs are constant but it was not folded: {fold_refused}")
         if all(not isinstance(t, MLOperand) for t in view.inputs):
             return ("its inputs are constant but it could not be folded (result over "
                     f"{MAX_IMPORT_FOLDED_ELEMENTS} elements, or the reference evaluator failed)")

@@ -61,6 +61,8 @@ from webnnc.compiler.importers._webnn_text_syntax import (
     parse_webnn_text,
 )
 from webnnc.compiler.importers._webnn_text_writer import save_webnn_text, write_webnn_text
+from webnnc.compiler.limits import check_tensor
+from webnnc.compiler.ops import METHOD_TO_OP
 from webnnc.compiler.ops import snake_case as snake
 
 __all__ = [
@@ -83,14 +85,18 @@ def _read_weights(weights: Path | None, manifest: Path | None, where: str) -> tu
         raise WebNNTextError(f"{where}: @weights constants need a weights file and manifest; missing {missing}")
     data = weights.read_bytes()
     try:
-        man = json.loads(manifest.read_text())
-    except json.JSONDecodeError as e:
+        man = json.loads(manifest.read_bytes())
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, nesting
         raise WebNNTextError(f"{manifest}: not JSON: {e}") from None
+    if not isinstance(man, dict) or not isinstance(man.get("tensors", {}), dict):
+        raise WebNNTextError(f"{manifest}: expected an object with a 'tensors' object")
     if man.get("format") != "wg-weights-manifest":
         raise WebNNTextError(f"{manifest}: format is {man.get('format')!r}; expected 'wg-weights-manifest'")
     if man.get("endianness", "little") != "little":
         raise WebNNTextError(f"{manifest}: only little-endian weights are supported")
     if data[:4] == WEIGHTS_MAGIC:
+        if len(data) < 8:
+            raise WebNNTextError(f"{weights}: weights file of {len(data)} bytes ends inside its 8-byte header")
         (version,) = struct.unpack("<I", data[4:8])
         if version != WEIGHTS_VERSION:
             raise WebNNTextError(f"{weights}: weights file version {version}; expected {WEIGHTS_VERSION}")
@@ -100,8 +106,23 @@ def _read_weights(weights: Path | None, manifest: Path | None, where: str) -> tu
 def _const_array(name: str, decl: ConstDecl, blob: tuple[bytes, dict[str, Any]] | None, where: str) -> np.ndarray:
     dtype = decl.data_type.numpy_dtype.newbyteorder("<")
     count = math.prod(decl.shape)
+    # the declared size is checked before any data is made (an @scalar of 50000 x 50000
+    # asked numpy for 9.3 GiB)
+    if any(d < 1 for d in decl.shape):
+        raise WebNNTextError(f"{where}: constant {name!r} shape {decl.shape}: dimensions must be >= 1")
+    try:
+        check_tensor(f"constant {name!r}", "operand", decl.data_type, decl.shape)
+    except ValueError as e:
+        raise WebNNTextError(f"{where}: {e}") from None
     if decl.kind == "scalar":
-        return np.full(decl.shape, decl.value, dtype=decl.data_type.numpy_dtype)
+        if isinstance(decl.value, bool) or not isinstance(decl.value, int | float):
+            raise WebNNTextError(f"{where}: constant {name!r}: @scalar needs a number; found {decl.value!r}")
+        try:
+            return np.full(decl.shape, decl.value, dtype=decl.data_type.numpy_dtype)
+        except (OverflowError, ValueError) as e:
+            raise WebNNTextError(
+                f"{where}: constant {name!r}: @scalar({decl.value!r}) is not a {decl.data_type.value}: {e}"
+            ) from None
     if decl.kind == "bytes":
         raw = decl.value
     else:
@@ -110,7 +131,14 @@ def _const_array(name: str, decl: ConstDecl, blob: tuple[bytes, dict[str, Any]] 
         entry = tensors.get(decl.value)
         if entry is None:
             raise WebNNTextError(f"{where}: constant {name!r} refers to weights {decl.value!r}, not in the manifest")
-        off, length = int(entry["byteOffset"]), int(entry["byteLength"])
+        off = entry.get("byteOffset") if isinstance(entry, dict) else None
+        length = entry.get("byteLength") if isinstance(entry, dict) else None
+        if not all(type(v) is int and v >= 0 for v in (off, length)):
+            raise WebNNTextError(
+                f"{where}: manifest entry {decl.value!r} needs non-negative integer byteOffset and "
+                f"byteLength; found {entry!r}"[:300]
+            )
+        assert isinstance(off, int) and isinstance(length, int)
         if off + length > len(data):
             raise WebNNTextError(
                 f"{where}: weights {decl.value!r} span bytes [{off}, {off + length}) beyond the "
@@ -149,7 +177,11 @@ def load_webnn_text(
     p = Path(path)
     if not p.is_file():
         raise WebNNTextError(f"webnn-graph file {str(p)!r} does not exist")
-    tg = parse_webnn_text(p.read_text(), str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise WebNNTextError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    tg = parse_webnn_text(text, str(p))
     stem = p.with_suffix("")
     w = Path(weights) if weights is not None else stem.with_suffix(".weights")
     m = Path(manifest) if manifest is not None else Path(f"{stem}.manifest.json")
@@ -169,10 +201,15 @@ def build_text_graph(
     own = builder is None
     b = builder if builder is not None else MLGraphBuilder()
     env: dict[str, MLOperand] = {}
-    for name, (dt, shape) in tg.inputs.items():
-        env[name] = b.input(name, shape, dt)
-    for name, decl in tg.consts.items():
-        env[name] = b.constant(_const_array(name, decl, blob, where))
+    try:
+        for name, (dt, shape) in tg.inputs.items():
+            env[name] = b.input(name, shape, dt)
+        for name, decl in tg.consts.items():
+            env[name] = b.constant(_const_array(name, decl, blob, where))
+    except (ValueError, TypeError) as e:
+        if isinstance(e, WebNNTextError):
+            raise
+        raise WebNNTextError(f"{where}: {e}") from None
 
     def resolve(v: Any, node: TextNode) -> Any:
         if isinstance(v, Ident):
@@ -205,7 +242,10 @@ def build_text_graph(
 
 
 def _call(b: MLGraphBuilder, node: TextNode, args: list[Any], options: dict[str, Any], where: str) -> Any:
-    method = getattr(b, builder_method(node.op), None)
+    # only the operator table is callable: a file must not reach build(), input(),
+    # constant() or any private or dunder attribute of the builder
+    name = builder_method(node.op)
+    method = getattr(b, name, None) if name in METHOD_TO_OP else None
     if not callable(method):
         raise WebNNTextError(f"{where}:{node.line}: unknown or unsupported WebNN operator {node.op!r}")
     kwargs = {snake(k): v for k, v in options.items()}
@@ -224,7 +264,8 @@ def _call(b: MLGraphBuilder, node: TextNode, args: list[Any], options: dict[str,
             args = [operands] + [a for a in args if not isinstance(a, MLOperand)]
     try:
         return method(*args, **kwargs)
-    except (ValueError, TypeError) as e:
-        raise WebNNTextError(f"{where}:{node.line}: {node.op}: {e}") from e
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # a malformed option reaches the builder as any of these; one line names the node
+        raise WebNNTextError(f"{where}:{node.line}: {node.op}: {type(e).__name__}: {e}") from None
 
 

@@ -4,6 +4,7 @@ A warm-up FILE (TOML or JSON) lists sources and targets::
 
     targets = ["onnx-cpu"]      # default targets of every model
     jobs = 2                    # worker processes (default: the CPU count)
+    timeout = 600               # seconds per item (default 600; 0: no limit)
 
     [[models]]
     source = "webnnc.compiler.workloads:w1_simple"   # MODULE:FUNCTION, FILE.py:FUNCTION,
@@ -15,6 +16,12 @@ A warm-up FILE (TOML or JSON) lists sources and targets::
 the warm-up file. Each (model, target) pair is compiled in a worker process; what is
 already cached is reported as ``cached`` (a verified hit) and not compiled again. One
 failure does not stop the others; the exit code is 1 if any failed.
+
+Every item runs in its own worker process with a time limit (``--timeout``, or ``timeout``
+in the file; default 600 s, 0 for none): an item past it is killed and reported as failed,
+and the others go on. Each worker reports its stages as they end (``import``, ``passes``,
+``emit``, ...); a stage over one second is printed when it ends, and every item's line
+lists its stage timings.
 
 # NOTE: Ctrl-C. Workers share the terminal's process group, so they get SIGINT too and stop
 # wherever they are; the store publishes by atomic rename, so an interrupted compilation
@@ -30,14 +37,17 @@ import os
 import sys
 import time
 import tomllib
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from webnnc.cli import UserError, doc_path, targets_help
 
-__all__ = ["WarmItem", "load_plan", "register"]
+__all__ = ["DEFAULT_TIMEOUT_S", "WarmItem", "load_plan", "register"]
+
+DEFAULT_TIMEOUT_S = 600.0
+# a stage this long is printed as it ends, so a slow model shows where it is
+_LIVE_STAGE_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,11 @@ def register(sub: Any) -> None:
         "--target", help=f"comma-separated targets, of {targets_help()} (overrides the file's defaults)"
     )
     p.add_argument("-j", "--jobs", type=int, help="worker processes (default: file's jobs, else CPU count)")
+    p.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help=f"time limit per item; an item past it is killed and reported as failed (default: the "
+             f"file's timeout, else {DEFAULT_TIMEOUT_S:g}; 0: no limit)",
+    )
     p.add_argument("--push", action="store_true", help="sign and upload every warmed entry to the remote cache")
     p.add_argument("--remote", metavar="URL", help="with --push: remote cache URL (default $WEBNNC_REMOTE_CACHE)")
     p.set_defaults(func=run)
@@ -94,6 +109,14 @@ def _as_targets(value: Any, where: str) -> list[str]:
 
 def load_plan(path: Path, default_targets: list[str] | None) -> tuple[list[WarmItem], int | None]:
     """Read a warm-up file into items (one per model x target) and its ``jobs`` setting."""
+    items, jobs, _ = load_plan_settings(path, default_targets)
+    return items, jobs
+
+
+def load_plan_settings(
+    path: Path, default_targets: list[str] | None
+) -> tuple[list[WarmItem], int | None, float | None]:
+    """:func:`load_plan`, plus the file's per-item ``timeout`` (seconds; None when not set)."""
     try:
         text = path.read_bytes()
     except OSError as e:
@@ -109,6 +132,9 @@ def load_plan(path: Path, default_targets: list[str] | None) -> tuple[list[WarmI
     jobs = doc.get("jobs")
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise UserError(f"{path}: 'jobs' must be a positive integer; found {jobs!r}")
+    timeout = doc.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0):
+        raise UserError(f"{path}: 'timeout' must be a number of seconds >= 0; found {timeout!r}")
     items: list[WarmItem] = []
     for i, entry in enumerate(doc["models"]):
         where = f"{path}: models[{i}]"
@@ -133,13 +159,23 @@ def load_plan(path: Path, default_targets: list[str] | None) -> tuple[list[WarmI
         )
         source = _relative(entry["source"], path.parent)
         items.extend(WarmItem(source, t, name, shapes) for t in targets)
-    return items, jobs
+    return items, jobs, None if timeout is None else float(timeout)
 
 
-def warm_one(item: WarmItem, cache_dir: str | None) -> dict[str, Any]:
-    """Build and compile one item (runs in a worker process). Never raises for a bad item."""
+def warm_one(item: WarmItem, cache_dir: str | None, progress: Any = None) -> dict[str, Any]:
+    """Build and compile one item (runs in a worker process). Never raises for a bad item.
+
+    ``progress``: called with (stage, milliseconds) as each stage ends; the result's
+    ``stages`` holds them all.
+    """
     t0 = time.perf_counter()
     name = item.name
+    stages: dict[str, float] = {}
+
+    def stage(label: str, ms: float) -> None:
+        stages[label] = stages.get(label, 0.0) + ms
+        if progress is not None:
+            progress(label, ms)
     try:
         from webnnc.cache.store import ArtifactStore
         from webnnc.compiler.driver import compile_graph
@@ -154,80 +190,149 @@ def warm_one(item: WarmItem, cache_dir: str | None) -> dict[str, Any]:
             source = resolve_source(item.source)
         name = item.name or source.name
         builder = MLGraphBuilder()
+        t_build = time.perf_counter()
         graph = builder.build(source.build(builder), name=name)
+        stage("build", (time.perf_counter() - t_build) * 1e3)
         with ArtifactStore(cache_dir) as store:
-            result = compile_graph(graph, options, store=store, name=name)
+            result = compile_graph(graph, options, store=store, name=name, progress=stage)
         status = {"cache-hit": "cached", "compiled": "compiled"}.get(result.info.source, "not stored")
-        return {"status": status, "name": name, "key": result.info.key, "ms": (time.perf_counter() - t0) * 1e3}
+        return {"status": status, "name": name, "key": result.info.key, "stages": stages,
+                "ms": (time.perf_counter() - t0) * 1e3}
     except Exception as e:  # report per item; the rest go on
         return {
             "status": "failed",
             "name": name or item.source,
             "error": f"{type(e).__name__}: {e}".splitlines()[0][:300],
+            "stages": stages,
             "ms": (time.perf_counter() - t0) * 1e3,
         }
 
 
-def _collect(args: argparse.Namespace) -> tuple[list[WarmItem], int | None]:
+def _worker(item: WarmItem, cache_dir: str | None, conn: Any) -> None:
+    """A worker process's body: stage messages, then the result, through ``conn``."""
+    try:
+        res = warm_one(item, cache_dir, lambda label, ms: conn.send(("stage", label, ms)))
+        conn.send(("done", res))
+    except KeyboardInterrupt:  # Ctrl-C reached the worker too; the parent reports it
+        pass
+    finally:
+        conn.close()
+
+
+def _stage_text(stages: dict[str, float]) -> str:
+    """The stages worth a look (>= 1 ms), largest first: ``import 812, passes 120 ms``."""
+    shown = sorted(((ms, s) for s, ms in stages.items() if ms >= 1.0 and "." not in s), reverse=True)[:5]
+    return ", ".join(f"{s} {ms:.0f}" for ms, s in shown) + " ms" if shown else ""
+
+
+class _Running:
+    """One item's worker process, its pipe and its deadline."""
+
+    def __init__(self, item: WarmItem, cache_dir: str | None, timeout: float) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding locks/threads
+        self.item = item
+        self.conn, child = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_worker, args=(item, cache_dir, child), daemon=True)
+        self.t0 = time.perf_counter()
+        self.deadline = self.t0 + timeout if timeout > 0 else float("inf")
+        self.stages: dict[str, float] = {}
+        self.process.start()
+        child.close()
+
+    def failed(self, why: str) -> dict[str, Any]:
+        return {"status": "failed", "name": self.item.name or self.item.source, "error": why,
+                "stages": self.stages, "ms": (time.perf_counter() - self.t0) * 1e3}
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def _collect(args: argparse.Namespace) -> tuple[list[WarmItem], int | None, float | None]:
     cli_targets = _as_targets(args.target, "--target") if args.target else None
     items: list[WarmItem] = []
     jobs: int | None = None
+    timeout: float | None = None
     for arg in args.items:
         if arg.endswith((".toml", ".json")):
-            file_items, file_jobs = load_plan(Path(arg), cli_targets)
+            file_items, file_jobs, file_timeout = load_plan_settings(Path(arg), cli_targets)
             items.extend(file_items)
             jobs = jobs or file_jobs
+            timeout = timeout if timeout is not None else file_timeout
         else:
             items.extend(WarmItem(arg, t) for t in (cli_targets or ["onnx-cpu"]))
-    return items, jobs
+    return items, jobs, timeout
 
 
 def run(args: argparse.Namespace) -> int:
-    items, file_jobs = _collect(args)
+    items, file_jobs, file_timeout = _collect(args)
     if not items:
         raise UserError("nothing to warm: the warm-up file lists no models")
+    if args.timeout is not None and args.timeout < 0:
+        raise UserError(f"--timeout must be >= 0 seconds; found {args.timeout:g}")
+    timeout = args.timeout if args.timeout is not None else (
+        file_timeout if file_timeout is not None else DEFAULT_TIMEOUT_S)
     remote = _open_push_remote(args) if args.push else None  # a bad remote fails before compiling
     jobs = max(1, min(args.jobs or file_jobs or os.cpu_count() or 1, len(items)))
     width = len(str(len(items)))
-    print(f"warming {len(items)} item(s) with {jobs} worker process(es)", flush=True)
+    limit = f", {timeout:g} s per item" if timeout > 0 else ""
+    print(f"warming {len(items)} item(s) with {jobs} worker process(es){limit}", flush=True)
     t_start = time.perf_counter()
     results: list[tuple[WarmItem, dict[str, Any]]] = []
 
     def report(item: WarmItem, res: dict[str, Any]) -> None:
         results.append((item, res))
         detail = res.get("error") or res.get("key", "")[:16]
+        stages = _stage_text(res.get("stages") or {})
         print(
             f"[{len(results):>{width}}/{len(items)}] {res['name']:<24} {item.target:<10} "
-            f"{res['status']:<10} {res['ms']:>9.1f} ms  {detail}",
+            f"{res['status']:<10} {res['ms']:>9.1f} ms  {detail}" + (f"  ({stages})" if stages else ""),
             flush=True,
         )
 
-    cache_dir = args.cache_dir
-    pool: ProcessPoolExecutor | None = None
+    # NOTE: one spawned process per item (not a pool): an item past its time limit is
+    # killed alone, which a process pool cannot do without breaking every queued item.
+    from multiprocessing.connection import wait as wait_any
+
+    queue = list(items)
+    running: list[_Running] = []
     try:
-        if jobs == 1:
-            for item in items:
-                report(item, warm_one(item, cache_dir))
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process holding locks/threads
-            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-            pending: dict[Future[dict[str, Any]], WarmItem] = {
-                pool.submit(warm_one, item, cache_dir): item for item in items
-            }
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    item = pending.pop(fut)
+        while queue or running:
+            while queue and len(running) < jobs:
+                running.append(_Running(queue.pop(0), args.cache_dir, timeout))
+            now = time.perf_counter()
+            next_deadline = min(r.deadline for r in running)
+            ready = wait_any([r.conn for r in running], timeout=max(0.0, min(next_deadline - now, 1.0)))
+            for r in list(running):
+                res: dict[str, Any] | None = None
+                if r.conn in ready:
                     try:
-                        res = fut.result()
-                    except Exception as e:  # the worker process itself died
-                        res = {"status": "failed", "name": item.name or item.source,
-                               "error": f"worker died: {type(e).__name__}: {e}", "ms": 0.0}
-                    report(item, res)
-            pool.shutdown()
+                        msg = r.conn.recv()
+                    except (EOFError, OSError):  # the worker exited without a result
+                        r.process.join()
+                        res = r.failed(f"worker died (exit code {r.process.exitcode})")
+                    else:
+                        if msg[0] == "stage":
+                            r.stages[msg[1]] = r.stages.get(msg[1], 0.0) + msg[2]
+                            if msg[2] >= _LIVE_STAGE_MS and "." not in msg[1]:
+                                print(f"{'':>{2 * width + 3}} {r.item.name or r.item.source:<24} "
+                                      f"{r.item.target:<10} {msg[1]} {msg[2]:.0f} ms", flush=True)
+                            continue
+                        res = msg[1]
+                elif time.perf_counter() >= r.deadline:
+                    res = r.failed(f"timed out after {timeout:g} s (--timeout; the worker was stopped)")
+                if res is not None:
+                    r.stop()
+                    running.remove(r)
+                    report(r.item, res)
     except KeyboardInterrupt:
-        if pool is not None:  # queued items never start; running ones got the SIGINT too
-            pool.shutdown(wait=False, cancel_futures=True)
+        for r in running:  # queued items never start; running ones got the SIGINT too
+            r.stop()
         print(
             f"interrupted after {len(results)}/{len(items)} items; finished entries are stored, "
             "unfinished ones left nothing behind",
