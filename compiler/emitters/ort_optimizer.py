@@ -74,6 +74,11 @@ def optimize(
     so = ort.SessionOptions()
     so.graph_optimization_level = LEVELS[level]
     so.log_severity_level = 3
+    # NOTE: this session only optimizes and saves; it never runs. Prepacking (on by default)
+    # would re-lay every constant GEMM weight for MLAS and throw the copy away: BERT-base's
+    # optimizer session took 0.99-1.35 s with it, 0.28-0.54 s without, saving the same bytes
+    # (ORT 1.32, 2 shared cores; the saved graph + weights hash identically).
+    so.add_session_config_entry("session.disable_prepacking", "1")
     suffix = ".ort" if save_format == "ORT" else ".onnx"
     external = external_weights and save_format == "ONNX"
     files: dict[str, bytes] = {}
