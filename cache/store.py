@@ -70,6 +70,7 @@ from webnnc.cache.signing import SignatureError
 
 if TYPE_CHECKING:
     from webnnc.cache._index import Index
+    from webnnc.cache._publish import Staging
     from webnnc.cache.signing import HmacKey
 
 __all__ = [
@@ -394,21 +395,20 @@ class ArtifactStore(DerivedEntries):
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
-    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes] | Staging) -> CachedArtifact | None:
         """Publish ``data`` under ``manifest.key`` atomically.
 
         ``data`` is the artifact's bytes, or for a multi-file artifact (``manifest.files``)
-        its files by name (``model.onnx``, ``weights``); they are stored as one folder.
+        its files by name (``model.onnx``, ``weights``) or a :meth:`staging` folder holding them.
 
         Returns:
-            The stored artifact, or None when the folder cannot be written (the store has then
-            warned once and turned read-only; the caller runs from memory).
+            The stored artifact, or None when the folder cannot be written (the store warned).
 
         Raises:
             CacheError: the manifest does not describe ``data`` or its own key (a bug).
         """
-        if not isinstance(data, bytes):
-            return self._put_files(manifest, dict(data))
+        if not isinstance(data, bytes):  # files by name, or a staging() folder (published in place)
+            return self._put_files(manifest, dict(data)) if isinstance(data, Mapping) else data.publish(manifest)
         if manifest.files:
             raise CacheError("a multi-file manifest needs its files by name, not one blob")
         check_manifest(manifest, manifest.key)
@@ -448,7 +448,7 @@ class ArtifactStore(DerivedEntries):
                 raise CacheError(f"the manifest does not describe the artifact being stored: {name} differs")
         # record BLAKE3 per file (lets the first use of a large file verify 4-5x faster)
         manifest = dataclasses.replace(manifest, files=facts)
-        if tree_digest(facts) != manifest.artifact_sha256:  # pragma: no cover - checked above
+        if tree_digest(facts) != manifest.artifact_sha256:
             raise CacheError("the files do not add up to the manifest's artifact hash")
         if not self.writable:
             self._degrade(self.problem or "not writable")
@@ -476,11 +476,16 @@ class ArtifactStore(DerivedEntries):
         return True
 
     def put_stream(self, manifest: Manifest, src: IO[bytes] | Callable[[str], IO[bytes]]) -> bool:
-        """Publish an entry whose artifact is read in chunks (see ``_publish.py``): one stream,
-        or for a multi-file artifact a function opening each file's stream by name."""
+        """Publish an entry read from one stream, or per file from ``src(name)`` (``_publish.py``)."""
         from webnnc.cache._publish import put_stream
 
         return put_stream(self, manifest, src)
+
+    def staging(self) -> Staging:
+        """A folder to write a multi-file artifact into and publish from (``_publish.py``)."""
+        from webnnc.cache._publish import Staging
+
+        return Staging(self)
 
     # ------------------------------------------------------------------ removal
     def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
