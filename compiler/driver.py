@@ -6,6 +6,7 @@ Nothing here imports onnx or onnxruntime until a miss actually compiles.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import time
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore, CachedArtifact
     from webnnc.compiler.passes import PassRecord
 
-__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "rerun_passes"]
+__all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "gc_paused", "rerun_passes"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,25 @@ class _Timings(dict[str, float]):
             self._progress(stage, ms)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a compile builds and rewrites graphs.
+
+    # NOTE: a compile allocates many long-lived objects (a node and its values per op), and
+    # each collection of the oldest generation walks all of them: on a 100,000-op chain the
+    # collector took 0.6-1.1 s of the graph clone and 0.5 s of CSE (clone 1.6 s -> 0.5 s, CSE
+    # 0.77 -> 0.23 s with it paused), and made the whole compile grow faster than linearly
+    # under load. The graphs' cycles are collected as usual once the collector resumes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_graph(
     graph: Graph,
     options: CompileOptions | None = None,
@@ -134,6 +154,20 @@ def compile_graph(
             they open ``timings_ms`` so that its sum is the whole compile.
         progress: called with (stage, milliseconds) as each stage ends.
     """
+    with gc_paused():
+        return _compile_graph(graph, options, store, name, verify_ir, force, stage_timings, progress)
+
+
+def _compile_graph(
+    graph: Graph,
+    options: CompileOptions | None,
+    store: ArtifactStore | None,
+    name: str | None,
+    verify_ir: bool,
+    force: bool,
+    stage_timings: Mapping[str, float] | None,
+    progress: Progress | None,
+) -> CompileResult:
     options = options or CompileOptions()
     timings: dict[str, float] = _Timings(stage_timings, progress)
 
