@@ -34,7 +34,7 @@ from webnnc.cache.manifest import Manifest, tree_digest
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
 
-__all__ = ["Staging", "put_stream"]
+__all__ = ["STAGING_STALE_S", "STAGING_SUFFIX", "Staging", "put_stream", "stale_staging"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,9 @@ def put_stream(
     return published
 
 
+STAGING_SUFFIX = ".staging"
+STAGING_STALE_S = 3600.0  # a staging folder untouched this long belongs to a killed compile
+
 # Below this a file is hashed inline: threads cost more than they save on a small graph.
 _PARALLEL_MIN_BYTES = 1 << 20
 
@@ -177,7 +180,9 @@ class Staging:
         self._store = store
         layout = store._layout
         layout.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path = layout.tmp / f"staged.{os.getpid()}.{uuid.uuid4().hex[:12]}.d"
+        # not "*.d"/"*.tmp": eviction removes those as debris of killed publishers, while a
+        # staging folder is filled outside the store lock (``gc`` removes it once stale)
+        self.path = layout.tmp / f"{os.getpid()}.{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
         self.path.mkdir(mode=0o700)
         self._facts: dict[str, dict[str, Any]] | None = None
 
@@ -234,3 +239,15 @@ class Staging:
             return None
         graph = (obj / GRAPH).read_bytes()
         return CachedArtifact(manifest, str(obj), graph)
+
+
+def stale_staging(path: Path, now: float | None = None) -> bool:
+    """Whether ``path`` (in the store's ``tmp/``) is debris ``gc`` may remove: anything but a
+    staging folder, or one that nothing has written to for :data:`STAGING_STALE_S`."""
+    if not path.name.endswith(STAGING_SUFFIX):
+        return True
+    try:
+        newest = max([path.lstat().st_mtime, *(p.lstat().st_mtime for p in path.iterdir())])
+    except OSError:
+        return True
+    return (now if now is not None else time.time()) - newest > STAGING_STALE_S
