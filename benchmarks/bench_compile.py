@@ -11,11 +11,14 @@ acceptance bound is ``max(2 s, 3 x ORT session creation)``; "printed/wall" must 
 Chains: graphs of N elementwise ops (add of a constant, then relu, alternating), built
 through the builder and compiled into an empty cache in this process; time per op is the
 build + compile time over N (acceptance: per-op at 10,000 within 1.5x of 1,000, <= 1 ms).
+``--onnx-chains`` runs the same chains as ONNX files through ``webnnc compile`` in fresh
+processes (the importer included); add ``100000`` to either list for issue 15's 100k point
+(off by default: about 20 s on 2 cores).
 
 Usage::
 
     python benchmarks/bench_compile.py [--corpus benchmarks/results/tmp/corpus --only squeezenet1_1,resnet50]
-        [--rounds 3] [--chains 10,100,1000,10000]
+        [--rounds 3] [--chains 10,100,1000,10000] [--onnx-chains 1000,10000,100000]
 """
 
 from __future__ import annotations
@@ -133,12 +136,51 @@ def chains(sizes: list[int]) -> list[str]:
     return lines
 
 
+def _onnx_chain(n: int, folder: str) -> Path:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, prev = [], "x"
+    for i in range(n):
+        out = f"t{i}" if i < n - 1 else "y"
+        ins = [prev, "c"] if i % 2 == 0 else [prev]
+        nodes.append(helper.make_node("Add" if i % 2 == 0 else "Relu", ins, [out], name=f"n{i}"))
+        prev = out
+    graph = helper.make_graph(
+        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+        [numpy_helper.from_array(np.full((1, 64), 0.5, dtype=np.float32), "c")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = Path(folder) / f"chain{n}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def onnx_chains(sizes: list[int]) -> list[str]:
+    """``webnnc compile chainN.onnx`` in a fresh process: wall time per op, importer included."""
+    rows, per_op = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-chain-") as folder:
+        for n in sizes:
+            wall, _ = _webnnc_compile(_onnx_chain(n, folder), [])
+            per_op[n] = wall / n
+            rows.append([str(n), f"{wall:.2f}", f"{wall / n * 1e3:.3f}"])
+            print(f"  onnx chain {n}: {wall:.2f} s", file=sys.stderr)
+    lines = markdown_table(["ops", "webnnc compile wall s", "ms per op"], rows)
+    if 10000 in per_op and 100000 in per_op:
+        lines += ["", f"per-op time at 100,000 / at 10,000: {per_op[100000] / per_op[10000]:.2f} (linear: ~1)"]
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, help="folder of <name>.onnx + <name>.json")
     ap.add_argument("--only", help="comma-separated model names")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--chains", default="10,100,1000,10000", help="chain lengths ('' for none)")
+    ap.add_argument("--onnx-chains", default="", help="ONNX chain lengths through `webnnc compile` ('' for none)")
     args = ap.parse_args()
     out = ["# Compile speed", "", *machine_lines(), ""]
     if args.corpus:
@@ -148,6 +190,9 @@ def main() -> int:
     sizes = [int(s) for s in args.chains.split(",") if s]
     if sizes:
         out += ["## Chains of elementwise ops", "", *chains(sizes)]
+    onnx_sizes = [int(s) for s in args.onnx_chains.split(",") if s]
+    if onnx_sizes:
+        out += ["", "## ONNX chains through `webnnc compile` (fresh processes)", "", *onnx_chains(onnx_sizes)]
     print("\n".join(out))
     return 0
 

@@ -166,7 +166,10 @@ def collect_garbage(
     orphans = [sha for sha in objects if sha not in live]
     report.orphan_objects = len(orphans)
     report.freed_bytes += sum(objects[s] for s in orphans)
-    tmp_files = list(layout.tmp.glob("*")) if layout.tmp.is_dir() else []  # staged files and folders
+    from webnnc.cache._publish import stale_staging
+
+    # staged files and folders (a compile's staging folder only once stale: it fills it unlocked)
+    tmp_files = [f for f in layout.tmp.glob("*") if stale_staging(f)] if layout.tmp.is_dir() else []
     report.tmp_files = len(tmp_files)
     if dry_run:
         return report

@@ -62,6 +62,7 @@ from webnnc.cache.signing import SignatureError
 if TYPE_CHECKING:
     from webnnc.cache._index import Index
     from webnnc.cache._maintenance import GcReport
+    from webnnc.cache._publish import Staging
     from webnnc.cache.locks import BuildLock
     from webnnc.cache.signing import HmacKey
 
@@ -86,6 +87,13 @@ _WARNED: set[str] = set()
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
+def _maintenance() -> Any:
+    """Eviction, gc and removal: loaded by the first write or maintenance, never by a hit."""
+    from webnnc.cache import _maintenance as module
+
+    return module
+
+
 def __getattr__(name: str) -> Any:
     # the index (diskcache + sqlite3) loads only when a store operation needs it: a hit does not
     if name == "SafeDisk":
@@ -93,9 +101,7 @@ def __getattr__(name: str) -> Any:
 
         return SafeDisk
     if name == "GcReport":  # maintenance and locks load with the first write, gc or eviction
-        from webnnc.cache._maintenance import GcReport
-
-        return GcReport
+        return _maintenance().GcReport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -395,21 +401,20 @@ class ArtifactStore(DerivedEntries):
             self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
-    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes] | Staging) -> CachedArtifact | None:
         """Publish ``data`` under ``manifest.key`` atomically.
 
         ``data`` is the artifact's bytes, or for a multi-file artifact (``manifest.files``)
-        its files by name (``model.onnx``, ``weights``); they are stored as one folder.
+        its files by name (``model.onnx``, ``weights``) or a :meth:`staging` folder holding them.
 
         Returns:
-            The stored artifact, or None when the folder cannot be written (the store has then
-            warned once and turned read-only; the caller runs from memory).
+            The stored artifact, or None when the folder cannot be written (the store warned).
 
         Raises:
             CacheError: the manifest does not describe ``data`` or its own key (a bug).
         """
-        if not isinstance(data, bytes):
-            return self._put_files(manifest, dict(data))
+        if not isinstance(data, bytes):  # files by name, or a staging() folder (published in place)
+            return self._put_files(manifest, dict(data)) if isinstance(data, Mapping) else data.publish(manifest)
         if manifest.files:
             raise CacheError("a multi-file manifest needs its files by name, not one blob")
         check_manifest(manifest, manifest.key)
@@ -449,7 +454,7 @@ class ArtifactStore(DerivedEntries):
                 raise CacheError(f"the manifest does not describe the artifact being stored: {name} differs")
         # record BLAKE3 per file (lets the first use of a large file verify 4-5x faster)
         manifest = dataclasses.replace(manifest, files=facts)
-        if tree_digest(facts) != manifest.artifact_sha256:  # pragma: no cover - checked above
+        if tree_digest(facts) != manifest.artifact_sha256:
             raise CacheError("the files do not add up to the manifest's artifact hash")
         if not self.writable:
             self._degrade(self.problem or "not writable")
@@ -479,11 +484,16 @@ class ArtifactStore(DerivedEntries):
         return True
 
     def put_stream(self, manifest: Manifest, src: IO[bytes] | Callable[[str], IO[bytes]]) -> bool:
-        """Publish an entry whose artifact is read in chunks (see ``_publish.py``): one stream,
-        or for a multi-file artifact a function opening each file's stream by name."""
+        """Publish an entry read from one stream, or per file from ``src(name)`` (``_publish.py``)."""
         from webnnc.cache._publish import put_stream
 
         return put_stream(self, manifest, src)
+
+    def staging(self) -> Staging:
+        """A folder to write a multi-file artifact into and publish from (``_publish.py``)."""
+        from webnnc.cache._publish import Staging
+
+        return Staging(self)
 
     # ------------------------------------------------------------------ removal
     def _drop_bad(self, key: str, manifest: Manifest | None, text: bytes | None = None) -> None:
@@ -493,25 +503,19 @@ class ArtifactStore(DerivedEntries):
         published again with other bytes is left alone.
         """
         if self.writable:
-            from webnnc.cache._maintenance import drop_bad
-
-            drop_bad(self._layout, key, manifest, text)
+            _maintenance().drop_bad(self._layout, key, manifest, text)
             self._index.forget(key)
 
     def drop(self, key: str) -> bool:
         """Remove one entry (its artifact goes too unless another entry shares it)."""
         if not self.writable:
             raise CacheError(f"cannot remove entries: {self.directory} is not writable ({self.problem})")
-        from webnnc.cache._maintenance import remove_entries
-
         with self._store_lock(shared=False, timeout=self.lock_timeout):
-            return remove_entries(self._layout, self._index, [key]) > 0
+            return _maintenance().remove_entries(self._layout, self._index, [key]) > 0
 
     def volume(self) -> int:
         """Bytes of artifacts and manifests (what the size limit counts)."""
-        from webnnc.cache._maintenance import total_bytes
-
-        return total_bytes(*self._layout.sizes())
+        return _maintenance().total_bytes(*self._layout.sizes())
 
     def evict(self, *, limit: int | None = None, keep: str | None = None, wait: bool = True) -> list[str]:
         """Remove least-recently-used entries until the store fits ``limit`` (default the limit).
@@ -524,9 +528,7 @@ class ArtifactStore(DerivedEntries):
         limit = self.size_limit if limit is None else limit
         if not self.writable:
             return []
-        from webnnc.cache._maintenance import evict_locked, total_bytes
-
-        if total_bytes(*self._layout.sizes()) <= limit:
+        if _maintenance().total_bytes(*self._layout.sizes()) <= limit:
             return []
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
         if wait:
@@ -534,7 +536,7 @@ class ArtifactStore(DerivedEntries):
         elif not lock.try_acquire():
             return []
         try:
-            return evict_locked(self._layout, self._index, limit, keep)
+            return _maintenance().evict_locked(self._layout, self._index, limit, keep)
         finally:
             lock.release()
 
@@ -543,9 +545,7 @@ class ArtifactStore(DerivedEntries):
         """Re-hash every entry and check its tag and fields; drop the bad ones.
 
         Returns ``[(key, problem)]`` for those."""
-        from webnnc.cache._maintenance import verify_entries
-
-        return verify_entries(self)
+        return _maintenance().verify_entries(self)
 
     def gc(
         self,
@@ -558,13 +558,11 @@ class ArtifactStore(DerivedEntries):
         """
         if not self.writable and not dry_run:
             raise CacheError(f"cannot collect garbage: {self.directory} is not writable ({self.problem})")
-        from webnnc.cache._maintenance import collect_garbage
-
         lock = self._store_lock(shared=False, timeout=self.lock_timeout)
         if not dry_run:
             lock.acquire()
         try:
-            return collect_garbage(
+            return _maintenance().collect_garbage(
                 self._layout, self._index, unusable, dry_run=dry_run, size_limit=self.size_limit
             )
         finally:
@@ -585,14 +583,12 @@ class ArtifactStore(DerivedEntries):
         return count
 
     def stats(self) -> dict[str, object]:
-        from webnnc.cache._maintenance import total_bytes
-
         entries, objects = self._layout.sizes()
         return {
             "directory": str(self.directory),
             "entries": len(entries),
             "artifacts": len(objects),
-            "bytes": total_bytes(entries, objects),
+            "bytes": _maintenance().total_bytes(entries, objects),
             "size_limit": self.size_limit,
             "writable": self.writable,
             "problem": self.problem,

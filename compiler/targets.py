@@ -98,11 +98,15 @@ class Target:
         """Whether :meth:`backend_compile` runs after the emitter for ``options``."""
         return False
 
-    def backend_compile(self, artifact: Artifact, options: CompileOptions, *, stored: bool = True) -> Artifact:
+    def backend_compile(
+        self, artifact: Artifact, options: CompileOptions, *, stored: bool = True, out_path: str | None = None
+    ) -> Artifact:
         """Stage 5: the backend's own compiler on the emitted artifact (identity by default).
 
         ``stored`` says whether the result goes into the cache (ONNX targets then keep the
         weights in a separate file the runtime maps; in memory, one self-contained model).
+        ``out_path``: where a backend that saves files may write the graph (its other files
+        beside it, named in ``Artifact.folder``), instead of returning them as bytes.
         """
         return artifact
 
@@ -190,7 +194,9 @@ class OnnxRuntimeTarget(Target):
             level = "basic"
         return None, level
 
-    def backend_compile(self, artifact: Artifact, options: CompileOptions, *, stored: bool = True) -> Artifact:
+    def backend_compile(
+        self, artifact: Artifact, options: CompileOptions, *, stored: bool = True, out_path: str | None = None
+    ) -> Artifact:
         from webnnc.compiler.emitters.ort_optimizer import optimize
 
         # Saved as ONNX, not ORT format: loaded with optimizations off, the ORT-optimized ONNX
@@ -201,7 +207,7 @@ class OnnxRuntimeTarget(Target):
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
         result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
-            arrays=artifact.arrays,
+            arrays=artifact.arrays, out_path=out_path,
         )
         if providers and providers[0] not in result.info.get("optimized_for", ()):
             # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,

@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webnnc.cache.locks import BuildLock
 from webnnc.cache.manifest import Manifest
 from webnnc.cache.remote._tier import RemoteCache
 from webnnc.cache.store import ArtifactStore, CachedArtifact
+
+if TYPE_CHECKING:
+    from webnnc.cache._publish import Staging
 
 __all__ = ["TieredStore"]
 
@@ -75,7 +78,7 @@ class TieredStore(ArtifactStore):
             hit = super().get(key, name=name, use=use)
         return hit
 
-    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes]) -> CachedArtifact | None:
+    def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes] | Staging) -> CachedArtifact | None:
         stored = super().put(manifest, data)
         # derived entries (e.g. a CoreML model compiled on this machine) stay local
         if stored is not None and self.remote.config.writable and "source_key" not in manifest.extra:

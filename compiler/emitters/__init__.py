@@ -33,6 +33,10 @@ class Artifact:
     # serialized: name -> numpy array, for a backend stage to take from memory (ONNX Runtime's
     # add_external_initializers); empty for a self-contained ``data``
     arrays: dict[str, Any] = field(default_factory=dict)
+    # set when a backend stage saved the artifact's files straight into this folder (the
+    # cache's staging folder): ``data`` is then the graph and the folder also holds its
+    # ``weights``, which are never read into memory
+    folder: str | None = None
 
 
 class Emitter(Protocol):

@@ -38,6 +38,7 @@ __all__ = [
     "UnsupportedProblem",
     "builder_method",
     "onnx_op",
+    "summarize_problems",
 ]
 
 Tensor: TypeAlias = MLOperand | np.ndarray[Any, Any]  # an operand, or a constant not yet handed to the builder
@@ -61,14 +62,51 @@ class UnsupportedProblem:
 
 
 class UnsupportedOnnxOperatorsError(UnsupportedOperatorError):
-    """Every ONNX node (op or attribute) the importer cannot map, reported at once."""
+    """Every ONNX node (op or attribute) the importer cannot map, reported at once.
+
+    The message groups the nodes that fail the same way (operator, opset, reason) into one
+    line with their count and first few names, and opens with the operators that block the
+    import: a detector with 180 ``NonZero`` nodes and one ``If`` reads as two lines, not 181.
+    ``problems`` keeps every node.
+    """
 
     def __init__(self, problems: Sequence[UnsupportedProblem], model: str = "model") -> None:
         self.problems = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(
-            f"{model}: {len(self.problems)} ONNX node(s) cannot be expressed in WebNN:\n{lines}"
-        )
+        super().__init__(summarize_problems(self.problems, model))
+
+
+_NAMES_SHOWN = 3  # node names shown per group of identical problems
+_GROUPS_SHOWN = 25  # groups listed before "... and N more"
+
+
+def summarize_problems(problems: Sequence[UnsupportedProblem], model: str = "model") -> str:
+    """The grouped, bounded report of ``problems`` (see :class:`UnsupportedOnnxOperatorsError`).
+
+    >>> ps = [UnsupportedProblem(f"nz{i}", "NonZero", 11, "data-dependent shape") for i in range(5)]
+    >>> print(summarize_problems([*ps, UnsupportedProblem("cond", "If", 11, "control flow")], "ssd.onnx"))
+    ssd.onnx: 6 ONNX node(s) cannot be expressed in WebNN; blocking operators: NonZero (5), If (1)
+      - 5 NonZero nodes (opset 11): data-dependent shape; nodes 'nz0', 'nz1', 'nz2' and 2 more
+      - node 'cond' (If, opset 11): control flow
+    """
+    groups: dict[tuple[str, int, str], list[str]] = {}
+    per_op: dict[str, int] = {}
+    for p in problems:
+        groups.setdefault((p.op_type, p.opset, p.reason), []).append(p.node)
+        per_op[p.op_type] = per_op.get(p.op_type, 0) + 1
+    blocking = ", ".join(f"{op} ({n})" for op, n in sorted(per_op.items(), key=lambda kv: -kv[1]))
+    lines = [f"{model}: {len(problems)} ONNX node(s) cannot be expressed in WebNN; blocking operators: {blocking}"]
+    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))  # stable: first seen first among equals
+    for (op, opset, reason), nodes in ordered[:_GROUPS_SHOWN]:
+        if len(nodes) == 1:
+            lines.append(f"  - {UnsupportedProblem(nodes[0], op, opset, reason)}")
+            continue
+        shown = ", ".join(repr(n) for n in nodes[:_NAMES_SHOWN])
+        more = f" and {len(nodes) - _NAMES_SHOWN} more" if len(nodes) > _NAMES_SHOWN else ""
+        lines.append(f"  - {len(nodes)} {op} nodes (opset {opset}): {reason}; nodes {shown}{more}")
+    if len(ordered) > _GROUPS_SHOWN:
+        rest = sum(len(nodes) for _, nodes in ordered[_GROUPS_SHOWN:])
+        lines.append(f"  ... and {rest} more node(s) in {len(ordered) - _GROUPS_SHOWN} other groups")
+    return "\n".join(lines)
 
 
 class Unsupported(Exception):  # noqa: N818 - internal signal, converted to UnsupportedProblem

@@ -173,6 +173,19 @@ class Node:
         return f"<Node {self.op_type}({ins})>"
 
 
+def _frozen(array: np.ndarray[Any, Any], dtype: Any) -> bool:
+    """Whether ``array`` is read-only, C-contiguous, of ``dtype`` and a view of ``bytes``
+    (immutable): then no one can change it, and a constant may share it instead of a copy."""
+    if array.flags.writeable or not array.flags.c_contiguous or array.dtype != dtype:
+        return False
+    base: Any = array
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return isinstance(base, bytes)
+
+
 class Graph:
     """A graph: named inputs, constants, a topologically ordered node list, named outputs."""
 
@@ -195,8 +208,17 @@ class Graph:
     def add_constant(
         self, array: np.ndarray[Any, Any], descriptor: OperandDescriptor | None = None
     ) -> Value:
-        """Add a constant; the array is copied, made contiguous and read-only."""
+        """Add a constant; the array is copied, made contiguous and read-only (an array that
+        already is all three, over an immutable ``bytes`` object, is kept as it is)."""
         data_type = descriptor.data_type if descriptor else DataType.from_numpy(array.dtype)
+        if _frozen(array, data_type.numpy_dtype):
+            # NOTE: the ONNX importer's weights are views of the parsed model's bytes, which
+            # nothing can change; copying them cost BERT-base 0.29 s for 437 MB
+            arr = array.reshape(descriptor.shape) if descriptor is not None else array
+            desc = descriptor or OperandDescriptor(data_type, arr.shape)
+            v = Value(desc, const=arr)
+            self.constants.append(v)
+            return v
         arr = np.array(array, dtype=data_type.numpy_dtype, copy=True, order="C")
         if descriptor is not None:
             arr = arr.reshape(descriptor.shape)

@@ -106,6 +106,13 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from webnnc.compiler.driver import gc_paused
+
+    with gc_paused():  # the import builds the graph too (see gc_paused)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from webnnc.cache.store import ArtifactStore
     from webnnc.cache.targets import target_info
     from webnnc.compiler.driver import compile_graph

@@ -204,3 +204,33 @@ def test_input_shapes_only_apply_to_onnx_sources() -> None:
 
     with pytest.raises(SourceError, match="applies to .onnx models only"):
         resolve_source("webnnc.compiler.workloads:w1_simple", input_shapes={"input": [1, 3, 8, 8]})
+
+
+def test_many_identical_refusals_summarize_in_one_line_per_kind() -> None:
+    # an SSD-like detector: 180 NonZero nodes and one If on a run-time condition -> 2 lines
+    x = helper.make_tensor_value_info("x", F, [1, 8])
+    flag = helper.make_tensor_value_info("flag", F, [])
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["b"])], "b", [],
+                               [helper.make_tensor_value_info("b", F, [1, 8])])
+    nodes = [helper.make_node("NonZero", ["x"], [f"nz{i}"], name=f"nonzero_{i}") for i in range(180)]
+    nodes.append(helper.make_node("Cast", ["flag"], ["cond"], name="to_bool", to=TensorProto.BOOL))
+    nodes.append(helper.make_node("If", ["cond"], ["picked"], name="the_if", then_branch=branch, else_branch=branch))
+    model = _model(nodes, [x, flag], [*(f"nz{i}" for i in range(180)), "picked"])
+    with pytest.raises(UnsupportedOnnxOperatorsError) as info:
+        import_onnx(model)
+    assert len(info.value.problems) == 181  # every node is still there for programs
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3, lines  # the headline, then one line per kind of refusal
+    assert "181 ONNX node(s) cannot be expressed in WebNN" in lines[0]
+    assert "blocking operators: NonZero (180), If (1)" in lines[0]
+    assert lines[1].startswith("  - 180 NonZero nodes (opset 17): ") and "static shapes" in lines[1]
+    assert "'nonzero_0', 'nonzero_1', 'nonzero_2' and 177 more" in lines[1]
+    assert lines[2].startswith("  - node 'the_if' (If, opset 17): ")
+
+
+def test_refusal_summary_is_bounded() -> None:
+    from webnnc.compiler.importers._onnx_core import UnsupportedProblem, summarize_problems
+
+    problems = [UnsupportedProblem(f"n{i}", f"Op{i}", 17, "no mapping") for i in range(1000)]
+    text = summarize_problems(problems, "big.onnx")
+    assert len(text.splitlines()) <= 27 and "and 975 more node(s) in 975 other groups" in text
