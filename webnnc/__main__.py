@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from webnnc.cli import main
+from webnnc.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
