@@ -128,3 +128,21 @@ def test_precision_reaches_the_cache_key(tmp_path: Path) -> None:
         assert "precision" in str(e) and "exact" in str(e)
     else:
         raise AssertionError("an unknown precision must be refused")
+
+
+def test_fast_exit_keeps_output_and_exit_handlers(tmp_path: Path) -> None:
+    # The script skips module teardown (webnnc.cli.console): buffered output must still reach
+    # a pipe, and exit handlers (here: a temporary folder's finalizer) must still run.
+    script = (
+        "import sys, tempfile\n"
+        "from webnnc import cli\n"
+        "keep = tempfile.TemporaryDirectory(prefix='webnnc-exit-test-', dir=sys.argv[1])\n"
+        "sys.stdout.write('x' * 100000)\n"
+        "sys.argv = ['webnnc', 'cache', 'ls', '--cache-dir', sys.argv[1] + '/c']\n"
+        "cli.console()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("x" * 100000) and "cache:" in proc.stdout
+    assert not list(tmp_path.glob("webnnc-exit-test-*")), "the temporary folder's finalizer did not run"
