@@ -20,6 +20,7 @@ node to another through an outside node would need that outside node between the
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,10 +216,11 @@ def find_regions(model: onnx.ModelProto, *, min_ops: int = MIN_OPS, min_elements
         red = None
         if j < len(nodes) and nodes[j].input and any(nodes[j].input[0] == n.output[0] for n in run):
             facts = _reduction(nodes[j], model, shape)
-            if facts is not None and facts[0] > 0 and nodes[j].output[0] in shapes:
+            # a reduction over extents of 1 only is a copy: left to ONNX Runtime
+            if facts is not None and facts[0] > 0 and math.prod(shape[-facts[0] :]) > 1 and nodes[j].output[0] in shapes:
                 red = (nodes[j], facts)
         region = _make_region(run, red, shape, shapes, scalars, consumers, graph_outputs)
-        if len(run) + (red is not None) >= min_ops and region.elements >= min_elements:
+        if len(run) + (red is not None) >= min_ops and region.elements >= max(min_elements, 1):
             regions.append(region)
         i = j + (red is not None)
     return regions
