@@ -34,8 +34,9 @@ from _common import (
 ACCEPT_RATIO = 1.2
 
 
-def ort_session_like(graph: Any, path: str, fmt: str) -> tuple[Any, str]:
-    """An InferenceSession on ``path`` with the options webnnc's own session uses."""
+def ort_session_like(graph: Any, path: str, fmt: str, kernels: bytes | None = None) -> tuple[Any, str]:
+    """An InferenceSession on ``path`` with the options webnnc's own session uses (and its
+    fused-kernel library, ``kernels``, registered as webnnc registers it)."""
     import onnxruntime as ort
 
     own = getattr(graph, "_session", None)
@@ -51,6 +52,14 @@ def ort_session_like(graph: Any, path: str, fmt: str) -> tuple[Any, str]:
         providers = ["CPUExecutionProvider"]
         how = "options rebuilt: optimizations disabled (webnnc's documented choice)"
     options.log_severity_level = 3
+    if kernels is not None:
+        from webnnc.runtime._kernels import register_kernels
+
+        loaded = register_kernels(options, kernels)
+        try:
+            return ort.InferenceSession(path, options, providers=providers), how + " + its fused kernels"
+        finally:
+            loaded.close()
     return ort.InferenceSession(path, options, providers=providers), how
 
 
@@ -126,7 +135,8 @@ def bench_workload(
     graph = builder.build(fn(builder), name=f"bench-overhead-{name}")
     manifest = graph.manifest
     path = artifact_path(context, manifest, scratch)
-    session, how = ort_session_like(graph, path, manifest.format)
+    hit = context.store().get(manifest.key) if "kernels.so" in manifest.files else None
+    session, how = ort_session_like(graph, path, manifest.format, hit.held.get("kernels.so") if hit else None)
     x = np.random.default_rng(0).standard_normal([1, 3, 224, 224]).astype(np.float32)
     feeds = {"input": x}
     ours_out = context.compute(graph, feeds)

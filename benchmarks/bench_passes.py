@@ -104,6 +104,7 @@ def bench(name: str, repeats: int, threads: int | None, tmp: Path) -> dict[str, 
         return create_session(
             target=manifest.target, fmt=manifest.format, data=artifact, intra_op_threads=threads,
             folder=result.path if manifest.files else None,  # the entry's mapped weights
+            kernels=(result.held or {}).get("kernels.so"),  # its fused kernels (compiler/kernels)
         )[0]
 
     create_naive, create_webnnc = _interleaved(

@@ -38,6 +38,9 @@ class CachedArtifact:
     path: str
     data: bytes = field(repr=False)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    # verified bytes of the held files other than the graph (``HELD_FILES``: a kernel
+    # library), by name: what the runtime loads, never the file in the folder
+    held: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def read_bytes(self) -> bytes:
         return self.data

@@ -29,7 +29,7 @@ from webnnc.cache._files import check_manifest
 from webnnc.cache._hash import blake3_hasher
 from webnnc.cache._tree import _CLOEXEC, _NOFOLLOW, GRAPH, remove_object
 from webnnc.cache.errors import CacheCorruptionError
-from webnnc.cache.manifest import Manifest, tree_digest
+from webnnc.cache.manifest import HELD_FILES, Manifest, tree_digest
 
 if TYPE_CHECKING:
     from webnnc.cache.store import ArtifactStore
@@ -238,7 +238,8 @@ class Staging:
         if not store._publish(manifest, move_staged):
             return None
         graph = (obj / GRAPH).read_bytes()
-        return CachedArtifact(manifest, str(obj), graph)
+        held = {n: (obj / n).read_bytes() for n in HELD_FILES if n != GRAPH and n in manifest.files}
+        return CachedArtifact(manifest, str(obj), graph, held=held)
 
 
 def stale_staging(path: Path, now: float | None = None) -> bool:

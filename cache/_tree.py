@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from webnnc.cache.errors import CacheCorruptionError
-from webnnc.cache.manifest import ENTRY_FILES, Manifest
+from webnnc.cache.manifest import ENTRY_FILES, HELD_FILES, Manifest
 
 __all__ = [
     "FINGERPRINT",
@@ -186,14 +186,21 @@ def _save_record(folder: Path, manifest: Manifest, prints: dict[str, list[int]],
 
 
 def verify_tree(
-    folder: Path, manifest: Manifest, *, stage_root: Path | None, thorough: bool = False
+    folder: Path,
+    manifest: Manifest,
+    *,
+    stage_root: Path | None,
+    thorough: bool = False,
+    held: dict[str, bytes] | None = None,
 ) -> tuple[bytes, bool]:
     """Check the object folder of a multi-file ``manifest``; return (the graph's bytes, hashed).
 
-    The graph is hashed every time; the other files are hashed unless their recorded
-    fingerprint still matches (never with ``thorough``, which also checks both hashes).
-    ``hashed`` says whether any large file was hashed (for timings). With ``stage_root``
-    (a writable cache), fresh fingerprints are recorded.
+    The held files (``HELD_FILES``: the graph, a kernel library) are read whole and hashed
+    every time; the other files are hashed unless their recorded fingerprint still matches
+    (never with ``thorough``, which also checks both hashes). ``hashed`` says whether any
+    large file was hashed (for timings). With ``stage_root`` (a writable cache), fresh
+    fingerprints are recorded. ``held`` receives the verified bytes of the held files other
+    than the graph, for their consumer to use instead of reopening them by path.
 
     Raises:
         CacheCorruptionError: a file is missing, a link, of the wrong size or content.
@@ -213,14 +220,18 @@ def verify_tree(
             continue
         path = folder / name
         try:
-            if name == GRAPH:
-                graph, fst = read_private(path)
-                if len(graph) != facts["size"] or hashlib.sha256(graph).hexdigest() != facts["sha256"]:
+            if name in HELD_FILES:
+                blob, fst = read_private(path)
+                if len(blob) != facts["size"] or hashlib.sha256(blob).hexdigest() != facts["sha256"]:
                     raise CacheCorruptionError(f"{name} does not match its hash in the manifest")
                 if thorough:
-                    fast = file_facts(graph)["blake3"]
+                    fast = file_facts(blob)["blake3"]
                     if fast and facts.get("blake3") and fast != facts["blake3"]:
                         raise CacheCorruptionError(f"{name} does not match its BLAKE3 hash in the manifest")
+                if name == GRAPH:
+                    graph = blob
+                elif held is not None:
+                    held[name] = blob
                 continue
             lst = path.lstat()
             if stat.S_ISLNK(lst.st_mode) or not stat.S_ISREG(lst.st_mode):

@@ -10,7 +10,7 @@ Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
     webnnc-bundle.json          {"bundle_version": 1, "entries": [{"key", "sha256", "names"}, ...]}
     entries/<key>.json          each entry's manifest
     objects/<sha256>            each artifact, named by its own sha256
-    objects/<sha256>/<file>     each file of a multi-file artifact (``model.onnx``, ``weights``)
+    objects/<sha256>/<file>     each file of a multi-file artifact (``model.onnx``, ``weights``, ``kernels.so``)
 
 # NOTE: a bundle has an origin. Export signs every entry (``signatures[<key>]`` in the index,
 # the record the remote tier uses, over the same payload) and every name it carries
@@ -55,7 +55,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from webnnc.cache._bundle_trust import bundle_keyring
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.manifest import MAX_JSON_BYTES, Manifest, load_json
+from webnnc.cache.manifest import ENTRY_FILES, MAX_JSON_BYTES, Manifest, load_json
 from webnnc.cache.signing import Keyring, SignatureError, name_payload
 
 if TYPE_CHECKING:
@@ -76,9 +76,11 @@ logger = logging.getLogger(__name__)
 
 BUNDLE_VERSION = 1
 _INDEX = "webnnc-bundle.json"
-_MEMBER = re.compile(r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64})(/(model\.onnx|weights))?)")
+_MEMBER = re.compile(
+    r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64})(/(" + "|".join(map(re.escape, ENTRY_FILES)) + r"))?)"
+)
 _CHUNK = 1 << 20
-_MAX_MEMBERS = 1 << 16  # 3 members per entry at most: 21,000 entries, far beyond any deployment
+_MAX_MEMBERS = 1 << 16  # 4 members per entry at most: 16,000 entries, far beyond any deployment
 _MAX_INDEX = 4 * MAX_JSON_BYTES  # ~300 B per entry in the index
 _MAX_HEADER = 1 << 20  # a pax / GNU long-name header: a bundle's member names are under 100 B
 

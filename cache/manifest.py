@@ -15,7 +15,7 @@ from typing import Any
 
 from webnnc.cache.errors import CacheCorruptionError
 
-__all__ = ["ENTRY_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "load_json", "tree_digest"]
+__all__ = ["ENTRY_FILES", "HELD_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "load_json", "tree_digest"]
 
 MANIFEST_VERSION = 1
 
@@ -28,10 +28,14 @@ _MAX_RANK = 64  # ONNX Runtime's own limit on tensor rank is lower
 _MAX_DIM = 2**62  # larger dims cannot describe a tensor any machine holds
 _MAX_CREATED = 1e11  # seconds since 1970: year 5138; 1e300 is a planted value, not a time
 
-# The only file names a multi-file artifact may hold (``Manifest.files``): the graph, and the
-# external-data file its initializers name by this fixed relative location. Fixed names mean
-# no path from a manifest or a graph ever reaches the file system (see cache/CACHE.md).
-ENTRY_FILES = ("model.onnx", "weights")
+# The only file names a multi-file artifact may hold (``Manifest.files``): the graph, the
+# external-data file its initializers name by this fixed relative location, and the compiled
+# kernel library of its fused regions (compiler/kernels/KERNELS.md). Fixed names mean no path
+# from a manifest or a graph ever reaches the file system (see cache/CACHE.md).
+ENTRY_FILES = ("model.onnx", "weights", "kernels.so")
+# The files a read hands over as the very bytes it hashed (read whole into memory on every
+# hit, never reopened by path): the graph, and code. The others (weights) are mapped by path.
+HELD_FILES = ("model.onnx", "kernels.so")
 
 
 def tree_digest(files: dict[str, dict[str, Any]]) -> str:

@@ -56,7 +56,7 @@ from webnnc.cache._hash import blake3_hex
 from webnnc.cache._names import add_name, find_manifests, read_names
 from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.manifest import Manifest, tree_digest
+from webnnc.cache.manifest import HELD_FILES, Manifest, tree_digest
 from webnnc.cache.signing import SignatureError
 
 if TYPE_CHECKING:
@@ -253,10 +253,13 @@ class ArtifactStore(DerivedEntries):
             check_entry_tag(manifest, obj, auth)
             obj = self._object_path(manifest.artifact_sha256)
             timings: dict[str, float] = {}
+            held: dict[str, bytes] = {}
             try:
                 if manifest.files:
                     t0 = time.perf_counter()
-                    data, hashed = verify_tree(obj, manifest, stage_root=self._tmp if self.writable else None)
+                    data, hashed = verify_tree(
+                        obj, manifest, stage_root=self._tmp if self.writable else None, held=held
+                    )
                     timings["hash_weights" if hashed else "fingerprint"] = round((time.perf_counter() - t0) * 1e3, 3)
                 else:
                     with open(obj, "rb") as f:
@@ -289,7 +292,7 @@ class ArtifactStore(DerivedEntries):
             self._layout.record_hit(key)
             if name and key not in read_names(self._layout, manifest.target, name):
                 self._register_name(manifest.target, name, key)
-        return CachedArtifact(manifest, str(obj), data, timings)
+        return CachedArtifact(manifest, str(obj), data, timings, held)
 
     def _register_name(self, target: str, name: str, key: str) -> None:
         add_name(self._layout, target, name, key)
@@ -462,7 +465,8 @@ class ArtifactStore(DerivedEntries):
         obj = self._object_path(manifest.artifact_sha256)
         if not self._publish(manifest, lambda: write_tree(self._tmp, obj, files)):
             return None
-        return CachedArtifact(manifest, str(obj), files[GRAPH])
+        held = {n: files[n] for n in HELD_FILES if n != GRAPH and n in files}
+        return CachedArtifact(manifest, str(obj), files[GRAPH], held=held)
 
     def _publish(self, manifest: Manifest, write_object: Callable[[], None]) -> bool:
         """Write the object (if absent), then the manifest (the publish point); register the name."""

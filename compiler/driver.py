@@ -63,6 +63,7 @@ class CompileResult:
     path: str | None = None
     data: bytes | None = None
     files: dict[str, bytes] | None = None
+    held: dict[str, bytes] | None = None  # verified held files besides the graph (a kernel library)
 
 
 def _libraries(options: CompileOptions) -> tuple[tuple[str, str], ...]:
@@ -198,7 +199,8 @@ def _compile_graph(
             # multi-file artifact's weights stay in its folder, for ONNX Runtime to map)
             timings.update({f"lookup.{k}": v for k, v in hit.timings_ms.items()})
             return CompileResult(
-                hit.manifest, BuildInfo("cache-hit", digest, dict(timings)), path=hit.folder, data=hit.data
+                hit.manifest, BuildInfo("cache-hit", digest, dict(timings)), path=hit.folder, data=hit.data,
+                held=hit.held,
             )
     try:
         return _compile_and_store(
@@ -316,7 +318,7 @@ def _compile_and_store(
             if stored is not None:
                 timings["store"] = _ms(t_store)
                 info = BuildInfo("compiled", digest, dict(timings), records)
-                return CompileResult(stored.manifest, info, path=stored.folder, data=data)
+                return CompileResult(stored.manifest, info, path=stored.folder, data=data, held=stored.held)
             if staged:
                 assert staging is not None
                 files = _staged_files(staging)

@@ -32,12 +32,17 @@ class CompileOptions:
             kernel is less exact than the WPT tolerances on some inputs (sigmoid tails,
             hardSwish near -3, elu near 0, normalizations of inputs with a large mean),
             unless the value-range analysis proves the operand safe. Both are in the key.
+        fusion: on ``onnx-cpu``, compile the elementwise regions ONNX Runtime leaves as
+            separate passes over memory into one generated C kernel each, built with the
+            system C compiler (``compiler/kernels/KERNELS.md``). The compiler's identity and
+            the CPU features then join the key. Without a compiler the artifact is plain.
     """
 
     target: str = "onnx-cpu"
     optimization_level: str = "all"
     passes: bool = True
     precision: str = "fast"
+    fusion: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -52,8 +57,8 @@ class CompileOptions:
     def canonical_items(self) -> tuple[tuple[str, str], ...]:
         """Sorted ``(name, value)`` string pairs for the cache key.
 
-        >>> CompileOptions().canonical_items()
-        (('optimization_level', 'all'), ('passes', 'True'), ('precision', 'fast'), ('target', 'onnx-cpu'))
+        >>> CompileOptions().canonical_items()[:2]
+        (('fusion', 'True'), ('optimization_level', 'all'))
         """
         return tuple(sorted((k, str(v)) for k, v in self.__dict__.items()))
 

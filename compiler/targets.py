@@ -158,14 +158,24 @@ class OnnxRuntimeTarget(Target):
     """An ONNX Runtime target: ONNX emitter, then ORT's offline optimizer for its provider."""
 
     def machine_specific(self, options: CompileOptions) -> bool:
-        # "all" adds machine-specific layouts on the CPU provider
-        return self.device == "cpu" and options.optimization_level == "all"
+        # "all" adds machine-specific layouts on the CPU provider; fused kernels are built
+        # for this CPU's instruction sets
+        return self.device == "cpu" and (options.optimization_level == "all" or self._fuses(options))
 
     def machine_parts(self, options: CompileOptions) -> tuple[tuple[str, str], ...]:
         if self.device == "gpu":
             # kernels, fusions and cuDNN choices differ by GPU architecture and CUDA/cuDNN version
             return (("gpu", gpu_features()),)
-        return super().machine_parts(options)
+        parts = super().machine_parts(options)
+        if self._fuses(options):
+            from webnnc.compiler.kernels import kernels_key_part
+
+            parts = (*parts, ("kernels", kernels_key_part()))
+        return parts
+
+    def _fuses(self, options: CompileOptions) -> bool:
+        """Whether the fused-kernel stage runs (``options.fusion``, on the CPU, after ORT's optimizer)."""
+        return self.device == "cpu" and options.fusion and self.has_backend_stage(options)
 
     def has_backend_stage(self, options: CompileOptions) -> bool:
         return options.optimization_level != "none"
@@ -223,6 +233,10 @@ class OnnxRuntimeTarget(Target):
                 artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
                 arrays=artifact.arrays,
             )
+        if self._fuses(options):  # after ORT's own fusions (compiler/kernels/KERNELS.md)
+            from webnnc.compiler.kernels import fuse_artifact
+
+            result = fuse_artifact(result)
         return result
 
     def support_limits(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ def create_session(
     cuda_options: Mapping[str, Any] | None = None,
     folder: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    kernels: bytes | None = None,
 ) -> tuple[ort.InferenceSession, dict[str, Any]]:
     """Create the one session a compiled graph uses for its whole life.
 
@@ -44,6 +45,8 @@ def create_session(
             resolves the graph's ``weights`` location inside it, and memory-maps the file.
         settings: the manifest's ``session`` record (``prepacking``: bool, chosen at compile
             time).
+        kernels: the verified bytes of the artifact's fused-kernel library (``kernels.so``),
+            registered as the custom ops its graph names (``runtime/_kernels.py``).
     """
     settings = settings or {}
     so = ort.SessionOptions()
@@ -73,7 +76,16 @@ def create_session(
     source: Any = path if path is not None else data
     if source is None:
         raise ValueError("create_session needs a path or bytes")
-    session = ort.InferenceSession(source, so, providers=providers)
+    loaded = None
+    if kernels is not None:
+        from webnnc.runtime._kernels import register_kernels
+
+        loaded = register_kernels(so, kernels)
+    try:
+        session = ort.InferenceSession(source, so, providers=providers)
+    finally:
+        if loaded is not None:  # ONNX Runtime holds the library now
+            loaded.close()
     info = {
         "providers": session.get_providers(),
         "format": fmt,
@@ -82,5 +94,6 @@ def create_session(
         "external_weights": folder is not None,
         "cuda_graph": cuda_graph,
         "onnxruntime": ort.__version__,
+        "fused_kernels": kernels is not None,
     }
     return session, info

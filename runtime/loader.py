@@ -72,6 +72,7 @@ def load(
     where: str
     found: tuple[Manifest, bytes | dict[str, bytes], str | None] | None = None
     lookup_timings: dict[str, float] = {}
+    held: dict[str, bytes] = {}
     store: ArtifactStore | None = None
     if bundle is not None:
         from webnnc.cache.bundle import BundleError, BundleReader, bundle_keyring
@@ -113,6 +114,7 @@ def load(
                 rejected.append(f"{key[:12]}…: {problem}")
                 continue
             found = (hit.manifest, hit.data, hit.folder)
+            held = hit.held
             lookup_timings = hit.timings_ms
             break
     if found is None:
@@ -133,6 +135,7 @@ def load(
         path=folder,
         data=data if isinstance(data, bytes) else None,
         files=data if isinstance(data, dict) else None,
+        held=held,
         info={"source": "loaded", "key": manifest.key, "timings_ms": timings},
         cuda_graph=target == "onnx-cuda",  # replays CUDA graphs like a built graph
         store=store,  # CoreML keeps the .mlmodelc it compiles from a package in the cache
@@ -143,10 +146,12 @@ def _scratch_folder(files: Mapping[str, bytes]) -> tuple[Any, str]:
     """A private temporary folder holding ``files`` (fixed names only), for one session."""
     import tempfile
 
-    from webnnc.cache.manifest import ENTRY_FILES
+    from webnnc.cache.manifest import ENTRY_FILES, HELD_FILES
 
     scratch = tempfile.TemporaryDirectory(prefix="webnnc-load-")
     for name, blob in files.items():
+        if name in HELD_FILES:  # handed over as verified bytes, never read from the folder
+            continue
         if name not in ENTRY_FILES:
             scratch.cleanup()
             raise RuntimeLoadError(f"unexpected artifact file {name!r}; expected one of {list(ENTRY_FILES)}")
@@ -154,6 +159,22 @@ def _scratch_folder(files: Mapping[str, bytes]) -> tuple[Any, str]:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
     return scratch, scratch.name
+
+
+def _kernel_library(
+    manifest: Manifest, files: Mapping[str, bytes] | None, held: Mapping[str, bytes] | None
+) -> bytes | None:
+    """The verified bytes of the artifact's kernel library, None when it has none."""
+    name = "kernels.so"
+    if name not in manifest.files:
+        return None
+    blob = (files or {}).get(name) or (held or {}).get(name)
+    if blob is None:
+        raise RuntimeLoadError(
+            f"artifact {manifest.key[:12]}…: its {name} was not handed over as verified bytes "
+            "(a library is never loaded from the cache folder by path)"
+        )
+    return bytes(blob)
 
 
 def open_graph(
@@ -169,6 +190,7 @@ def open_graph(
     store: ArtifactStore | None = None,
     power_preference: str = "default",
     device_type: str = "auto",
+    held: Mapping[str, bytes] | None = None,
 ) -> MLGraph:
     """A runnable graph for one compiled artifact: an ONNX Runtime session, or CoreML on macOS.
 
@@ -190,6 +212,8 @@ def open_graph(
         store: the artifact store, where CoreML keeps the ``.mlmodelc`` it compiles.
         power_preference: CoreML compute units follow it.
         device_type: CoreML compute units follow it ("npu" asks for the Neural Engine).
+        held: verified bytes of the artifact's held files besides the graph
+            (``CachedArtifact.held``: its fused-kernel library), when not in ``files``.
     """
     if manifest.format == "mlpackage":  # CoreML: compiled to .mlmodelc once, on macOS only
         from webnnc.runtime._coreml import load_coreml_graph
@@ -217,10 +241,11 @@ def open_graph(
         if folder is None or data is None:
             raise RuntimeLoadError(f"artifact {manifest.key[:12]}…: a multi-file artifact needs its folder and graph")
     settings = dict(manifest.session)
+    kernels = _kernel_library(manifest, files, held)
     try:
         session, session_info = create_session(
             target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
-            cuda_options=cuda_options, folder=folder, settings=settings,
+            cuda_options=cuda_options, folder=folder, settings=settings, kernels=kernels,
         )
     except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
         if not cuda_graph:
@@ -229,7 +254,7 @@ def open_graph(
         cuda_graph = False
         session, session_info = create_session(
             target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options,
-            folder=folder, settings=settings,
+            folder=folder, settings=settings, kernels=kernels,
         )
         session_info["cuda_graph_error"] = str(e)
     finally:

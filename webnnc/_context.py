@@ -251,6 +251,7 @@ class MLContext:
             path=result.path,
             data=result.data,
             files=result.files,
+            held=result.held,
             info={
                 "source": result.info.source,
                 "key": result.info.key,

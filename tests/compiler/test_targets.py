@@ -26,8 +26,13 @@ def test_key_libraries_and_machine_parts() -> None:
     assert set(get_target("coreml").library_versions()) == {"coremltools"}
     cpu = get_target("onnx-cpu")
     assert cpu.machine_specific(CompileOptions(optimization_level="all"))
-    assert not cpu.machine_specific(CompileOptions(optimization_level="basic"))
-    assert cpu.machine_parts(CompileOptions(optimization_level="basic")) == ()
+    assert not cpu.machine_specific(CompileOptions(optimization_level="basic", fusion=False))
+    assert cpu.machine_parts(CompileOptions(optimization_level="basic", fusion=False)) == ()
+    # fused kernels are built for this CPU's instruction sets with this machine's compiler
+    fused = dict(cpu.machine_parts(CompileOptions(optimization_level="basic")))
+    assert cpu.machine_specific(CompileOptions(optimization_level="basic"))
+    assert set(fused) == {"cpu", "kernels"}
+    assert not cpu.machine_specific(CompileOptions(optimization_level="none"))  # no backend stage, no kernels
     assert get_target("coreml").machine_parts(CompileOptions(target="coreml")) == ()
 
 
