@@ -19,8 +19,6 @@ import functools
 import logging
 import os
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 
 from webnnc.cache.machine import cpu_features
@@ -75,6 +73,9 @@ class Toolchain:
         Raises:
             RuntimeError: the compiler failed or timed out (the message holds its first error lines).
         """
+        import subprocess  # a build (a cache miss) only: the key's identity is a stat
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="webnnc-cc-") as tmp:
             src = os.path.join(tmp, "kernels.c")
             out = os.path.join(tmp, "kernels.so")
