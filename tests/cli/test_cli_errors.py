@@ -4,6 +4,7 @@ options work after the subcommand; `python -m webnnc`; targets in help; a closed
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,21 @@ def test_fast_exit_keeps_output_and_exit_handlers(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("x" * 100000) and "cache:" in proc.stdout
     assert not list(tmp_path.glob("webnnc-exit-test-*")), "the temporary folder's finalizer did not run"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="needs a C compiler")
+def test_no_fusion_flag_reaches_the_key_and_the_entry(tmp_path: Path) -> None:
+    # an add/relu/mul chain over 8192 elements: a region the cost model keeps (>= 2 ops, >= 4096)
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\n"
+        "def build(b):\n"
+        "    x = b.input('x', [64, 128], 'float32')\n"
+        "    y = b.relu(b.add(x, b.constant(np.full([64, 128], 0.5, np.float32))))\n"
+        "    return {'y': b.mul(y, b.constant(np.full([64, 128], 2.0, np.float32)))}\n"
+    )
+    for flag, cache in (([], "fused"), (["--no-fusion"], "plain")):
+        proc = _run(["compile", "model.py:build", "--cache-dir", str(tmp_path / cache), "--quiet", *flag], tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    fused = list((tmp_path / "fused" / "objects").glob("*/*/kernels.so"))
+    plain = list((tmp_path / "plain" / "objects").glob("*/*/kernels.so"))
+    assert len(fused) == 1 and plain == [], (fused, plain)

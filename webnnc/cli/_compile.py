@@ -34,6 +34,11 @@ def register(sub: Any) -> None:
         help="fast (default): ONNX Runtime's native kernels, as it runs the original model; "
         "strict: the spec's exact formulas where a native kernel misses WPT's ULP tolerance",
     )
+    p.add_argument(
+        "--no-fusion", dest="fusion", action="store_false",
+        help="onnx-cpu: no generated kernels for elementwise regions (plain ONNX Runtime artifact; "
+        "compiler/kernels/KERNELS.md)",
+    )
     p.add_argument("--verify", action="store_true", help="verify the IR after every pass")
     p.add_argument(
         "--explain", action="store_true",
@@ -136,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         if i == 0:  # the interpreter, the CLI and the libraries it loaded
             before["startup"] = round((time.perf_counter() - started) * 1e3, 3)
             progress("startup", before["startup"])
-        options = CompileOptions(target=target, precision=args.precision)
+        options = CompileOptions(target=target, precision=args.precision, fusion=args.fusion)
         t0 = time.perf_counter()
         builder = MLGraphBuilder()
         outputs = source.build(builder)  # the ONNX or text import, or the user's function
