@@ -46,7 +46,7 @@ def freeze_attribute(value: Any) -> AttributeValue:
 class Value:
     """An SSA value: a graph input, a constant, or one output of a node."""
 
-    __slots__ = ("_const_digest", "_uses", "const", "descriptor", "index", "meta", "name", "producer")
+    __slots__ = ("_const_digest", "_const_range", "_uses", "const", "descriptor", "index", "meta", "name", "producer")
 
     def __init__(
         self,
@@ -65,6 +65,8 @@ class Value:
         self.meta: dict[str, Any] = {}
         self._uses: list[tuple[Node, int]] = []
         self._const_digest: str | None = None
+        # (min, max) of a constant's non-NaN data, memoized by passes/value_range.py
+        self._const_range: tuple[float, float] | None = None
 
     # -- descriptor shortcuts
     @property
@@ -274,6 +276,7 @@ class Graph:
             assert c.const is not None
             copy = Value(c.descriptor, name=c.name, const=c.const)
             copy._const_digest = c._const_digest
+            copy._const_range = c._const_range
             g.constants.append(copy)
             new[id(c)] = copy
         for node in self._nodes:

@@ -52,3 +52,28 @@ def test_copies_read_only_by_matmuls_do_not_swap() -> None:
 
     g = check_pass(make, ShareTransposedWeightsPass(), DeadCodeEliminationPass(), steps=3)
     assert ops(g).count("matmul") == 2
+
+
+def test_transposed_comparison_is_exact_across_tiles() -> None:
+    from webnnc.compiler.passes.shared_weights import _TILE, _same_transposed
+
+    rng = np.random.default_rng(0)
+    rows, cols = _TILE
+    for dtype in (np.float32, np.float16, np.float64, np.int8):
+        a = (rng.standard_normal((cols + 5, rows + 3)) * 10).astype(dtype)  # not a multiple of a tile
+        b = np.ascontiguousarray(a.T)
+        assert _same_transposed(a, b)
+        for i, j in ((0, 0), (rows + 2, cols + 4), (rows - 1, cols)):  # first, last, a tile edge
+            c = b.copy()
+            c[i, j] = c[i, j] + 1 if dtype == np.int8 else -c[i, j] if c[i, j] else 1
+            assert not _same_transposed(a, c), (dtype, i, j)
+    # bitwise: a NaN payload or a signed zero differs, as equality on floats would not see
+    a = np.zeros((4, 3), np.float32)
+    b = np.ascontiguousarray(a.T)
+    b[1, 2] = -0.0
+    assert not _same_transposed(a, b)
+    a[2, 1] = np.nan
+    b = np.ascontiguousarray(a.T)
+    assert _same_transposed(a, b)  # identical NaN bits compare equal
+    b.view(np.uint32)[1, 2] ^= 1  # another NaN payload
+    assert np.isnan(b[1, 2]) and not _same_transposed(a, b)
