@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from webnnc.compiler.frontend import MLOperand
-from webnnc.compiler.importers._onnx_nd import conv3d, global_pool_nd, pool3d
 from webnnc.compiler.importers._onnx_core import (
     ImportContext,
     OnnxNode,
@@ -18,6 +17,7 @@ from webnnc.compiler.importers._onnx_core import (
     onnx_op,
     prod,
 )
+from webnnc.compiler.importers._onnx_nd import conv3d, global_pool_nd, pool3d
 
 __all__: list[str] = []
 

@@ -142,12 +142,13 @@ def test_shape_subgraphs_and_constants_fold_away(nocache_context: Any, rng: np.r
     np.testing.assert_array_equal(got, want)
 
 
-def test_resize_modes_that_pick_other_pixels_are_refused() -> None:
+def test_resize_modes_beyond_nearest_and_linear_are_refused() -> None:
+    # nearest/linear modes resample2d cannot express import as exact gathers
+    # (test_onnx_resize_gathers.py); cubic has neither form
     x = helper.make_tensor_value_info("x", F, [1, 1, 4, 4])
     scales = numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], np.float32), "scales")
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="nearest",
-                            coordinate_transformation_mode="asymmetric", nearest_mode="round_prefer_floor")
-    with pytest.raises(UnsupportedOnnxOperatorsError, match="picks other pixels than WebNN's nearest-neighbor"):
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="cubic")
+    with pytest.raises(UnsupportedOnnxOperatorsError, match="mode='cubic'.*as gathers: mode='cubic'"):
         import_onnx(_model([node], [x], ["y"], [scales]))
 
 
