@@ -108,28 +108,34 @@ def _conv(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     return [_from_2d(ctx, y, was_1d)]
 
 
-@onnx_op("ConvTranspose", webnn=["convTranspose2d"])
+@onnx_op("ConvTranspose", webnn=["convTranspose2d", "reshape"], note="1-D ones run as 2-D ones")
 def _conv_transpose(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
     assert w is not None
-    if x.rank != 4:
+    if x.rank not in (3, 4):
         raise Unsupported(f"{x.rank - 2}-D ConvTranspose: WebNN has convTranspose2d only")
     if node.attr("output_shape") is not None:
         raise Unsupported("output_shape is not mapped (give pads / output_padding instead)")
+    x4, was_1d = _as_2d(ctx, node, x)  # 1-D (vocoders, audio decoders): [N, C, 1, L]
+    if was_1d:
+        w_shape = ctx.shape(w)
+        w4_shape = [w_shape[0], w_shape[1], 1, w_shape[2]]
+        w = ctx.reshape(w, w4_shape) if isinstance(w, MLOperand) else np.asarray(w).reshape(w4_shape)
     kernel = ctx.shape(w)[2:]
-    strides = list(node.attr("strides", [1, 1]))
-    dilations = list(node.attr("dilations", [1, 1]))
+    strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
+    dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
     auto_pad = node.attr("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         raise Unsupported(f"auto_pad={auto_pad} for ConvTranspose is not mapped")
-    padding = _spatial_pads(node, x.shape[2:], kernel, strides, dilations)
+    padding = _spatial_pads(_pads_1d_as_2d(node, was_1d), x4.shape[2:], kernel, strides, dilations)
     bias = node.input(2)
-    return [ctx.call(
-        "convTranspose2d", x, ctx.operand(w), padding=padding, strides=strides,
+    y = ctx.call(
+        "convTranspose2d", x4, ctx.operand(w), padding=padding, strides=strides,
         dilations=dilations, groups=int(node.attr("group", 1)),
-        output_padding=list(node.attr("output_padding", [0, 0])), filter_layout="iohw",
+        output_padding=_extend(node.attr("output_padding"), 0, was_1d) or [0, 0], filter_layout="iohw",
         bias=None if bias is None else ctx.operand(bias),
-    )]
+    )
+    return [_from_2d(ctx, y, was_1d)]
 
 
 def _pool_common(node: OnnxNode, x4: MLOperand, was_1d: bool) -> dict[str, object]:
