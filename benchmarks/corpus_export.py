@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus_wide import WIDE  # noqa: E402
+from _corpus_wide import WIDE
 
 SEQ = 128  # fixed sequence length of the language and speech models
 
