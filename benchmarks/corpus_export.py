@@ -10,6 +10,11 @@ Needs the benchmark-only extra (torch, torchvision, transformers; never needed b
 
     python benchmarks/corpus_export.py --out benchmarks/results/tmp/corpus
     python benchmarks/corpus_export.py --only resnet50,bert_base --out DIR
+    python benchmarks/corpus_export.py --set wide --out /tmp/corpus_wide   # 21 more architectures
+
+``--set default`` (the default) is the 13 models of the README; ``--set wide`` is
+``_corpus_wide.py``: other operators and export patterns (some through torch's dynamo
+exporter), for finding what breaks on architectures outside the default set.
 
 Each model is written as ``DIR/<name>.onnx`` (external data beside it when over 2 GB is not
 needed: all corpus models are smaller) plus ``DIR/<name>.json`` with its input specs. Models
@@ -25,6 +30,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _corpus_wide import WIDE
 
 SEQ = 128  # fixed sequence length of the language and speech models
 
@@ -149,6 +157,8 @@ def _positional(model: Any, names: list[str]) -> Any:
                 out = self.inner(**dict(zip(names, args, strict=True)))
             if isinstance(out, torch.Tensor):
                 return out
+            if isinstance(out, dict) and not hasattr(out, "to_tuple"):  # torchvision segmentation: {"out": ...}
+                return next(iter(out.values()))
             return out[0]  # last_hidden_state / logits
 
     return Wrapped().eval()
@@ -158,17 +168,21 @@ def export(name: str, out: Path, *, opset: int) -> dict[str, Any]:
     import torch
 
     torch.manual_seed(0)
-    model, inputs = CORPUS[name]()
+    factory, options = WIDE[name] if name in WIDE else (CORPUS[name], {})
+    opset = options.get("opset", opset)
+    dynamo = bool(options.get("dynamo", False))
+    model, inputs = factory()
     model = _positional(_perturb(model, seed=1), list(inputs))
     path = out / f"{name}.onnx"
     t0 = time.perf_counter()
     with torch.no_grad():
         torch.onnx.export(
             model, tuple(inputs.values()), str(path), input_names=list(inputs), output_names=["output"], opset_version=opset,
-            dynamo=False, do_constant_folding=True,
+            dynamo=dynamo, do_constant_folding=True, **({"external_data": False} if dynamo else {}),
         )
     specs = {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")} for k, v in inputs.items()}
-    meta = {"name": name, "inputs": specs, "export_s": round(time.perf_counter() - t0, 2), "opset": opset}
+    meta = {"name": name, "inputs": specs, "export_s": round(time.perf_counter() - t0, 2), "opset": opset,
+            "exporter": "dynamo" if dynamo else "torchscript"}
     (out / f"{name}.json").write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -176,23 +190,26 @@ def export(name: str, out: Path, *, opset: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tmp" / "corpus")
-    ap.add_argument("--only", help="comma-separated model names (default: all)")
+    ap.add_argument("--only", help="comma-separated model names (default: all of the set)")
+    ap.add_argument("--set", choices=("default", "wide"), default="default",
+                    help="default: the 13 README models; wide: 21 more architectures (_corpus_wide.py)")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--force", action="store_true", help="export again even when present")
     ap.add_argument("--list", action="store_true", help="print the corpus names and exit")
     args = ap.parse_args(argv)
+    known = dict.fromkeys(WIDE if args.set == "wide" else CORPUS)
     if args.list:
-        print("\n".join(CORPUS))
+        print("\n".join(known))
         return 0
     try:
         import torch  # noqa: F401
     except ImportError:
         print("corpus_export: needs torch, torchvision and transformers (pip install -e '.[corpus]')", file=sys.stderr)
         return 1
-    names = args.only.split(",") if args.only else list(CORPUS)
-    unknown = [n for n in names if n not in CORPUS]
+    names = args.only.split(",") if args.only else list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        print(f"corpus_export: unknown model(s) {unknown}; known: {', '.join(CORPUS)}", file=sys.stderr)
+        print(f"corpus_export: unknown model(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(names, 1):

@@ -17,6 +17,7 @@ from webnnc.compiler.importers._onnx_core import (
     onnx_op,
     prod,
 )
+from webnnc.compiler.importers._onnx_nd import conv3d, global_pool_nd, pool3d
 
 __all__: list[str] = []
 
@@ -48,68 +49,93 @@ def _spatial_pads(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int],
 
 
 def _as_2d(ctx: ImportContext, node: OnnxNode, x: MLOperand) -> tuple[MLOperand, bool]:
-    """A 1-D spatial input [N, C, L] becomes [N, C, L, 1]; 2-D passes through."""
+    """A 1-D spatial input [N, C, L] becomes [N, C, 1, L]; 2-D passes through.
+
+    The length goes on the last axis (W), not on H: ORT's NCHWc convolution kernels walk along
+    W, and an [N, C, L, 1] layout made wav2vec 2.0's 1-D front end (7 convs, 512 channels)
+    1.52x slower than ORT's own 1-D Conv on the original, [N, C, 1, L] 0.85x
+    (one thread, CPU time; see /work/notes/s2-widen.md).
+    """
     if x.rank == 4:
         return x, False
     if x.rank == 3:
-        return ctx.reshape(x, [*x.shape, 1]), True
+        return ctx.reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]), True
     raise Unsupported(f"{x.rank - 2}-D spatial input: WebNN has 2-D convolution and pooling only")
+
+
+def _from_2d(ctx: ImportContext, y: MLOperand, was_1d: bool) -> MLOperand:
+    """Undo ``_as_2d``: [N, C, 1, L] -> [N, C, L]."""
+    return ctx.reshape(y, [y.shape[0], y.shape[1], y.shape[3]]) if was_1d else y
 
 
 def _extend(values: Sequence[int] | None, default: int, was_1d: bool) -> list[int] | None:
     if values is None:
         return None
     v = [int(a) for a in values]
-    return [*v, default] if was_1d else v
+    return [default, *v] if was_1d else v
 
 
-@onnx_op("Conv", webnn=["conv2d", "reshape"], note="1-D convolutions run as 2-D ones")
+def _pads_1d_as_2d(node: OnnxNode, was_1d: bool) -> OnnxNode:
+    """ONNX 1-D pads [begin, end] as the 2-D pads [0, begin, 0, end] of the [1, L] layout."""
+    if not was_1d or "pads" not in node.attrs:
+        return node
+    p = node.attrs["pads"]
+    return OnnxNode(node.name, node.op_type, node.opset, node.inputs,
+                    {**node.attrs, "pads": [0, p[0], 0, p[1]]}, node.num_outputs)
+
+
+@onnx_op("Conv", webnn=["conv2d", "reshape", "slice", "concat", "transpose", "pad"],
+         note="1-D convolutions run as 2-D ones; 3-D ones as one conv2d over depth-unrolled channels")
 def _conv(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
     assert w is not None
+    if x.rank == 5:
+        return [conv3d(ctx, node, x, w, node.input(2), _spatial_pads)]
     x4, was_1d = _as_2d(ctx, node, x)
     w_shape = ctx.shape(w)
     if was_1d:
-        w = ctx.reshape(w, [*w_shape, 1]) if isinstance(w, MLOperand) else np.asarray(w)[..., None]
+        w4_shape = [w_shape[0], w_shape[1], 1, w_shape[2]]
+        w = ctx.reshape(w, w4_shape) if isinstance(w, MLOperand) else np.asarray(w).reshape(w4_shape)
     kernel = ctx.shape(w)[2:]
     strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
     dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
-    node1 = node
-    if was_1d and "pads" in node.attrs:
-        p = node.attrs["pads"]
-        node1 = OnnxNode(node.name, node.op_type, node.opset, node.inputs,
-                         {**node.attrs, "pads": [p[0], 0, p[1], 0]}, node.num_outputs)
-    padding = _spatial_pads(node1, x4.shape[2:], kernel, strides, dilations)
+    padding = _spatial_pads(_pads_1d_as_2d(node, was_1d), x4.shape[2:], kernel, strides, dilations)
     bias = node.input(2)
     y = ctx.call(
         "conv2d", x4, ctx.operand(w), padding=padding, strides=strides, dilations=dilations,
         groups=int(node.attr("group", 1)), bias=None if bias is None else ctx.operand(bias),
     )
-    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+    return [_from_2d(ctx, y, was_1d)]
 
 
-@onnx_op("ConvTranspose", webnn=["convTranspose2d"])
+@onnx_op("ConvTranspose", webnn=["convTranspose2d", "reshape"], note="1-D ones run as 2-D ones")
 def _conv_transpose(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
     assert w is not None
-    if x.rank != 4:
+    if x.rank not in (3, 4):
         raise Unsupported(f"{x.rank - 2}-D ConvTranspose: WebNN has convTranspose2d only")
     if node.attr("output_shape") is not None:
         raise Unsupported("output_shape is not mapped (give pads / output_padding instead)")
+    x4, was_1d = _as_2d(ctx, node, x)  # 1-D (vocoders, audio decoders): [N, C, 1, L]
+    if was_1d:
+        w_shape = ctx.shape(w)
+        w4_shape = [w_shape[0], w_shape[1], 1, w_shape[2]]
+        w = ctx.reshape(w, w4_shape) if isinstance(w, MLOperand) else np.asarray(w).reshape(w4_shape)
     kernel = ctx.shape(w)[2:]
-    strides = list(node.attr("strides", [1, 1]))
-    dilations = list(node.attr("dilations", [1, 1]))
+    strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
+    dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
     auto_pad = node.attr("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         raise Unsupported(f"auto_pad={auto_pad} for ConvTranspose is not mapped")
-    padding = _spatial_pads(node, x.shape[2:], kernel, strides, dilations)
+    padding = _spatial_pads(_pads_1d_as_2d(node, was_1d), x4.shape[2:], kernel, strides, dilations)
     bias = node.input(2)
-    return [ctx.call(
-        "convTranspose2d", x, ctx.operand(w), padding=padding, strides=strides,
+    y = ctx.call(
+        "convTranspose2d", x4, ctx.operand(w), padding=padding, strides=strides,
         dilations=dilations, groups=int(node.attr("group", 1)),
-        output_padding=list(node.attr("output_padding", [0, 0])), filter_layout="iohw",
+        output_padding=_extend(node.attr("output_padding"), 0, was_1d) or [0, 0], filter_layout="iohw",
         bias=None if bias is None else ctx.operand(bias),
-    )]
+    )
+    return [_from_2d(ctx, y, was_1d)]
 
 
 def _pool_common(node: OnnxNode, x4: MLOperand, was_1d: bool) -> dict[str, object]:
@@ -118,12 +144,7 @@ def _pool_common(node: OnnxNode, x4: MLOperand, was_1d: bool) -> dict[str, objec
         raise Unsupported("kernel_shape is required")
     strides = _extend(node.attr("strides"), 1, was_1d) or [1, 1]
     dilations = _extend(node.attr("dilations"), 1, was_1d) or [1, 1]
-    node1 = node
-    if was_1d and "pads" in node.attrs:
-        p = node.attrs["pads"]
-        node1 = OnnxNode(node.name, node.op_type, node.opset, node.inputs,
-                         {**node.attrs, "pads": [p[0], 0, p[1], 0]}, node.num_outputs)
-    padding = _spatial_pads(node1, x4.shape[2:], kernel, strides, dilations)
+    padding = _spatial_pads(_pads_1d_as_2d(node, was_1d), x4.shape[2:], kernel, strides, dilations)
     rounding = _rounding(node, x4.shape[2:], kernel, padding, strides, dilations)
     opts: dict[str, object] = {"window_dimensions": kernel, "padding": padding, "strides": strides,
                                "rounding_type": rounding}
@@ -152,18 +173,24 @@ def _rounding(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int], paddi
     raise Unsupported(f"ceil_mode output {wanted} mixes floor {floors} and ceil {ceils} rounding per axis")
 
 
-@onnx_op("MaxPool", webnn=["maxPool2d"])
+@onnx_op("MaxPool", webnn=["maxPool2d"], note="3-D pooling as two separable 2-D pools")
 def _max_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     node.only_first_output("the Indices output")
     node.reject_attr("storage_order", 0, "only row-major indices exist in WebNN")
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    if x.rank == 5:
+        return [pool3d(ctx, node, "maxPool2d", x, _spatial_pads, _rounding)]
     x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
     y = ctx.call("maxPool2d", x4, **_pool_common(node, x4, was_1d))
-    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+    return [_from_2d(ctx, y, was_1d)]
 
 
 @onnx_op("AveragePool", webnn=["averagePool2d", "mul"],
-         note="count_include_pad=1 rescales by a constant valid-count map")
+         note="count_include_pad=1 rescales by a constant valid-count map; 3-D as two separable 2-D pools")
 def _avg_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    if x.rank == 5:
+        return [pool3d(ctx, node, "averagePool2d", x, _spatial_pads, _rounding)]
     x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
     opts = _pool_common(node, x4, was_1d)
     y = ctx.call("averagePool2d", x4, **opts)
@@ -175,7 +202,7 @@ def _avg_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
                                 padding, list(opts["strides"]), y.shape[2:],  # type: ignore[call-overload]
                                 list(opts.get("dilations", [1, 1])))  # type: ignore[call-overload]
         y = ctx.call("mul", y, ctx.operand(ratio.astype(x4._dt().numpy_dtype)))
-    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+    return [_from_2d(ctx, y, was_1d)]
 
 
 def _valid_fraction(in_hw: Sequence[int], k: Sequence[int], pads: Sequence[int],
@@ -191,10 +218,13 @@ def _valid_fraction(in_hw: Sequence[int], k: Sequence[int], pads: Sequence[int],
 @onnx_op("GlobalAveragePool", "GlobalMaxPool",
          webnn={"GlobalAveragePool": ["averagePool2d"], "GlobalMaxPool": ["maxPool2d"]})
 def _global_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
-    x4, was_1d = _as_2d(ctx, node, ctx.operand(node.inputs[0]))  # type: ignore[arg-type]
     op = "averagePool2d" if node.op_type == "GlobalAveragePool" else "maxPool2d"
+    x = ctx.operand(node.inputs[0])  # type: ignore[arg-type]
+    if x.rank > 4:
+        return [global_pool_nd(ctx, op, x)]
+    x4, was_1d = _as_2d(ctx, node, x)
     y = ctx.call(op, x4, window_dimensions=list(x4.shape[2:]))
-    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+    return [_from_2d(ctx, y, was_1d)]
 
 
 @onnx_op("LpPool", "GlobalLpPool", webnn=["l2Pool2d"], note="p=2 only")
@@ -206,7 +236,7 @@ def _lp_pool(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         y = ctx.call("l2Pool2d", x4, window_dimensions=list(x4.shape[2:]))
     else:
         y = ctx.call("l2Pool2d", x4, **_pool_common(node, x4, was_1d))
-    return [ctx.reshape(y, y.shape[:3]) if was_1d else y]
+    return [_from_2d(ctx, y, was_1d)]
 
 
 @onnx_op("BatchNormalization", webnn=["batchNormalization"])
@@ -246,6 +276,14 @@ def _instance_norm(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     eps = float(node.attr("epsilon", 1e-5))
     if x.rank == 4 and ctx.has("instanceNormalization"):
         return [ctx.call("instanceNormalization", x, scale=scale, bias=bias, epsilon=eps)]
+    if x.rank >= 3 and ctx.has("instanceNormalization"):
+        # statistics over all spatial axes = over them flattened into W of [N, C, 1, L] (the
+        # layout 1-D convolutions use, so the reshapes between them cancel); a torch GroupNorm
+        # export is Reshape -> 3-D InstanceNormalization, composed it cost wav2vec 2.0 six
+        # extra memory passes per norm
+        flat = ctx.reshape(x, [x.shape[0], x.shape[1], 1, prod(x.shape[2:])])
+        y = ctx.call("instanceNormalization", flat, scale=scale, bias=bias, epsilon=eps)
+        return [ctx.reshape(y, x.shape)]
     per_channel = [1, x.shape[1]] + [1] * (x.rank - 2)
     return [_normalize_composed(ctx, x, list(range(2, x.rank)), eps,
                                 ctx.reshape(scale, per_channel), ctx.reshape(bias, per_channel))]

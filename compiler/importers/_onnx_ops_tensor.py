@@ -16,6 +16,7 @@ from webnnc.compiler.importers._onnx_core import (
     onnx_op,
     prod,
 )
+from webnnc.compiler.importers._onnx_resize import resize_by_gathers
 
 __all__: list[str] = []
 
@@ -316,9 +317,10 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
     return ctx.call("resample2d", x, mode=webnn_mode, scales=[float(s) for s in scales[2:]], axes=[2, 3])  # type: ignore[no-any-return]
 
 
-@onnx_op("Resize", webnn=["resample2d"],
-         note="4-D, H/W only; linear: half_pixel; nearest: half_pixel+round_prefer_floor, "
-              "or asymmetric+floor / half_pixel+round_prefer_ceil for integer upscaling")
+@onnx_op("Resize", webnn=["resample2d", "gather", "sub", "mul", "add"],
+         note="resample2d for 4-D H/W linear half_pixel and the nearest modes that pick the same "
+              "pixels; any other nearest/linear resize (align_corners, asymmetric, any rank/axis) "
+              "as exact per-axis gathers")
 def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     node.reject_attr("antialias", 0, "WebNN resample2d does not antialias")
@@ -334,16 +336,28 @@ def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         sizes_arr = node.const(3, "sizes")
     scales = None if scales_arr is None or scales_arr.size == 0 else [float(s) for s in scales_arr]
     sizes = None if sizes_arr is None or sizes_arr.size == 0 else [int(s) for s in sizes_arr]
-    return [_resample(ctx, node, x, scales, sizes)]
+    return [_resample_or_gathers(ctx, node, x, scales, sizes)]
 
 
-@onnx_op("Upsample", webnn=["resample2d"])
+def _resample_or_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[float] | None,
+                         sizes: list[int] | None) -> MLOperand:
+    """resample2d where it computes the same; else exact per-axis gathers (_onnx_resize.py)."""
+    try:
+        return _resample(ctx, node, x, scales, sizes)
+    except Unsupported as first:
+        try:
+            return resize_by_gathers(ctx, node, x, scales, sizes)
+        except Unsupported as second:
+            raise Unsupported(f"{first}; as gathers: {second}") from None
+
+
+@onnx_op("Upsample", webnn=["resample2d", "gather", "sub", "mul", "add"])
 def _upsample(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     scales = node.attr("scales")
     if scales is None:
         scales = [float(s) for s in node.const(1, "scales")]  # type: ignore[union-attr]
-    return [_resample(ctx, node, x, list(scales), None)]
+    return [_resample_or_gathers(ctx, node, x, list(scales), None)]
 
 
 @onnx_op("DepthToSpace", "SpaceToDepth", webnn=["reshape", "transpose"],

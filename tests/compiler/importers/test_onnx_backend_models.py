@@ -3,7 +3,7 @@
 Every model under ``onnx/backend/test/data/{pytorch-converted,pytorch-operator,simple}``
 either imports, compiles and reproduces its stored reference output (rtol 1e-4, atol 1e-5:
 float32 results recorded from PyTorch; NaNs must match), or is refused for a reason WebNN
-itself imposes (3-D convolution, float64/string tensors, sequences, run-time shapes, custom
+itself imposes (4-D convolution, float64/string tensors, sequences, run-time shapes, custom
 domains). Models older than opset 7 are upgraded by onnx.version_converter on the way in.
 """
 
@@ -28,7 +28,7 @@ MODELS = sorted(
 )
 # Refusals that are WebNN's limits, not the importer's.
 WEBNN_LIMITS = (
-    "3-D spatial input",
+    "-D spatial input",  # 4-D and higher convolution / pooling (1-D to 3-D import)
     "element type double",
     "element type string",
     "sequence or optional types",

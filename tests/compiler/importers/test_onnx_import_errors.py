@@ -33,24 +33,26 @@ def _model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outpu
 
 def test_every_unsupported_node_is_reported_at_once() -> None:
     x = helper.make_tensor_value_info("x", F, [1, 2, 4, 4, 4])
+    # 3-D convolution imports (as a conv2d composition); a 4-D one is still beyond WebNN
+    x6 = helper.make_tensor_value_info("x6", F, [1, 2, 3, 3, 3, 3])
     k = numpy_helper.from_array(np.array([2], np.int64), "k")
-    w3 = numpy_helper.from_array(np.ones([2, 2, 1, 1, 1], np.float32), "w3")
+    w3 = numpy_helper.from_array(np.ones([2, 2, 1, 1, 1, 1], np.float32), "w3")
     nodes = [
-        helper.make_node("Conv", ["x", "w3"], ["c"], name="conv3d"),
+        helper.make_node("Conv", ["x6", "w3"], ["c"], name="conv3d"),
         helper.make_node("Relu", ["c"], ["r"], name="after_conv3d"),  # downstream: not re-reported
         helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=-1),
         helper.make_node("NonZero", ["x"], ["nz"], name="nonzero"),
         helper.make_node("Custom", ["x"], ["cu"], name="custom", domain="com.example"),
         helper.make_node("MaxPool", ["x"], ["mp", "idx"], name="pool_with_indices", kernel_shape=[2, 2, 2]),
     ]
-    model = _model(nodes, [x], ["r", "v", "nz", "cu", "idx"], [k, w3],
+    model = _model(nodes, [x, x6], ["r", "v", "nz", "cu", "idx"], [k, w3],
                    extra_opsets=[helper.make_opsetid("com.example", 1)])
     with pytest.raises(UnsupportedOnnxOperatorsError) as info:
         import_onnx(model)
     problems = {p.node: p for p in info.value.problems}
     assert set(problems) == {"conv3d", "topk", "nonzero", "custom", "pool_with_indices"}
     assert all(p.opset == 17 for p in problems.values())
-    assert "3-D spatial input" in problems["conv3d"].reason
+    assert "4-D spatial input" in problems["conv3d"].reason
     assert problems["topk"].op_type == "TopK" and "top-k" in problems["topk"].reason
     assert "static shapes" in problems["nonzero"].reason
     assert "custom domain 'com.example'" in problems["custom"].reason
@@ -140,12 +142,13 @@ def test_shape_subgraphs_and_constants_fold_away(nocache_context: Any, rng: np.r
     np.testing.assert_array_equal(got, want)
 
 
-def test_resize_modes_that_pick_other_pixels_are_refused() -> None:
+def test_resize_modes_beyond_nearest_and_linear_are_refused() -> None:
+    # nearest/linear modes resample2d cannot express import as exact gathers
+    # (test_onnx_resize_gathers.py); cubic has neither form
     x = helper.make_tensor_value_info("x", F, [1, 1, 4, 4])
     scales = numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], np.float32), "scales")
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="nearest",
-                            coordinate_transformation_mode="asymmetric", nearest_mode="round_prefer_floor")
-    with pytest.raises(UnsupportedOnnxOperatorsError, match="picks other pixels than WebNN's nearest-neighbor"):
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="cubic")
+    with pytest.raises(UnsupportedOnnxOperatorsError, match="mode='cubic'.*as gathers: mode='cubic'"):
         import_onnx(_model([node], [x], ["y"], [scales]))
 
 
