@@ -17,6 +17,7 @@ from webnnc.compiler.importers._onnx_core import (
     prod,
 )
 from webnnc.compiler.importers._onnx_resize import resize_by_gathers
+from webnnc.compiler.ops._resample import COORDINATE_MODES, NEAREST_MODES
 
 __all__: list[str] = []
 
@@ -277,6 +278,8 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
     mode = node.attr("mode", "nearest")
     if x.rank != 4:
         raise Unsupported(f"rank-{x.rank} input: WebNN resample2d is 4-D")
+    if x._dt().numpy_dtype.kind != "f":
+        raise Unsupported(f"{x._dt().numpy_dtype} input: WebNN resample2d takes float32/float16")
     if scales is not None and [float(s) for s in scales[:2]] != [1.0, 1.0]:
         raise Unsupported(f"scales {scales} resize batch/channels; WebNN resamples H and W only")
     if sizes is not None and list(sizes[:2]) != list(x.shape[:2]):
@@ -294,9 +297,12 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
         integer_up = all(float(f).is_integer() and f >= 1 for f in scales[2:])
     else:
         integer_up = all(o % i == 0 for o, i in zip(out_hw, in_hw, strict=True))
+    # Other placements go through webnnc's resample2d extension (ONNX's own attribute values),
+    # which the ONNX target lowers to one Resize node: ONNX Runtime's kernel, as on the original.
+    extension: dict[str, str] = {}
     if mode == "linear":
         if coord != "half_pixel" and not (integer_up and out_hw == in_hw):
-            raise Unsupported(f"linear with coordinate_transformation_mode={coord!r}: WebNN linear is half_pixel")
+            extension["coordinate_transformation_mode"] = coord
         webnn_mode = "linear"
     elif mode == "nearest":
         nearest = node.attr("nearest_mode", "round_prefer_floor") if node.opset >= 11 else "floor"
@@ -304,17 +310,20 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
         same_when_integer = (coord == "asymmetric" and nearest == "floor") or (
             coord == "half_pixel" and nearest == "round_prefer_ceil")
         if not (same or (integer_up and same_when_integer)):
-            raise Unsupported(
-                f"nearest with coordinate_transformation_mode={coord!r}, nearest_mode={nearest!r} "
-                f"and output {out_hw} from {in_hw} picks other pixels than WebNN's nearest-neighbor"
-            )
+            extension = {"coordinate_transformation_mode": coord, "nearest_mode": nearest}
         webnn_mode = "nearest-neighbor"
     else:
         raise Unsupported(f"mode={mode!r}: WebNN resample2d has nearest-neighbor and linear")
+    if extension.get("coordinate_transformation_mode", "half_pixel") not in COORDINATE_MODES:
+        raise Unsupported(f"coordinate_transformation_mode={coord!r} is not mapped")
+    if extension.get("nearest_mode", "round_prefer_floor") not in NEAREST_MODES:
+        raise Unsupported(f"nearest_mode={extension['nearest_mode']!r} is not an ONNX value")
     if sizes is not None:
-        return ctx.call("resample2d", x, mode=webnn_mode, sizes=[int(s) for s in sizes[2:]], axes=[2, 3])  # type: ignore[no-any-return]
+        return ctx.call("resample2d", x, mode=webnn_mode, sizes=[int(s) for s in sizes[2:]], axes=[2, 3],  # type: ignore[no-any-return]
+                        **extension)
     assert scales is not None
-    return ctx.call("resample2d", x, mode=webnn_mode, scales=[float(s) for s in scales[2:]], axes=[2, 3])  # type: ignore[no-any-return]
+    return ctx.call("resample2d", x, mode=webnn_mode, scales=[float(s) for s in scales[2:]], axes=[2, 3],  # type: ignore[no-any-return]
+                    **extension)
 
 
 @onnx_op("Resize", webnn=["resample2d", "gather", "sub", "mul", "add"],

@@ -25,43 +25,15 @@ import numpy as np
 
 from webnnc.compiler.frontend import MLOperand
 from webnnc.compiler.importers._onnx_core import ImportContext, OnnxNode, Unsupported
+from webnnc.compiler.ops._resample import (
+    COORDINATE_MODES,
+    NEAREST_MODES,
+    linear_taps,
+    nearest_index,
+    source_coords,
+)
 
 __all__ = ["resize_by_gathers"]
-
-
-def _source_coords(mode: str, out_len: int, in_len: int, scale: float) -> np.ndarray:
-    """``x_original`` of every output position on one axis (ONNX Resize, float64)."""
-    x = np.arange(out_len, dtype=np.float64)
-    if mode == "half_pixel":
-        return (x + 0.5) / scale - 0.5
-    if mode == "pytorch_half_pixel":
-        return (x + 0.5) / scale - 0.5 if out_len > 1 else np.zeros_like(x)
-    if mode == "align_corners":
-        return x * (in_len - 1) / (out_len - 1) if out_len > 1 else np.zeros_like(x)
-    if mode == "asymmetric":
-        return x / scale
-    if mode == "tf_half_pixel_for_nn":
-        return (x + 0.5) / scale
-    if mode == "half_pixel_symmetric":
-        adjustment = out_len / (scale * in_len)
-        offset = in_len / 2 * (1 - adjustment)
-        return offset + (x + 0.5) / scale - 0.5
-    raise Unsupported(f"coordinate_transformation_mode={mode!r} is not mapped")
-
-
-def _nearest_index(coords: np.ndarray, rounding: str, in_len: int) -> np.ndarray:
-    frac = coords - np.floor(coords)
-    if rounding == "round_prefer_floor":
-        idx = np.where(frac == 0.5, np.floor(coords), np.round(coords))
-    elif rounding == "round_prefer_ceil":
-        idx = np.where(frac == 0.5, np.ceil(coords), np.round(coords))
-    elif rounding == "floor":
-        idx = np.floor(coords)
-    elif rounding == "ceil":
-        idx = np.ceil(coords)
-    else:
-        raise Unsupported(f"nearest_mode={rounding!r} is not an ONNX value")
-    return np.clip(idx, 0, in_len - 1).astype(np.int32)
 
 
 def resize_by_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: Sequence[float] | None,
@@ -74,6 +46,10 @@ def resize_by_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: 
     rounding = node.attr("nearest_mode", "round_prefer_floor") if node.opset >= 11 else "floor"
     if node.opset < 11 and mode == "linear":
         coord = "asymmetric"  # Upsample / Resize-10 linear sampled asymmetrically
+    if coord not in COORDINATE_MODES:
+        raise Unsupported(f"coordinate_transformation_mode={coord!r} is not mapped")
+    if rounding not in NEAREST_MODES:
+        raise Unsupported(f"nearest_mode={rounding!r} is not an ONNX value")
     in_shape = list(x.shape)
     if sizes is not None:
         out_shape = [int(s) for s in sizes]
@@ -93,7 +69,7 @@ def resize_by_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: 
         n_in, n_out = in_shape[axis], out_shape[axis]
         if n_out < 1:
             raise Unsupported(f"axis {axis} resizes to {n_out} elements")
-        coords = _source_coords(coord, n_out, n_in, axis_scales[axis])
+        coords = source_coords(coord, n_out, n_in, axis_scales[axis])
         # ORT's Gather copies one block per index: along the innermost axis a block is one
         # element. Swapping the last two axes around it makes blocks rows: DPT's [1,64,96,96]
         # -> 192x192 align_corners upsampling took 25.6 ms as inner-axis gathers, 6.9 ms
@@ -111,17 +87,15 @@ def resize_by_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: 
 def _resize_axis(ctx: ImportContext, y: MLOperand, axis: int, mode: str, coords: np.ndarray, rounding: str,
                  n_in: int) -> MLOperand:
     if mode == "nearest":
-        result: MLOperand = ctx.call("gather", y, ctx.operand(_nearest_index(coords, rounding, n_in)), axis=axis)
+        result: MLOperand = ctx.call("gather", y, ctx.operand(nearest_index(coords, rounding, n_in)), axis=axis)
         return result
     dtype = y._dt().numpy_dtype
     if dtype.kind != "f":
         raise Unsupported(f"linear resizing of a {dtype} tensor is not mapped")
-    left = np.floor(coords)
-    lo = np.clip(left, 0, n_in - 1).astype(np.int32)
-    hi = np.clip(left + 1, 0, n_in - 1).astype(np.int32)
+    lo, hi, frac = linear_taps(coords, n_in)
     w_shape = [1] * y.rank
     w_shape[axis] = len(coords)
-    weight = ctx.operand((coords - left).reshape(w_shape).astype(dtype))
+    weight = ctx.operand(frac.reshape(w_shape).astype(dtype))
     a = ctx.call("gather", y, ctx.operand(lo), axis=axis)
     b = ctx.call("gather", y, ctx.operand(hi), axis=axis)
     result = ctx.call("add", a, ctx.call("mul", ctx.call("sub", b, a), weight))

@@ -22,6 +22,12 @@ from webnnc.compiler.ops._options import (
     parse_options,
 )
 from webnnc.compiler.ops._range import first_range, range_rule
+from webnnc.compiler.ops._resample import (
+    COORDINATE_MODES,
+    DEFAULT_COORDINATE_MODE,
+    DEFAULT_NEAREST_MODE,
+    NEAREST_MODES,
+)
 from webnnc.compiler.ops._support import FLOATS, OperandLimits, operand, same_limits
 from webnnc.compiler.ops._validation import FLOAT_TYPES, check_data_type, check_rank, int_list
 
@@ -405,11 +411,25 @@ class ConvPoolOps(_Base):
     def resample2d(self, input: MLOperand, **options: Any) -> MLOperand:
         """Resize two dimensions (``axes``, default [2, 3]) by ``scales`` (default [1, 1]) or
         to ``sizes`` (which win over scales); ``mode`` "nearest-neighbor" (default) or
-        "linear"."""
+        "linear".
+
+        webnnc extension beyond WebNN (for imported ONNX ``Resize``): ``coordinateTransformationMode``
+        (ONNX's names, default "half_pixel", WebNN's placement) and ``nearestMode`` (default
+        "round_prefer_floor", WebNN's tie rounding) place the samples as ONNX Resize does; the
+        coordinates use the given scales, or output / input size when sizes are given. Only
+        non-default values are kept in the graph.
+        """
         op = "resample2d"
-        opts = parse_options(op, options, ("mode", "scales", "sizes", "axes"))
+        opts = parse_options(
+            op, options, ("mode", "scales", "sizes", "axes", "coordinate_transformation_mode", "nearest_mode")
+        )
         x = self._float_input(op, input)
         mode = choice(op, "mode", opts.get("mode", "nearest-neighbor"), INTERPOLATION_MODES)
+        coord = choice(
+            op, "coordinateTransformationMode", opts.get("coordinate_transformation_mode", DEFAULT_COORDINATE_MODE),
+            COORDINATE_MODES,
+        )
+        nearest = choice(op, "nearestMode", opts.get("nearest_mode", DEFAULT_NEAREST_MODE), NEAREST_MODES)
         axes = int_list(op, "axes", opts.get("axes", [2, 3]), length=2, minimum=0)
         if max(axes) >= 4 or axes[0] == axes[1]:
             raise ValidationError(f"{op}: axes must be two different values in [0, 4); found {list(axes)}")
@@ -436,6 +456,10 @@ class ConvPoolOps(_Base):
         attrs: dict[str, Any] = {"mode": mode, "axes": axes, "sizes": sizes}
         if scales is not None:
             attrs["scales"] = scales
+        if coord != DEFAULT_COORDINATE_MODE:
+            attrs["coordinate_transformation_mode"] = coord
+        if nearest != DEFAULT_NEAREST_MODE and mode == "nearest-neighbor":
+            attrs["nearest_mode"] = nearest
         return self._add1(op, [x], OperandDescriptor(x.data_type, tuple(shape)), attrs)
 
 

@@ -188,10 +188,12 @@ def _resample2d(ctx: LoweringContext, node: Node) -> None:
     src = ctx.name(x)
     if perm != [0, 1, 2, 3]:
         src = ctx.add("Transpose", [src], perm=perm)
+    # webnnc's extension attributes are ONNX's own (one Resize node, ONNX Runtime's kernel:
+    # DPT's align_corners upsampling ran ~40 ms as per-axis gathers, ~7 ms as Resize; s2-widen.md)
     attrs: dict[str, Any] = {
         "mode": "nearest" if a["mode"] == "nearest-neighbor" else "linear",
-        "coordinate_transformation_mode": "half_pixel",
-        "nearest_mode": "round_prefer_floor",
+        "coordinate_transformation_mode": a.get("coordinate_transformation_mode", "half_pixel"),
+        "nearest_mode": a.get("nearest_mode", "round_prefer_floor"),
     }
     fitted: list[float | None] = []
     if "scales" in a:
