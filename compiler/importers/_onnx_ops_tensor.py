@@ -327,9 +327,9 @@ def _resample(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[flo
 
 
 @onnx_op("Resize", webnn=["resample2d", "gather", "sub", "mul", "add"],
-         note="resample2d for 4-D H/W linear half_pixel and the nearest modes that pick the same "
-              "pixels; any other nearest/linear resize (align_corners, asymmetric, any rank/axis) "
-              "as exact per-axis gathers")
+         note="4-D H/W: one resample2d (other ONNX placements, e.g. align_corners, through webnnc's "
+              "coordinateTransformationMode / nearestMode extension: one ONNX Resize again); other "
+              "ranks or resized batch/channels: exact per-axis gathers")
 def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     node.reject_attr("antialias", 0, "WebNN resample2d does not antialias")

@@ -1,11 +1,11 @@
-"""ONNX ``Resize`` modes WebNN's ``resample2d`` cannot express, as per-axis gathers.
+"""ONNX ``Resize`` that ``resample2d`` cannot hold, as per-axis gathers.
 
-``resample2d`` is 4-D, resizes H and W only, and places samples like ONNX's ``half_pixel``
-coordinates. Real exports also use ``align_corners=True`` bilinear upsampling (HRNet, PSPNet,
-many U-Nets), ``asymmetric`` nearest with a non-integer ratio (``F.interpolate(size=...)``),
-1-D linear upsampling of ``[N, C, L]`` sequences and trilinear 3-D upsampling. Nearest and
-(multi)linear resizing are separable, so each resized axis is done on its own, exactly as the
-ONNX operator defines it:
+``resample2d`` is 4-D and resizes two axes; webnnc's extension gives it every ONNX sample
+placement (``coordinateTransformationMode`` / ``nearestMode``), so a 4-D resize of H and W
+stays one node (one ONNX Resize in the artifact). What is left comes here: other ranks,
+resized batch/channels and integer tensors (1-D linear upsampling of ``[N, C, L]`` sequences,
+trilinear 3-D upsampling). Nearest and (multi)linear resizing are separable, so each resized
+axis is done on its own, exactly as the ONNX operator defines it (``compiler/ops/_resample.py``):
 
 - **nearest**: one ``gather`` with the source index of every output position;
 - **linear**: two ``gather`` s (the left and right neighbours, clamped at the edges as ONNX
