@@ -1,7 +1,7 @@
 """webnnc.cache: content-addressed artifact store, cache keys and manifests.
 
-``diskcache`` is imported only when a store is opened, so that ``import webnnc.cache``
-(and the runtime, which reads manifests) stays cheap.
+``diskcache`` is imported only when a store is opened, and keys, manifests and the store when
+first named, so that ``import webnnc.cache`` (and the runtime, which reads manifests) stays cheap.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache.errors import BypassCache, CacheCorruptionError, CacheError
-from webnnc.cache.key import LAYOUT_VERSION, CacheKey, key_digest
-from webnnc.cache.manifest import IOSpec, Manifest
 
 if TYPE_CHECKING:
+    from webnnc.cache.key import LAYOUT_VERSION, CacheKey, key_digest
+    from webnnc.cache.manifest import IOSpec, Manifest
     from webnnc.cache.store import ArtifactStore
 
 __all__ = [
@@ -39,9 +39,17 @@ def open_store(directory: Any = None, **kwargs: Any) -> ArtifactStore:
     return ArtifactStore(directory, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ArtifactStore":
-        from webnnc.cache.store import ArtifactStore
+# where each lazily loaded name lives: importing a submodule (the runtime's hit path imports a
+# handful) runs this file, which then loads nothing else
+_LAZY = {
+    "ArtifactStore": "store", "CacheKey": "key", "LAYOUT_VERSION": "key", "key_digest": "key",
+    "IOSpec": "manifest", "Manifest": "manifest",
+}
 
-        return ArtifactStore
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"webnnc.cache.{_LAZY[name]}"), name)
     raise AttributeError(name)

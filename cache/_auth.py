@@ -21,20 +21,20 @@ artifact digests), stored in the manifest file under ``auth``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import stat
 import threading
 from pathlib import Path
 from typing import Any
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheError
 from webnnc.cache.manifest import Manifest
 from webnnc.cache.signing import SIGNATURE_DOMAIN, HmacKey, SignatureError, artifact_digests
 
 __all__ = ["AUTH_FIELD", "KeyUnavailableError", "check_tag", "local_key", "local_key_path", "sealed_json"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 AUTH_FIELD = "auth"  # the manifest file's field holding the tag (not a Manifest field)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

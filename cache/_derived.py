@@ -8,22 +8,21 @@ part of :class:`webnnc.cache.store.ArtifactStore` that stores and reads them.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webnnc.cache.key import key_digest
-from webnnc.cache.manifest import Manifest
+from webnnc.cache._log import get_logger
+from webnnc.cache.manifest import Manifest, key_digest
 
 if TYPE_CHECKING:
     from webnnc.cache._files import Layout
 
 __all__ = ["CachedArtifact", "DerivedEntries", "EntryInfo"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import re
 import stat
@@ -20,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from webnnc.cache._hash import blake3_hex
+from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError, CacheError
-from webnnc.cache.key import key_digest
-from webnnc.cache.manifest import ENTRY_FILES, MAX_JSON_BYTES, Manifest, tree_digest
+from webnnc.cache.manifest import ENTRY_FILES, MAX_JSON_BYTES, Manifest, key_digest, tree_digest
 
 __all__ = [
     "CACHEDIR_TAG",
@@ -38,7 +37,7 @@ __all__ = [
     "verify_bytes",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _CHUNK = 1 << 20
 HEX64 = re.compile(r"[0-9a-f]{64}")

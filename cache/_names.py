@@ -13,11 +13,11 @@ the diskcache index instead costs 3-40 ms and imports sqlite3 and diskcache (iss
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import TYPE_CHECKING
 
 from webnnc.cache._files import HEX64, Layout
+from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_name", "find_manifests", "read_names"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _KEPT = 16  # keys remembered per (target, name)
 _MAX_BYTES = 1 << 16

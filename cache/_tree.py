@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import stat
 import time
@@ -34,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError
 from webnnc.cache.manifest import ENTRY_FILES, HELD_FILES, Manifest
 
@@ -48,7 +48,7 @@ __all__ = [
     "write_tree",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 GRAPH = "model.onnx"
 FINGERPRINT = ".verified"  # inside the object folder: the fingerprints of its verified files

@@ -6,9 +6,8 @@ Stdlib only: the runtime uses it to pick the newest artifact it can load for a n
 
 from __future__ import annotations
 
-from webnnc.cache.key import LAYOUT_VERSION
 from webnnc.cache.machine import cpu_features, library_version, onnxruntime_version
-from webnnc.cache.manifest import Manifest
+from webnnc.cache.manifest import LAYOUT_VERSION, Manifest
 
 __all__ = ["installed_library", "runtime_incompatibility", "unusable_reason"]
 

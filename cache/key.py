@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from webnnc.cache.manifest import LAYOUT_VERSION, key_digest
+
 __all__ = ["LAYOUT_VERSION", "CacheKey", "derived_parts", "key_digest"]
 
-# The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
-# compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
-# then removes the entries nothing can use any more.
-LAYOUT_VERSION = 3  # 3: ONNX artifacts are a folder (graph + mapped weights)
-
-
-def key_digest(parts: dict[str, str]) -> str:
-    """Hex sha256 of the canonical JSON of a key's parts (what :meth:`CacheKey.digest` hashes).
-
-    Manifests carry their key's parts, so any reader can re-derive the key from them and
-    refuse a manifest filed under a key it does not belong to.
-
-    >>> key_digest({"graph": "g", "target": "onnx-cpu"})[:16]
-    'f4e66968a92b6cb8'
-    """
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+# LAYOUT_VERSION and key_digest live in manifest.py (a hit re-derives the key from the
+# manifest's parts without loading this module's CacheKey); they are part of this module's API.
 
 
 def derived_parts(kind: str, target: str, facts: Mapping[str, str]) -> dict[str, str]:

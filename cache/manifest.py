@@ -15,9 +15,28 @@ from typing import Any
 
 from webnnc.cache.errors import CacheCorruptionError
 
-__all__ = ["ENTRY_FILES", "HELD_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "load_json", "tree_digest"]
+__all__ = ["ENTRY_FILES", "LAYOUT_VERSION", "HELD_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "key_digest", "load_json", "tree_digest"]
 
 MANIFEST_VERSION = 1
+
+# The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
+# compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
+# then removes the entries nothing can use any more.
+LAYOUT_VERSION = 3  # 3: ONNX artifacts are a folder (graph + mapped weights)
+
+
+def key_digest(parts: dict[str, str]) -> str:
+    """Hex sha256 of the canonical JSON of a key's parts (what :meth:`CacheKey.digest` hashes).
+
+    Manifests carry their key's parts, so any reader can re-derive the key from them and
+    refuse a manifest filed under a key it does not belong to.
+
+    >>> key_digest({"graph": "g", "target": "onnx-cpu"})[:16]
+    'f4e66968a92b6cb8'
+    """
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 # Bounds on JSON read from a cache folder or a bundle (issue 15): a real manifest is 1-30 KB
 # (the corpus's largest, bert_base, holds 3 IO specs and a memory plan), a bundle index

@@ -34,13 +34,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheError
 from webnnc.cache.manifest import Manifest
 
@@ -58,7 +58,7 @@ __all__ = [
     "name_payload",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 SIGNATURE_DOMAIN = b"webnnc-entry-signature-v1\n"
 _MIN_SECRET = 16  # bytes: shorter shared secrets are guessable offline from any signed record

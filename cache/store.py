@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -53,6 +52,7 @@ from webnnc.cache._files import (
     verify_bytes,
 )
 from webnnc.cache._hash import blake3_hex
+from webnnc.cache._log import get_logger
 from webnnc.cache._names import add_name, find_manifests, read_names
 from webnnc.cache._tree import GRAPH, file_facts, verify_tree, write_tree
 from webnnc.cache.errors import CacheCorruptionError, CacheError
@@ -78,7 +78,7 @@ __all__ = [
     "sha256_file",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_SIZE_LIMIT = 8 * 2**30  # 8 GiB; diskcache's own 1 GiB default evicts too eagerly
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a process waits for another to finish the same build

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import onnxruntime as ort
 
+from webnnc.cache._log import get_logger
+
 __all__ = ["PROVIDERS", "create_session", "ort_version"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 PROVIDERS: dict[str, list[str]] = {
     "onnx-cpu": ["CPUExecutionProvider"],

@@ -8,13 +8,13 @@ graph and a loaded one run on the same session code.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._log import get_logger
 from webnnc.runtime.errors import RuntimeLoadError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load", "open_graph"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 

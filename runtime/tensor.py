@@ -17,7 +17,6 @@ buffers instead: they are allocated once where the graph runs (device memory for
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnxruntime as ort
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.dtypes import WIDENED
 from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
 from webnnc.runtime.graph import NUMPY_DTYPES, convert_input
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CUDA_GRAPHS", "Dispatcher", "HostBridge", "MLTensor", "numpy_dtype"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MAX_CUDA_GRAPHS = 16
 
