@@ -94,3 +94,28 @@ def test_output_check_flags_a_system_that_computed_something_else(tmp_path: Path
     assert lines[0].startswith("W1: outputs of all systems DISAGREE (off, finite)"), lines
     lines = run_all.check_outputs(tmp_path, ["w1"], ["webnnc-hit", "near"])
     assert "agree with webnnc's" in lines[0] and "DISAGREE" not in lines[0]
+
+
+def test_warm_work_reports_cpu_ratio_and_profile(tmp_path: Path) -> None:
+    # a one-model corpus in bench_corpus's format: an ONNX file and its input specs
+    import onnx
+    from onnx import TensorProto, helper
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    w = helper.make_tensor("w", TensorProto.FLOAT, [64, 64], np.full(64 * 64, 0.01, np.float32).tolist())
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 64])], [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    onnx.save(model, str(corpus / "tiny.onnx"))
+    (corpus / "tiny.json").write_text(json.dumps({"name": "tiny", "inputs": {"x": {"shape": [8, 64], "dtype": "float32"}}}))
+    _run([sys.executable, str(BENCH / "bench_warm_work.py"), "--corpus", str(corpus), "--rounds", "1",
+          "--out", str(tmp_path)], cwd=tmp_path)
+    cells = _row((tmp_path / "warm_work.md").read_text(), "tiny")
+    ratio, share = float(cells[1]), float(cells[4].rstrip("%"))
+    assert 0.05 < ratio < 20, f"implausible CPU-work ratio {ratio}"
+    assert 0 < share <= 100 and "MatMul" in cells[5], cells
