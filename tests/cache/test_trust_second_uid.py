@@ -95,16 +95,22 @@ def test_cache_folder_precreated_by_another_user_is_not_used(
                for r in caplog.records), [r.getMessage() for r in caplog.records]
 
 
-def test_lock_symlink_in_a_group_shared_cache_never_touches_the_victims_file(
-    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The victim opts into group sharing; a group member plants ``locks`` with a symlink."""
-    secret = _victim_secret(tmp_path)
+def _group_cache(shared: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder shared with the group ``nobody`` belongs to, opted into by the victim."""
     cache_dir = shared / "group-cache"
     cache_dir.mkdir(mode=0o770)
     os.chown(cache_dir, 0, NOBODY)
     cache_dir.chmod(0o2770)
     monkeypatch.setenv("WEBNNC_CACHE_SHARED", "group")
+    return cache_dir
+
+
+def test_lock_symlink_in_a_group_shared_cache_never_touches_the_victims_file(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The victim opts into group sharing; a group member plants ``locks`` with a symlink."""
+    secret = _victim_secret(tmp_path)
+    cache_dir = _group_cache(shared, monkeypatch)
 
     def plant() -> None:
         (cache_dir / "locks").mkdir(mode=0o770)
@@ -135,11 +141,7 @@ def test_entry_planted_by_a_group_member_is_never_the_victims_result(
             os.chmod(os.path.join(root, n), 0o755)
         for n in files:
             os.chmod(os.path.join(root, n), 0o644)
-    cache_dir = shared / "group-cache"
-    cache_dir.mkdir(mode=0o770)
-    os.chown(cache_dir, 0, NOBODY)
-    cache_dir.chmod(0o2770)
-    monkeypatch.setenv("WEBNNC_CACHE_SHARED", "group")
+    cache_dir = _group_cache(shared, monkeypatch)
 
     def plant() -> None:
         for item in staging.iterdir():
