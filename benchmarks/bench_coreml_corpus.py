@@ -38,23 +38,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO_ROOT, RESULTS_DIR, machine_lines, markdown_table
+from bench_corpus import (
+    _inputs,  # the corpus inputs: token ids in [0, 1000), masks of ones, N(0, 1)
+)
 
 RTOL, ATOL = 1e-3, 1e-4
-
-
-def _inputs(meta: dict[str, Any], seed: int = 0) -> dict[str, Any]:
-    """The corpus inputs of ``bench_corpus.py``: token ids in [0, 1000), masks of ones, N(0, 1)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    feeds: dict[str, Any] = {}
-    for name, spec in meta["inputs"].items():
-        shape, dtype = spec["shape"], spec["dtype"]
-        if dtype == "int64":
-            feeds[name] = np.ones(shape, np.int64) if "mask" in name else rng.integers(0, 1000, size=shape, dtype=np.int64)
-        else:
-            feeds[name] = rng.standard_normal(shape).astype(dtype)
-    return feeds
 
 
 def measure(path: Path, check: bool) -> dict[str, Any]:

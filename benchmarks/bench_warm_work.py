@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, fmt_ms, machine_lines, markdown_table, median  # noqa: E402
-from bench_corpus import TARGET, _inputs, compile_model  # noqa: E402
+from _common import RESULTS_DIR, fmt_ms, machine_lines, markdown_table, median
+from bench_corpus import TARGET, _inputs, compile_model
 
 _GEMM_LIKE = {"Gemm", "MatMul", "FusedMatMul", "FusedGemm", "Conv", "FusedConv", "NchwcConv", "Attention",
               "MultiHeadAttention", "ConvTranspose"}
