@@ -27,6 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from webnnc.cache._files import user_path
 from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheError
 from webnnc.cache.manifest import Manifest
@@ -49,12 +50,7 @@ class KeyUnavailableError(CacheError):
 
 def local_key_path() -> Path:
     """Where the user's cache key lives (outside every cache folder)."""
-    env = os.environ.get("WEBNNC_CACHE_KEY_FILE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "webnnc" / "cache-key"
+    return user_path("WEBNNC_CACHE_KEY_FILE", "XDG_CONFIG_HOME", ".config", "webnnc", "cache-key")
 
 
 def _read_key(path: Path) -> bytes:

@@ -34,6 +34,7 @@ __all__ = [
     "read_bounded",
     "read_or_none",
     "sha256_file",
+    "user_path",
     "verify_bytes",
 ]
 
@@ -51,14 +52,20 @@ CACHEDIR_TAG = (
 )
 
 
-def default_cache_dir() -> Path:
-    """``$WEBNNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/webnnc``, else ``~/.cache/webnnc``."""
-    env = os.environ.get("WEBNNC_CACHE_DIR")
+def user_path(override_env: str, xdg_env: str, home_default: str, *parts: str) -> Path:
+    """``$override_env`` if set, else ``$xdg_env/<parts>``, else ``~/<home_default>/<parts>``
+    (the XDG base-directory rule, with webnnc's own variable first)."""
+    env = os.environ.get(override_env)
     if env:
         return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "webnnc"
+    xdg = os.environ.get(xdg_env)
+    base = Path(xdg).expanduser() if xdg else Path.home() / home_default
+    return base.joinpath(*parts)
+
+
+def default_cache_dir() -> Path:
+    """``$WEBNNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/webnnc``, else ``~/.cache/webnnc``."""
+    return user_path("WEBNNC_CACHE_DIR", "XDG_CACHE_HOME", ".cache", "webnnc")
 
 
 def parse_size(text: str | int) -> int:
