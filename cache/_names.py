@@ -21,6 +21,8 @@ from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from webnnc.cache.manifest import Manifest
     from webnnc.cache.store import ArtifactStore
 
@@ -59,19 +61,24 @@ def add_name(layout: Layout, target: str, name: str, key: str) -> None:
         logger.debug("cannot record the name %r of %s…: %s", name, key[:12], e)
 
 
+def _add_listed(store: ArtifactStore, keys: Iterable[str], target: str, found: dict[str, Manifest]) -> None:
+    """Add to ``found`` the readable manifests of ``keys`` that are for ``target``."""
+    for key in keys:
+        try:
+            m = store.manifest(key)
+        except (CacheCorruptionError, CacheError):
+            continue
+        if m is not None and m.target == target:
+            found[key] = m
+
+
 def find_manifests(store: ArtifactStore, name: str, target: str | None) -> list[Manifest]:
     """The body of :meth:`ArtifactStore.find`: names file first, then the index, then a scan."""
     found: dict[str, Manifest] = {}
     scanned: list[Manifest] | None = None
     if target is not None and store.trusted:
         # the hit path: one small names file, then each listed manifest (no database)
-        for key in read_names(store._layout, target, name):
-            try:
-                m = store.manifest(key)
-            except (CacheCorruptionError, CacheError):
-                continue
-            if m is not None and m.target == target:
-                found[key] = m
+        _add_listed(store, read_names(store._layout, target, name), target, found)
         if found:
             return sorted(found.values(), key=lambda m: m.created, reverse=True)
     if target is None:
@@ -80,13 +87,7 @@ def find_manifests(store: ArtifactStore, name: str, target: str | None) -> list[
     else:
         targets = [target]
     for t in targets:
-        for key in store._index.keys_for_name(t, name):
-            try:
-                m = store.manifest(key)
-            except (CacheCorruptionError, CacheError):
-                continue
-            if m is not None and m.target == t:
-                found[key] = m
+        _add_listed(store, store._index.keys_for_name(t, name), t, found)
     if not found or scanned is not None:
         for m in scanned if scanned is not None else store.manifests():
             if m.name == name and target in (None, m.target):
