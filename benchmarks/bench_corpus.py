@@ -124,6 +124,7 @@ def _warm(path: Path, name: str, meta: dict[str, Any], cache_dir: Path, rounds: 
     feeds = _inputs(meta)
     ref = ort.InferenceSession(str(path))
     model = webnnc.runtime.load(name, target=TARGET, cache_dir=cache_dir)
+    model.finish_loading()  # warm = the final session (prepacked where the compile chose it)
     expected = ref.run(None, feeds)
     got = model.run(feeds) if hasattr(model, "run") else model(feeds)
     out_names = [o.name for o in ref.get_outputs()]

@@ -27,6 +27,8 @@ from webnnc.runtime.errors import InputMismatchError, WebNNRuntimeError
 
 if TYPE_CHECKING:
     from webnnc.cache.manifest import IOSpec, Manifest
+    from webnnc.runtime._session import SessionUpgrade
+    from webnnc.runtime.tensor import Dispatcher
 
 __all__ = ["GRAPH_FILES", "NUMPY_DTYPES", "MLGraph", "convert_input"]
 
@@ -148,6 +150,7 @@ class _OutputPool:
             view = array.view()
             view.flags.writeable = False
             self.views[name] = view
+        self.session = session  # the pool's binding belongs to this session only
         self.lock = threading.Lock()
 
 
@@ -182,6 +185,47 @@ class MLGraph:
         self._pool_ok = manifest.target == "onnx-cpu" and all(
             s.data_type not in WIDENED for s in (*manifest.inputs, *manifest.outputs)
         )
+        self._dispatcher: Dispatcher | None = None
+        self._upgrade: SessionUpgrade | None = None  # a prepacked session on its way (loader.py)
+
+    # -- the session's final form
+    def finish_loading(self, timeout: float | None = None) -> bool:
+        """Switch to the graph's final session now, waiting up to ``timeout`` seconds for it.
+
+        A graph compiled with weight prepacking opens on an unpacked session so that its first
+        result comes at once, and builds the prepacked one in the background from its second
+        run on (``load(prepacking=...)``). Call this before timing steady-state runs, or
+        after warm-up in a server. Returns True when the graph runs on its final session.
+        """
+        upgrade = self._upgrade
+        if upgrade is None:
+            return True
+        session = upgrade.wait(timeout)
+        if session is not None:
+            self._install(session, upgrade)
+        if upgrade.done:
+            self._upgrade = None
+        return upgrade.done
+
+    def _tick(self) -> None:
+        """Before each run or dispatch: start or finish the session upgrade."""
+        upgrade = self._upgrade
+        if upgrade is None:
+            return
+        session = upgrade.on_call()
+        if session is not None:
+            self._install(session, upgrade)
+        if upgrade.done:
+            self._upgrade = None
+
+    def _install(self, session: Any, upgrade: SessionUpgrade) -> None:
+        self._session = session
+        self._pool = None  # bound to the old session; a run still holding it finishes there
+        if self._dispatcher is not None:
+            self._dispatcher.rebind(session)
+        self.build_info.setdefault("session", {})["prepacking"] = "on (deferred)"
+        if upgrade.created_ms is not None:
+            self.build_info.setdefault("timings_ms", {})["session.prepacked"] = upgrade.created_ms
 
     # -- description (pywebnn's names first)
     def get_input_names(self) -> list[str]:
@@ -358,6 +402,8 @@ class MLGraph:
                 only; other targets, a concurrent run, or ``outputs`` given: fresh arrays.)
         """
         feeds = self._feeds(inputs)
+        if self._upgrade is not None:
+            self._tick()
         if outputs is None and self._pool_ok:
             pooled = self._run_pooled(feeds, reuse_outputs)
             if pooled is not None:
@@ -377,7 +423,7 @@ class MLGraph:
         try:
             for name, x in feeds.items():
                 pool.binding.bind_cpu_input(name, x)
-            self._session.run_with_iobinding(pool.binding)
+            pool.session.run_with_iobinding(pool.binding)
             if reuse_outputs:
                 return dict(pool.views)
             return {name: a.copy() for name, a in pool.arrays.items()}

@@ -37,6 +37,7 @@ def load(
     bundle: str | os.PathLike[str] | None = None,
     remote: str | None = None,
     trust_unsigned: bool = False,
+    prepacking: str | None = None,
 ) -> MLGraph:
     """Load the newest compiled graph this runtime can run, by model name or key digest.
 
@@ -53,6 +54,11 @@ def load(
             ``$WEBNNC_REMOTE_CACHE``; see ``cache/REMOTE.md``).
         trust_unsigned: run a ``bundle`` whose entries are unsigned or signed by a key not
             trusted here (by default such a bundle is refused; see cache/CACHE.md).
+        prepacking: for graphs compiled with weight prepacking (large GEMM weights):
+            ``"deferred"`` (default; also ``$WEBNNC_PREPACKING``) runs at once on an unpacked
+            session and switches to the prepacked one, built in the background, from the
+            second run on (``MLGraph.finish_loading()`` waits for it); ``"eager"`` prepacks
+            before returning; ``"off"`` never prepacks.
 
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
@@ -139,6 +145,7 @@ def load(
         info={"source": "loaded", "key": manifest.key, "timings_ms": timings},
         cuda_graph=target == "onnx-cuda",  # replays CUDA graphs like a built graph
         store=store,  # CoreML keeps the .mlmodelc it compiles from a package in the cache
+        prepacking=prepacking,
     )
 
 
@@ -191,6 +198,7 @@ def open_graph(
     power_preference: str = "default",
     device_type: str = "auto",
     held: Mapping[str, bytes] | None = None,
+    prepacking: str | None = None,
 ) -> MLGraph:
     """A runnable graph for one compiled artifact: an ONNX Runtime session, or CoreML on macOS.
 
@@ -214,6 +222,9 @@ def open_graph(
         device_type: CoreML compute units follow it ("npu" asks for the Neural Engine).
         held: verified bytes of the artifact's held files besides the graph
             (``CachedArtifact.held``: its fused-kernel library), when not in ``files``.
+        prepacking: when a manifest that asks for weight prepacking gets it: ``deferred``
+            (default, or ``$WEBNNC_PREPACKING``), ``eager`` or ``off`` (``PREPACKING_POLICIES``
+            in ``runtime/_session.py``).
     """
     if manifest.format == "mlpackage":  # CoreML: compiled to .mlmodelc once, on macOS only
         from webnnc.runtime._coreml import load_coreml_graph
@@ -222,7 +233,7 @@ def open_graph(
             manifest, path=path, data=data, info=info, ir_graph=ir_graph, store=store,
             power_preference=power_preference, device_type=device_type,
         )
-    from webnnc.runtime._session import create_session
+    from webnnc.runtime._session import create_session, prepacking_policy
     from webnnc.runtime.graph import MLGraph
     from webnnc.runtime.tensor import Dispatcher, HostBridge
 
@@ -242,24 +253,37 @@ def open_graph(
             raise RuntimeLoadError(f"artifact {manifest.key[:12]}…: a multi-file artifact needs its folder and graph")
     settings = dict(manifest.session)
     kernels = _kernel_library(manifest, files, held)
+    policy = prepacking_policy(prepacking)
+    upgrade_settings: dict[str, Any] | None = None
+    if manifest.target == "onnx-cpu" and settings.get("prepacking"):
+        if policy == "off":
+            settings["prepacking"] = False
+        elif policy == "deferred" and folder is not None:
+            upgrade_settings, settings = settings, {**settings, "prepacking": False}
     try:
-        session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
-            cuda_options=cuda_options, folder=folder, settings=settings, kernels=kernels,
-        )
-    except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
-        if not cuda_graph:
-            raise
-        logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
-        cuda_graph = False
-        session, session_info = create_session(
-            target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options,
-            folder=folder, settings=settings, kernels=kernels,
-        )
-        session_info["cuda_graph_error"] = str(e)
-    finally:
-        if scratch is not None:  # the session has mapped (or read) the weights; POSIX keeps them
+        try:
+            session, session_info = create_session(
+                target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_graph=cuda_graph,
+                cuda_options=cuda_options, folder=folder, settings=settings, kernels=kernels,
+            )
+        except Exception as e:  # e.g. a node ONNX Runtime cannot capture in a CUDA graph
+            if not cuda_graph:
+                raise
+            logger.warning("CUDA graph capture unavailable for this graph (%s); running without it", e)
+            cuda_graph = False
+            session, session_info = create_session(
+                target=manifest.target, fmt=manifest.format, path=path, data=data, cuda_options=cuda_options,
+                folder=folder, settings=settings, kernels=kernels,
+            )
+            session_info["cuda_graph_error"] = str(e)
+    except BaseException:
+        if scratch is not None:
             scratch.cleanup()
+        raise
+    # the session has mapped (or read) the weights; POSIX keeps them. A deferred prepacked
+    # session still has to open them: the folder goes when it has (or with the graph)
+    if scratch is not None and upgrade_settings is None:
+        scratch.cleanup()
     if on_gpu and "CUDAExecutionProvider" not in session_info["providers"]:
         # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU, no
         # CUDA/cuDNN libraries); the session then fell back to the CPU and the GPU buffers
@@ -277,5 +301,58 @@ def open_graph(
     dispatcher = Dispatcher(session, manifest, device="gpu" if on_gpu else "cpu", cuda_graph=cuda_graph)
     runner: Any = HostBridge(session, manifest, dispatcher) if cuda_graph else session
     graph = MLGraph(manifest, runner, build_info=info, ir_graph=ir_graph)
-    graph._dispatcher = dispatcher  # type: ignore[attr-defined]
+    graph._dispatcher = dispatcher
+    if upgrade_settings is not None and folder is not None:
+        session_info["prepacking"] = "deferred"
+        graph._upgrade = _prepacked_upgrade(manifest, folder, data, upgrade_settings, kernels, scratch)
     return graph
+
+
+def _prepacked_upgrade(
+    manifest: Manifest,
+    folder: str,
+    graph: bytes | None,
+    settings: dict[str, Any],
+    kernels: bytes | None,
+    scratch: Any = None,
+) -> Any:
+    """The background creation of ``manifest``'s prepacked session (``SessionUpgrade``).
+
+    ``scratch``: the private temporary folder a held artifact was written to, removed once
+    the prepacked session is created (or the check refused it); otherwise with the graph.
+    """
+    from webnnc.runtime._session import SessionUpgrade, create_session
+
+    mapped = sorted(set(manifest.files) - {"model.onnx", "kernels.so"})  # what ORT opens by path
+
+    def identity() -> list[tuple[int, ...] | None]:
+        out: list[tuple[int, ...] | None] = []
+        for name in mapped:
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except OSError:
+                out.append(None)
+                continue
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return out
+
+    opened = identity()
+
+    def check() -> str | None:
+        if identity() == opened:
+            return None
+        if scratch is not None:
+            scratch.cleanup()
+        return f"the files of entry {manifest.key[:12]}… changed since it was opened"
+
+    def create() -> Any:
+        try:
+            return create_session(
+                target=manifest.target, fmt=manifest.format, data=graph, folder=folder, settings=settings,
+                kernels=kernels,
+            )[0]
+        finally:
+            if scratch is not None:
+                scratch.cleanup()
+
+    return SessionUpgrade(create, check=check)

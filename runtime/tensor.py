@@ -165,6 +165,12 @@ class Dispatcher:
         self._graph_runs: dict[tuple[int, ...], Any] = {}
         self._uncaptured: Any = None
 
+    def rebind(self, session: Any) -> None:
+        """Run on ``session`` from now on (a graph's final session replacing its first)."""
+        self._session = session
+        self._binding = session.io_binding()
+        self._bound = None
+
     def dispatch(self, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
         _check("input", self._manifest.inputs, inputs, self.device)
         _check("output", self._manifest.outputs, outputs, self.device)

@@ -371,6 +371,8 @@ class MLContext:
         dispatcher = getattr(graph, "_dispatcher", None)
         if dispatcher is None:
             raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
+        if getattr(graph, "_upgrade", None) is not None:
+            graph._tick()  # the graph's final session may replace its first (rebinds the dispatcher)
         dispatcher.dispatch(inputs, outputs)
 
     # pywebnn's explicit spellings: one dispatch serves host and device tensors alike
