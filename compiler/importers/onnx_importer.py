@@ -264,10 +264,20 @@ def _decode_attributes(node: onnx.NodeProto) -> dict[str, Any]:
 
 
 class _Folder:
-    """Evaluates all-constant nodes with onnx's reference implementation (numpy)."""
+    """Evaluates all-constant nodes with onnx's reference implementation (numpy).
+
+    One ``ReferenceEvaluator`` serves every node of the same form: the node with its inputs
+    and outputs renamed ``in<i>`` / ``out<i>``, its name and doc string dropped, at one opset.
+    A real model folds the same few shape computations thousands of times (swin_t: 5491
+    folds, 2838 of them non-Constant, in ~60 forms), and building the evaluator was 60% of a
+    fold. ``Constant`` nodes with a tensor or numeric value are read directly.
+    """
+
+    _CACHE_SIZE = 512
 
     def __init__(self, model: onnx.ModelProto) -> None:
         self._opsets = {imp.domain or "": imp.version for imp in model.opset_import}
+        self._evaluators: dict[bytes, Any] = {}
 
     def __call__(
         self, node: onnx.NodeProto, inputs: list[np.ndarray | None], opset: int
@@ -275,28 +285,63 @@ class _Folder:
         import onnx
         from onnx.reference import ReferenceEvaluator
 
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            value = _constant_value(node)
+            if value is not None:
+                return [value]
         names = [f"in{i}" if n else "" for i, n in enumerate(node.input)]
         feeds = {n: v for n, v in zip(names, inputs, strict=True) if n}
         outs = [f"out{i}" for i in range(len(node.output))]
         clone = onnx.NodeProto()
         clone.CopyFrom(node)
+        clone.name = ""
+        clone.doc_string = ""
         del clone.input[:]
         clone.input.extend(names)
         del clone.output[:]
         clone.output.extend(outs)
-        g = onnx.helper.make_graph(
-            [clone], "fold",
-            [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in feeds],
-            [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in outs],
-        )
-        opsets = {**self._opsets, "": opset}  # a function body's nodes have their own opset
-        m = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in opsets.items()])
+        form = opset.to_bytes(4, "little") + clone.SerializeToString()
         try:
-            results = ReferenceEvaluator(m).run(None, feeds)
+            evaluator = self._evaluators.get(form)
+            if evaluator is None:
+                g = onnx.helper.make_graph(
+                    [clone], "fold",
+                    [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in feeds],
+                    [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in outs],
+                )
+                opsets = {**self._opsets, "": opset}  # a function body's nodes have their own opset
+                m = onnx.helper.make_model(
+                    g, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in opsets.items()]
+                )
+                evaluator = ReferenceEvaluator(m)
+                if len(self._evaluators) >= self._CACHE_SIZE:
+                    self._evaluators.pop(next(iter(self._evaluators)))
+                self._evaluators[form] = evaluator
+            results = evaluator.run(None, feeds)
         except Exception as e:  # the node is then converted instead of folded
             logger.debug("could not fold %s %r: %s", node.op_type, node.name, e)
             return None
         return [np.asarray(r) for r in results]
+
+
+_CONSTANT_NUMBERS = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray | None:
+    """A Constant node's value (the ONNX spec's types), None for forms left to the evaluator
+    (sparse tensors, strings)."""
+    import onnx
+    from onnx import numpy_helper
+
+    if len(node.attribute) != 1 or len(node.output) != 1:
+        return None
+    a = node.attribute[0]
+    if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+        return np.asarray(numpy_helper.to_array(a.t))
+    dtype = _CONSTANT_NUMBERS.get(a.name)
+    if dtype is None:
+        return None
+    return np.asarray(onnx.helper.get_attribute_value(a), dtype=dtype)
 
 
 def _fold_shape_op(node: OnnxNode) -> list[np.ndarray] | None:

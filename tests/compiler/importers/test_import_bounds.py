@@ -126,3 +126,60 @@ def test_a_bad_limit_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("WEBNNC_IMPORT_FOLD_SECONDS", "forever")
     with pytest.raises(OnnxImportError, match="WEBNNC_IMPORT_FOLD_SECONDS: expected a positive number"):
         fold_limits()
+
+
+def test_broadcasting_bombs_get_the_forecast_and_small_folds_skip_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ops whose results cannot outgrow their inputs skip the forecast only while the product
+    of their inputs' sizes is within the limit: an outer-product Add over the limit is still
+    forecast, and not folded."""
+    from webnnc.compiler.importers import _fold_bounds
+
+    forecasts: list[str] = []
+    real = _fold_bounds._predicted_elements
+
+    def counting(node: onnx.NodeProto, *args: Any) -> int | None:
+        forecasts.append(node.op_type)
+        return real(node, *args)
+
+    monkeypatch.setattr(_fold_bounds, "_predicted_elements", counting)
+    monkeypatch.setenv("WEBNNC_IMPORT_FOLD_ELEMENTS", "1000")
+    col = h.make_tensor("col", T.FLOAT, [100, 1], [1.0] * 100)
+    row = h.make_tensor("row", T.FLOAT, [1, 100], [2.0] * 100)
+    outer = _model([h.make_node("Add", ["col", "row"], ["c"])], [col, row])
+    graph = import_onnx(outer.SerializeToString())
+    assert forecasts == ["Add"]
+    assert [n.op_type for n in graph.nodes] == ["add", "add"]  # not folded: the converter's add
+    forecasts.clear()
+    small = _model([h.make_node("Mul", ["col", "two"], ["c"])], [col, h.make_tensor("two", T.FLOAT, [], [2.0])])
+    graph = import_onnx(small.SerializeToString())
+    assert forecasts == [] and [n.op_type for n in graph.nodes] == ["add"]
+    fill = _model([h.make_node("ConstantOfShape", ["s"], ["c"])], [_i64("s", [2, 3])])
+    import_onnx(fill.SerializeToString())
+    assert forecasts == ["ConstantOfShape"]  # takes a shape as a value: always forecast
+
+
+def test_folds_of_one_form_share_an_evaluator_and_constants_keep_their_types() -> None:
+    from webnnc.compiler.importers.onnx_importer import _Folder
+
+    model = _model([], [])
+    folder = _Folder(model)
+    gather = h.make_node("Gather", ["a", "i"], ["o"], axis=0, name="first")
+    other = h.make_node("Gather", ["b", "j"], ["p"], axis=0, name="second")  # same form
+    data = np.arange(12, dtype=np.int64).reshape(3, 4)
+    (r1,) = folder(gather, [data, np.array(2, np.int64)], 17) or []
+    (r2,) = folder(other, [data * 10, np.array([0, 1], np.int64)], 17) or []
+    np.testing.assert_array_equal(r1, data[2])
+    np.testing.assert_array_equal(r2, (data * 10)[[0, 1]])
+    assert len(folder._evaluators) == 1
+    folder(h.make_node("Gather", ["a", "i"], ["o"], axis=1), [data, np.array(1, np.int64)], 17)
+    assert len(folder._evaluators) == 2  # another attribute is another form
+    for attr, value, dtype, shape in [("value_float", 1.5, np.float32, ()), ("value_floats", [1.0, 2.0], np.float32, (2,)),
+                                      ("value_int", 3, np.int64, ()), ("value_ints", [4, 5, 6], np.int64, (3,))]:
+        (c,) = folder(h.make_node("Constant", [], ["c"], **{attr: value}), [], 17) or []
+        assert c.dtype == dtype and c.shape == shape and np.array_equal(c, np.asarray(value, dtype))
+    tensor = h.make_tensor("t", T.FLOAT16, [2], [0.5, -1.0])
+    (c,) = folder(h.make_node("Constant", [], ["c"], value=tensor), [], 17) or []
+    assert c.dtype == np.float16 and c.tolist() == [0.5, -1.0]
+    sparse = h.make_sparse_tensor(h.make_tensor("v", T.FLOAT, [1], [7.0]), h.make_tensor("i", T.INT64, [1], [2]), [4])
+    # left to the reference evaluator, as before (onnx 1.23's cannot return sparse tensors)
+    assert folder(h.make_node("Constant", [], ["c"], sparse_value=sparse), [], 17) is None
