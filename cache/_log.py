@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -22,6 +23,24 @@ class _Deferred:
     def __init__(self, name: str) -> None:
         self._name = name
         self._logger: Any = None
+
+    # Below WARNING, a message logged before anything imported logging goes nowhere: nothing
+    # configured a handler or a level, so the effective level is the root's WARNING. A hit
+    # that logs "cache hit" at INFO then costs no import.
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        if self._logger is not None or "logging" in sys.modules:
+            self._get().debug(*args, **kwargs)
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        if self._logger is not None or "logging" in sys.modules:
+            self._get().info(*args, **kwargs)
+
+    def _get(self) -> Any:
+        if self._logger is None:
+            import logging
+
+            self._logger = logging.getLogger(self._name)
+        return self._logger
 
     def __getattr__(self, attr: str) -> Any:  # only for what the proxy lacks: the Logger's API
         if self._logger is None:

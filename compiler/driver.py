@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
+from webnnc.cache._log import get_logger
 from webnnc.cache.machine import library_version
 from webnnc.cache.manifest import tree_digest
 from webnnc.compiler._version import FORMAT_VERSION, __version__
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "gc_paused", "rerun_passes"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass

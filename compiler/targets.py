@@ -14,11 +14,11 @@ emitter, onnxruntime and coremltools load only when a target is asked to do some
 from __future__ import annotations
 
 import importlib.util
-import logging
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.compat import installed_library
 from webnnc.cache.machine import cpu_features, gpu_features
 from webnnc.cache.targets import TargetInfo, target_info
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TARGETS", "CoreMLTarget", "OnnxRuntimeTarget", "Target", "get_target"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def _missing(*modules: str) -> list[str]:

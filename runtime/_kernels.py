@@ -17,13 +17,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
-import logging
 import os
 from typing import Any
 
+from webnnc.cache._log import get_logger
+
 __all__ = ["register_kernels"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class _Loaded:

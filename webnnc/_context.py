@@ -11,13 +11,13 @@ two never import each other (see ARCHITECTURE.md).
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._log import get_logger
 from webnnc.runtime.errors import WebNNRuntimeError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ML", "AsyncMLContext", "MLContext"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _PRECISIONS = ("fast", "strict")  # compiler/options.py PRECISIONS (a test keeps them equal)
 _POWER = ("default", "high-performance", "low-power")

@@ -16,16 +16,16 @@ kernel generation off, as a machine without a compiler does. Otherwise ``cc``, `
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import shutil
 from dataclasses import dataclass
 
+from webnnc.cache._log import get_logger
 from webnnc.cache.machine import cpu_features
 
 __all__ = ["Toolchain", "find_toolchain", "isa_flags"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # CPU feature (as in machine.cpu_features) -> gcc/clang flag enabling it
 _X86_FLAGS = (

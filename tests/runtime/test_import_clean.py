@@ -135,3 +135,21 @@ def test_a_hit_imports_only_the_hit_path(tmp_path: Path, cache_dir: Path) -> Non
     # build() on a hit: the builder and the key, never onnx, an emitter or a pass
     build = _new_modules(_BUILD.format(cache=str(cache_dir), source="cache-hit"), tmp_path)
     assert _forbidden([m for m in build if m not in ("blake3", "blake3.blake3")]) == [], build
+    assert "logging" not in build, build  # the driver's "cache hit" is an INFO nobody configured
+
+
+def test_deferred_loggers_drop_nothing_that_would_be_shown(tmp_path: Path) -> None:
+    """Below WARNING, a deferred logger skips the import only while nothing could show the
+    message; once logging is configured, every level goes through."""
+    out = run_python(
+        "import sys\n"
+        "from webnnc.cache._log import get_logger\n"
+        "log = get_logger('webnnc.probe')\n"
+        "log.debug('d0'); log.info('i0')\n"
+        "print('imported:', 'logging' in sys.modules)\n"
+        "import logging\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(levelname)s %(message)s')\n"
+        "log.debug('d1'); log.info('i1'); log.warning('w1')\n",
+        cwd=tmp_path,
+    )
+    assert out.splitlines() == ["imported: False", "DEBUG d1", "INFO i1", "WARNING w1"], out
