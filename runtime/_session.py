@@ -24,8 +24,8 @@ PROVIDERS: dict[str, list[str]] = {
 PREPACKING_POLICIES = ("deferred", "eager", "off")
 """When a graph whose manifest asks for weight prepacking gets it (``load(prepacking=...)``,
 ``$WEBNNC_PREPACKING``): ``deferred`` opens it unpacked and switches to a prepacked session
-built in the background once the graph runs again (see :class:`SessionUpgrade`); ``eager``
-prepacks while opening; ``off`` never prepacks."""
+at its second call (see :class:`SessionUpgrade`); ``eager`` prepacks while opening; ``off``
+never prepacks."""
 
 
 def prepacking_policy(policy: str | None) -> str:
@@ -119,84 +119,61 @@ def create_session(
 
 
 class SessionUpgrade:
-    """The final session of a graph, created on a background thread while a first one runs.
+    """How a graph gets from its first session (unpacked) to its final one (prepacked).
 
     Weight prepacking makes ONNX Runtime re-lay every constant GEMM weight while it creates a
-    session: on BERT-base 0.4-0.5 s of a 0.5 s creation, for runs 8-12% faster afterwards.
-    A cache hit should give its first result at once, and a process that runs a graph once
-    never gets that time back. So a graph whose manifest asks for prepacking opens without it
-    and runs at once; when it is run again (the process is evidently running it repeatedly),
-    this creates the prepacked session on a worker thread (ONNX Runtime releases the GIL while
-    it works) and the graph switches to it at the start of the first run after it is ready
-    (``MLGraph``). ``MLGraph.finish_loading()`` starts it and waits, for callers that want
-    the final speed before their first timed run.
+    session: on BERT-base 0.40-0.52 s of a 0.42-0.55 s creation, for runs 8-12% faster
+    afterwards. A cache hit should give its first result at once, and a process that runs a
+    graph once never gets that time back. So a graph whose manifest asks for prepacking opens
+    without it; its second call (the process is evidently running it repeatedly) lets the
+    first session go and creates the prepacked one before it runs (``MLGraph``), as does
+    ``MLGraph.finish_loading()``.
 
-    The worker is not a daemon thread: an interpreter that exits mid-creation waits for it
-    rather than tearing ONNX Runtime down under it. Before creating, ``check`` re-reads the
-    identity of the files the first session mapped (a cache entry is immutable; one that was
-    removed or replaced since is not opened again): a non-empty answer, like any error,
-    leaves the graph on its first session, with one warning.
+    The first session goes *before* the final one is created: ONNX Runtime maps the weights
+    per session, and with both alive a process held them twice (measured peak RSS with the
+    final session built beside the first: GPT-2 1222 MiB against 855 MiB for ONNX Runtime on
+    the original; freed first, the peak is that of an eager load). The price is that the
+    second call waits for the creation, as a load with eager prepacking waits before its
+    first. Before it lets the first session go, ``check`` re-reads the identity of the files
+    it mapped (a cache entry is immutable; one removed or replaced since is not opened again):
+    a non-empty answer, like a failed creation, keeps the graph unpacked (``reopen`` gives a
+    first session back when one was let go), with one warning.
     """
 
     START_AT_CALL = 2
-    """The call (run or dispatch) that starts the worker: the first one runs a graph that is
-    perhaps never run again."""
+    """The call (run or dispatch) that switches: the first may be the only one."""
 
-    def __init__(self, create: Callable[[], Any], *, check: Callable[[], str | None]) -> None:
-        self._create = create
-        self._check = check
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._session: Any = None
-        self._problem: str | None = None
-        self._calls = 0
+    def __init__(
+        self, create: Callable[[], Any], *, reopen: Callable[[], Any], check: Callable[[], str | None]
+    ) -> None:
+        self.create = create
+        self.reopen = reopen
+        self.check = check
+        self.lock = threading.Lock()
+        self.calls = 0
         self.created_ms: float | None = None
-        self.done = False
-        """True once the result (a session or a problem) has been handed over."""
+        self.problem: str | None = None
 
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="webnnc-prepack", daemon=False)
-                self._thread.start()
+    def refused(self) -> bool:
+        """Whether the final session must not be opened (``problem`` says why; warned once)."""
+        try:
+            self.problem = self.check()
+        except Exception as e:  # e.g. a folder that is no longer readable
+            self.problem = f"{type(e).__name__}: {e}".splitlines()[0]
+        if self.problem:
+            logger.warning("weight prepacking: staying on the unpacked session (%s)", self.problem)
+        return bool(self.problem)
 
-    def _work(self) -> None:
+    def final(self) -> Any:
+        """The prepacked session, or None (why in ``problem``; warned once)."""
         import time
 
         t0 = time.perf_counter()
         try:
-            problem = self._check()
-            if problem:
-                self._problem = problem
-                return
-            self._session = self._create()
-            self.created_ms = round((time.perf_counter() - t0) * 1e3, 3)
-        except Exception as e:  # a failed upgrade keeps the working session (one warning)
-            self._problem = f"{type(e).__name__}: {e}".splitlines()[0]
-
-    def on_call(self) -> Any:
-        """Count a call; the prepacked session when it is ready (handed over once), else None."""
-        self._calls += 1
-        thread = self._thread
-        if thread is None:
-            if self._calls >= self.START_AT_CALL:
-                self.start()
+            session = self.create()
+        except Exception as e:  # a failed upgrade keeps the graph working, unpacked
+            self.problem = f"{type(e).__name__}: {e}".splitlines()[0]
+            logger.warning("weight prepacking: staying on the unpacked session (%s)", self.problem)
             return None
-        return None if thread.is_alive() else self._take()
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Start the worker if it has not started, wait up to ``timeout`` s; as ``on_call``."""
-        self.start()
-        assert self._thread is not None
-        self._thread.join(timeout)
-        return None if self._thread.is_alive() else self._take()
-
-    def _take(self) -> Any:
-        with self._lock:
-            if self.done:
-                return None
-            self.done = True
-            session, self._session = self._session, None
-        if session is None:
-            logger.warning("weight prepacking: staying on the unpacked session (%s)", self._problem)
+        self.created_ms = round((time.perf_counter() - t0) * 1e3, 3)
         return session

@@ -186,46 +186,56 @@ class MLGraph:
             s.data_type not in WIDENED for s in (*manifest.inputs, *manifest.outputs)
         )
         self._dispatcher: Dispatcher | None = None
-        self._upgrade: SessionUpgrade | None = None  # a prepacked session on its way (loader.py)
+        self._upgrade: SessionUpgrade | None = None  # the prepacked session still to come (loader.py)
 
     # -- the session's final form
-    def finish_loading(self, timeout: float | None = None) -> bool:
-        """Switch to the graph's final session now, waiting up to ``timeout`` seconds for it.
+    def finish_loading(self) -> bool:
+        """Switch to the graph's final session now rather than at its second call.
 
-        A graph compiled with weight prepacking opens on an unpacked session so that its first
-        result comes at once, and builds the prepacked one in the background from its second
-        run on (``load(prepacking=...)``). Call this before timing steady-state runs, or
-        after warm-up in a server. Returns True when the graph runs on its final session.
+        A graph compiled with weight prepacking opens on an unpacked session, so that its first
+        result comes at once, and switches to the prepacked one at its second call
+        (``load(prepacking=...)``; ``SessionUpgrade`` in ``runtime/_session.py``). Call this
+        where that one-time wait is better spent now: after loading in a server, or before
+        timing steady-state runs. Returns True when the graph runs on its final session (False
+        when the switch was refused, with a warning: the graph stays unpacked).
         """
         upgrade = self._upgrade
-        if upgrade is None:
-            return True
-        session = upgrade.wait(timeout)
-        if session is not None:
-            self._install(session, upgrade)
-        if upgrade.done:
-            self._upgrade = None
-        return upgrade.done
+        if upgrade is not None:
+            with upgrade.lock:
+                if self._upgrade is upgrade:
+                    self._switch(upgrade)
+        return self.build_info.get("session", {}).get("prepacking") != "deferred"
 
-    def _tick(self) -> None:
-        """Before each run or dispatch: start or finish the session upgrade."""
+    def _current_session(self) -> Any:
+        """The session a call runs on; the call that is due switches it first (under the lock,
+        so no call sees the graph between its two sessions)."""
         upgrade = self._upgrade
-        if upgrade is None:
-            return
-        session = upgrade.on_call()
-        if session is not None:
-            self._install(session, upgrade)
-        if upgrade.done:
-            self._upgrade = None
+        if upgrade is not None:
+            with upgrade.lock:
+                upgrade.calls += 1
+                if upgrade.calls >= upgrade.START_AT_CALL and self._upgrade is upgrade:
+                    self._switch(upgrade)
+                return self._session
+        return self._session
 
-    def _install(self, session: Any, upgrade: SessionUpgrade) -> None:
+    def _switch(self, upgrade: SessionUpgrade) -> None:
+        self._upgrade = None
+        if upgrade.refused():
+            return
+        # the first session goes before the final one maps the weights again (peak memory);
+        # a call still running on it elsewhere keeps it alive until it returns
+        self._session = self._pool = None
+        if self._dispatcher is not None:
+            self._dispatcher.rebind(None)
+        session = upgrade.final()
+        if session is None:
+            session = upgrade.reopen()
+        else:
+            self.build_info.setdefault("session", {})["prepacking"] = "on (deferred)"
+            self.build_info.setdefault("timings_ms", {})["session.prepacked"] = upgrade.created_ms
         self._session = session
-        self._pool = None  # bound to the old session; a run still holding it finishes there
         if self._dispatcher is not None:
             self._dispatcher.rebind(session)
-        self.build_info.setdefault("session", {})["prepacking"] = "on (deferred)"
-        if upgrade.created_ms is not None:
-            self.build_info.setdefault("timings_ms", {})["session.prepacked"] = upgrade.created_ms
 
     # -- description (pywebnn's names first)
     def get_input_names(self) -> list[str]:
@@ -402,22 +412,23 @@ class MLGraph:
                 only; other targets, a concurrent run, or ``outputs`` given: fresh arrays.)
         """
         feeds = self._feeds(inputs)
-        if self._upgrade is not None:
-            self._tick()
+        session = self._current_session()
         if outputs is None and self._pool_ok:
-            pooled = self._run_pooled(feeds, reuse_outputs)
+            pooled = self._run_pooled(session, feeds, reuse_outputs)
             if pooled is not None:
                 return pooled
         names = self._output_names if outputs is None else list(outputs)
-        results = self._session.run(names, feeds)
+        results = session.run(names, feeds)
         return dict(zip(names, results, strict=True))
 
-    def _run_pooled(self, feeds: dict[str, Any], reuse_outputs: bool) -> dict[str, np.ndarray] | None:
+    def _run_pooled(
+        self, session: Any, feeds: dict[str, Any], reuse_outputs: bool
+    ) -> dict[str, np.ndarray] | None:
         if not (reuse_outputs or self._output_bytes <= _POOL_COPY_LIMIT):
             return None
         pool = self._pool
-        if pool is None:
-            pool = self._pool = _OutputPool(self._session, self._manifest)
+        if pool is None or pool.session is not session:  # bound to the session it was made for
+            pool = self._pool = _OutputPool(session, self._manifest)
         if not pool.lock.acquire(blocking=False):
             return None
         try:

@@ -55,10 +55,10 @@ def load(
         trust_unsigned: run a ``bundle`` whose entries are unsigned or signed by a key not
             trusted here (by default such a bundle is refused; see cache/CACHE.md).
         prepacking: for graphs compiled with weight prepacking (large GEMM weights):
-            ``"deferred"`` (default; also ``$WEBNNC_PREPACKING``) runs at once on an unpacked
-            session and switches to the prepacked one, built in the background, from the
-            second run on (``MLGraph.finish_loading()`` waits for it); ``"eager"`` prepacks
-            before returning; ``"off"`` never prepacks.
+            ``"deferred"`` (default; also ``$WEBNNC_PREPACKING``) runs the first call at once on
+            an unpacked session and switches to the prepacked one at the second
+            (``MLGraph.finish_loading()`` switches now); ``"eager"`` prepacks before
+            returning; ``"off"`` never prepacks.
 
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
@@ -316,7 +316,7 @@ def _prepacked_upgrade(
     kernels: bytes | None,
     scratch: Any = None,
 ) -> Any:
-    """The background creation of ``manifest``'s prepacked session (``SessionUpgrade``).
+    """How ``manifest``'s graph gets its prepacked session later (``SessionUpgrade``).
 
     ``scratch``: the private temporary folder a held artifact was written to, removed once
     the prepacked session is created (or the check refused it); otherwise with the graph.
@@ -345,14 +345,23 @@ def _prepacked_upgrade(
             scratch.cleanup()
         return f"the files of entry {manifest.key[:12]}… changed since it was opened"
 
+    def open_with(prepack: bool) -> Any:
+        return create_session(
+            target=manifest.target, fmt=manifest.format, data=graph, folder=folder,
+            settings={**settings, "prepacking": prepack}, kernels=kernels,
+        )[0]
+
     def create() -> Any:
+        session = open_with(True)
+        if scratch is not None:
+            scratch.cleanup()
+        return session
+
+    def reopen() -> Any:  # after a failed create: the first session's form, then no folder needed
         try:
-            return create_session(
-                target=manifest.target, fmt=manifest.format, data=graph, folder=folder, settings=settings,
-                kernels=kernels,
-            )[0]
+            return open_with(False)
         finally:
             if scratch is not None:
                 scratch.cleanup()
 
-    return SessionUpgrade(create, check=check)
+    return SessionUpgrade(create, reopen=reopen, check=check)

@@ -166,9 +166,10 @@ class Dispatcher:
         self._uncaptured: Any = None
 
     def rebind(self, session: Any) -> None:
-        """Run on ``session`` from now on (a graph's final session replacing its first)."""
+        """Run on ``session`` from now on (a graph's final session replacing its first); None
+        lets the old one go in between."""
         self._session = session
-        self._binding = session.io_binding()
+        self._binding = session.io_binding() if session is not None else None
         self._bound = None
 
     def dispatch(self, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:

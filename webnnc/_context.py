@@ -372,7 +372,7 @@ class MLContext:
         if dispatcher is None:
             raise WebNNRuntimeError("dispatch: this graph has no tensor dispatcher (was it built by webnnc?)")
         if getattr(graph, "_upgrade", None) is not None:
-            graph._tick()  # the graph's final session may replace its first (rebinds the dispatcher)
+            graph._current_session()  # the call that is due switches to the final session (rebinds)
         dispatcher.dispatch(inputs, outputs)
 
     # pywebnn's explicit spellings: one dispatch serves host and device tensors alike

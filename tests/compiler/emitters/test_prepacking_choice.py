@@ -27,7 +27,7 @@ def test_large_gemm_weights_are_prepacked(tmp_path: Path) -> None:
     # the runtime follows it: opened unpacked, prepacked in the background (tests/runtime/
     # test_deferred_prepacking.py), or at once when asked
     assert g.build_info["session"]["prepacking"] == "deferred"
-    assert g.finish_loading(timeout=60) and g.build_info["session"]["prepacking"] == "on (deferred)"
+    assert g.finish_loading() and g.build_info["session"]["prepacking"] == "on (deferred)"
     again = webnnc.runtime.load(g.build_info["key"], cache_dir=tmp_path, prepacking="eager")
     assert again.build_info["session"]["prepacking"] == "on"
 
