@@ -154,6 +154,16 @@ class _OutputPool:
         self.lock = threading.Lock()
 
 
+class _Unusable:
+    """The session of a graph that lost it (``MLGraph._switch``): every use says why."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __getattr__(self, name: str) -> Any:
+        raise WebNNRuntimeError(self.why)
+
+
 class MLGraph:
     """A compiled WebNN graph. Run it with ``context.compute(graph, inputs)`` or ``graph.run``.
 
@@ -229,7 +239,16 @@ class MLGraph:
             self._dispatcher.rebind(None)
         session = upgrade.final()
         if session is None:
-            session = upgrade.reopen()
+            try:
+                session = upgrade.reopen()
+            except Exception as e:  # the entry went away in between: this graph cannot run again
+                why = (f"graph {self._manifest.key[:12]}…: its prepacked session failed ({upgrade.problem}) and "
+                       f"reopening the unpacked one failed too ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                       "load it again")
+                self._session = _Unusable(why)
+                if self._dispatcher is not None:
+                    self._dispatcher.rebind(self._session)
+                raise WebNNRuntimeError(why) from None
         else:
             self.build_info.setdefault("session", {})["prepacking"] = "on (deferred)"
             self.build_info.setdefault("timings_ms", {})["session.prepacked"] = upgrade.created_ms

@@ -159,17 +159,17 @@ class Dispatcher:
         self._manifest = manifest
         self.device = device
         self.cuda_graph = cuda_graph
-        self._binding = session.io_binding()
+        self._binding: Any = session.io_binding()
         self._bound: tuple[int, ...] | None = None
         # bound tensor identities -> the run options naming that set's captured CUDA graph
         self._graph_runs: dict[tuple[int, ...], Any] = {}
         self._uncaptured: Any = None
 
     def rebind(self, session: Any) -> None:
-        """Run on ``session`` from now on (a graph's final session replacing its first); None
-        lets the old one go in between."""
+        """Run on ``session`` from now on (a graph's final session replacing its first; None
+        lets the old one go in between); bound again at the next dispatch."""
         self._session = session
-        self._binding = session.io_binding() if session is not None else None
+        self._binding = None
         self._bound = None
 
     def dispatch(self, inputs: Mapping[str, MLTensor], outputs: Mapping[str, MLTensor]) -> None:
@@ -178,6 +178,8 @@ class Dispatcher:
         ins = [(s.name, inputs[s.name]) for s in self._manifest.inputs]
         outs = [(s.name, outputs[s.name]) for s in self._manifest.outputs]
         key = tuple(id(t.ortvalue) for _, t in ins + outs)
+        if self._binding is None:
+            self._binding = self._session.io_binding()
         if key != self._bound:
             self._binding.clear_binding_inputs()
             self._binding.clear_binding_outputs()

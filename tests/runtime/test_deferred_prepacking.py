@@ -164,3 +164,24 @@ def test_bundle_load_defers_too_and_removes_its_folder(cache: Path, tmp_path: Pa
     assert g.finish_loading() and g.build_info["session"]["prepacking"] == "on (deferred)"
     assert not any(p.exists() for p in scratch)
     _check(g.run({"x": x})["y"], x)
+
+
+def test_a_graph_that_cannot_reopen_says_so_on_every_call(cache: Path) -> None:
+    from webnnc.runtime.errors import WebNNRuntimeError
+
+    ctx = webnnc.ML().create_context(cache_dir=cache)
+    g = webnnc.runtime.load("mm", cache_dir=cache)
+    assert g._upgrade is not None
+
+    def gone() -> object:
+        raise FileNotFoundError("weights")
+
+    g._upgrade.create = gone
+    g._upgrade.reopen = gone
+    g.run({"x": _x(1)})
+    for _ in range(2):  # the call that switches, then any later one: one line, never a None
+        with pytest.raises(WebNNRuntimeError, match=r"reopening the unpacked one failed too \(FileNotFoundError: weights\); load it again"):
+            g.run({"x": _x(2)})
+    x, y = ctx.create_tensor([4, K], "float32"), ctx.create_tensor([4, N], "float32")
+    with pytest.raises(WebNNRuntimeError, match="load it again"):
+        ctx.dispatch(g, {"x": x}, {"y": y})
