@@ -242,27 +242,40 @@ def _predicted_elements(
     return total
 
 
+# Elementwise operators with broadcasting: the result has the broadcast shape of the inputs.
+_BROADCASTING = frozenset({
+    "Add", "And", "BitShift", "Div", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual",
+    "Max", "Mean", "Min", "Mod", "Mul", "Or", "Pow", "Sub", "Sum", "Where", "Xor",
+})
 # Operators whose results hold at most max(product, sum) of their inputs' element counts:
-# elementwise ops with broadcasting, gathers, slices, concatenation, reshapes, reductions.
-# None of them takes a size, shape, count or repeat as a value (those are ConstantOfShape,
-# Expand, Tile, Range, Resize, Pad, OneHot, Loop, ...: they always get the forecast).
+# unary elementwise ops, gathers, scatters, slices, concatenation, reshapes, reductions. None
+# of them takes a size, shape, count or repeat as a value (those are ConstantOfShape, Expand,
+# Tile, Range, Resize, Pad, OneHot, Loop, ...: they always get the forecast).
 _BOUNDED_BY_INPUTS = frozenset({
-    "Abs", "Add", "And", "ArgMax", "ArgMin", "BitShift", "Cast", "CastLike", "Ceil", "Clip", "Concat",
-    "Div", "Equal", "Erf", "Exp", "Flatten", "Floor", "Gather", "GatherElements", "GatherND",
-    "Greater", "GreaterOrEqual", "Identity", "IsInf", "IsNaN", "Less", "LessOrEqual", "Log", "Max",
-    "Mean", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Pow", "Reciprocal", "ReduceL1", "ReduceL2",
-    "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "Relu",
-    "Reshape", "Round", "Sign", "Slice", "Sqrt", "Squeeze", "Sub", "Sum",
-    "Transpose", "Unsqueeze", "Where", "Xor",
+    "Abs", "ArgMax", "ArgMin", "Cast", "CastLike", "Ceil", "Clip", "Concat", "Erf", "Exp", "Flatten",
+    "Floor", "Gather", "GatherElements", "GatherND", "Identity", "IsInf", "IsNaN", "Log", "Neg", "Not",
+    "Reciprocal", "ReduceL1", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd",
+    "ReduceSum", "ReduceSumSquare", "Relu", "Reshape", "Round", "ScatterElements", "ScatterND",
+    "Sign", "Slice", "Sqrt", "Squeeze", "Transpose", "Unsqueeze",
 })
 
 
 def _bound_by_inputs(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None]) -> int | None:
-    """An upper bound of the node's result elements from its inputs' sizes alone, when its
-    operator has one (``_BOUNDED_BY_INPUTS``); None otherwise."""
-    if node.domain not in ("", "ai.onnx") or node.op_type not in _BOUNDED_BY_INPUTS:
+    """An upper bound of the node's result elements from its inputs alone, when its operator
+    has one (``_BROADCASTING``: exact; ``_BOUNDED_BY_INPUTS``); None otherwise."""
+    if node.domain not in ("", "ai.onnx"):
         return None
-    sizes = [int(np.size(x)) for x in inputs if x is not None]
+    present = [x for x in inputs if x is not None]
+    if node.op_type in _BROADCASTING:
+        try:
+            return math.prod(np.broadcast_shapes(*(np.shape(x) for x in present)))
+        except ValueError:  # not broadcastable: the evaluator will say so, the forecast first
+            return None
+    if node.op_type in ("Shape", "Size"):
+        return max(1, max((np.ndim(x) for x in present), default=0))
+    if node.op_type not in _BOUNDED_BY_INPUTS:
+        return None
+    sizes = [int(np.size(x)) for x in present]
     return max(math.prod(max(1, n) for n in sizes), sum(sizes)) * max(1, len(node.output))
 
 
@@ -271,14 +284,18 @@ def bounded_fold(
     inputs: Sequence[np.ndarray | None],
     opsets: dict[str, int],
     evaluate: Callable[[], list[np.ndarray] | None],
+    limits: tuple[int, float, int] | None = None,
 ) -> list[np.ndarray] | FoldRefused | None:
     """``evaluate()`` (the node's fold) within the import folding limits.
+
+    Args:
+        limits: ``fold_limits()``, read once per import by the caller (default: read now).
 
     Returns:
         The folded results; or why folding was refused (a size, time or memory limit); or
         None when the evaluator could not fold the node (the caller converts it instead).
     """
-    elements, seconds, memory = fold_limits()
+    elements, seconds, memory = limits if limits is not None else fold_limits()
     try:
         bound = _bound_by_inputs(node, inputs)
         # the forecast (ONNX shape inference on the node, ~90 us) only where a cheap bound

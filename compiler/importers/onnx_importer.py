@@ -34,7 +34,7 @@ import webnnc.compiler.importers._onnx_ops_recurrent
 import webnnc.compiler.importers._onnx_ops_tensor  # noqa: F401
 from webnnc.compiler.errors import ValidationError
 from webnnc.compiler.frontend import MLGraphBuilder, MLOperand
-from webnnc.compiler.importers._fold_bounds import FoldRefused, bounded_fold
+from webnnc.compiler.importers._fold_bounds import FoldRefused, bounded_fold, fold_limits
 from webnnc.compiler.importers._onnx_core import (
     _OPS_WITH_NO_RUNTIME_FORM,
     CONVERTERS,
@@ -278,6 +278,7 @@ class _Folder:
     def __init__(self, model: onnx.ModelProto) -> None:
         self._opsets = {imp.domain or "": imp.version for imp in model.opset_import}
         self._evaluators: dict[bytes, Any] = {}
+        self.limits = fold_limits()  # read once per import (a fold is ~50 us)
 
     def __call__(
         self, node: onnx.NodeProto, inputs: list[np.ndarray | None], opset: int
@@ -286,7 +287,7 @@ class _Folder:
         from onnx.reference import ReferenceEvaluator
 
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            value = _constant_value(node)
+            value = _constant_value(_decode_attributes(node))
             if value is not None:
                 return [value]
         names = [f"in{i}" if n else "" for i, n in enumerate(node.input)]
@@ -327,21 +328,16 @@ class _Folder:
 _CONSTANT_NUMBERS = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
 
 
-def _constant_value(node: onnx.NodeProto) -> np.ndarray | None:
-    """A Constant node's value (the ONNX spec's types), None for forms left to the evaluator
-    (sparse tensors, strings)."""
-    import onnx
-    from onnx import numpy_helper
-
-    if len(node.attribute) != 1 or len(node.output) != 1:
+def _constant_value(attrs: Mapping[str, Any]) -> np.ndarray | None:
+    """A Constant node's value from its decoded attributes (the ONNX spec's types), None for
+    forms left to the evaluator (sparse tensors, strings)."""
+    if len(attrs) != 1:
         return None
-    a = node.attribute[0]
-    if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
-        return np.asarray(numpy_helper.to_array(a.t))
-    dtype = _CONSTANT_NUMBERS.get(a.name)
-    if dtype is None:
-        return None
-    return np.asarray(onnx.helper.get_attribute_value(a), dtype=dtype)
+    ((name, value),) = attrs.items()
+    if name == "value" and isinstance(value, np.ndarray):
+        return value
+    dtype = _CONSTANT_NUMBERS.get(name)
+    return None if dtype is None else np.asarray(value, dtype=dtype)
 
 
 def _fold_shape_op(node: OnnxNode) -> list[np.ndarray] | None:
@@ -642,10 +638,16 @@ def _fold_or_convert(
 ) -> list[Tensor | None] | str:
     """The node's results, or the reason it cannot be imported."""
     fold_refused: str | None = None
+    if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+        # its value is in the file already, like an initializer: no folding limit applies
+        # (a sparse value, which could expand, goes through the bounded fold below)
+        value = _constant_value(view.attrs)
+        if value is not None:
+            return [value]
     if all(not isinstance(t, MLOperand) for t in view.inputs) and node.op_type not in _NON_DETERMINISTIC:
         arrays = [t if t is None else np.asarray(t) for t in view.inputs]
         folded = bounded_fold(node, arrays, {**folder._opsets, "": view.opset},
-                              lambda: folder(node, arrays, view.opset))
+                              lambda: folder(node, arrays, view.opset), folder.limits)
         if isinstance(folded, list):
             return list(folded)
         fold_refused = folded

@@ -158,6 +158,25 @@ def test_broadcasting_bombs_get_the_forecast_and_small_folds_skip_it(monkeypatch
     assert forecasts == ["ConstantOfShape"]  # takes a shape as a value: always forecast
 
 
+def test_a_constant_node_is_not_a_fold_and_has_no_folding_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Constant's value is in the file already, like an initializer's (some exporters store
+    weights so): the folding limit, which stops results growing from small inputs, does not
+    apply. Before, a Constant of 2^24 + 8 floats was refused as an unsupported node."""
+    monkeypatch.setenv("WEBNNC_IMPORT_FOLD_ELEMENTS", "1000")
+    values = np.arange(5000, dtype=np.float32)
+    const = h.make_node("Constant", [], ["c"], value=onnx.numpy_helper.from_array(values, "v"))
+    g = h.make_graph([const, h.make_node("Add", ["x", "c"], ["y"])], "weights_in_a_constant",
+                     [h.make_tensor_value_info("x", T.FLOAT, [5000])], [h.make_tensor_value_info("y", T.FLOAT, [5000])])
+    graph = import_onnx(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]).SerializeToString())
+    (node,) = graph.nodes
+    assert node.op_type == "add"
+    (c,) = [v.const for v in graph.constants if np.size(v.const) == 5000]
+    np.testing.assert_array_equal(np.asarray(c).reshape(-1), values)
+    # a result that grows from a small input is still bounded: not folded, converted instead
+    fill = _model([h.make_node("ConstantOfShape", ["s"], ["c"])], [_i64("s", [50, 100])])
+    assert "expand" in [n.op_type for n in import_onnx(fill.SerializeToString()).nodes]
+
+
 def test_folds_of_one_form_share_an_evaluator_and_constants_keep_their_types() -> None:
     from webnnc.compiler.importers.onnx_importer import _Folder
 
