@@ -181,6 +181,9 @@ def test_warm_interrupted_with_ctrl_c_exits_130_and_leaves_no_entry(cache_dir: P
     proc = subprocess.Popen(
         [*webnnc_cli(), "--cache-dir", str(cache_dir), "warm", "slowmod.py:slow", "slowmod.py:slow", "-j", "2"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # as in a terminal: a test run started in the background (`cmd &` without job control)
+        # inherits SIGINT ignored, and Python then installs no Ctrl-C handler at all
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("started-*")):
