@@ -8,9 +8,12 @@ the one gate every fold passes, for every operator alike:
 1. **size, before**: ONNX's own shape inference runs on the node with its actual constant
    inputs (shape-like inputs as initializers, so ``ConstantOfShape``, ``Expand``, ``Tile``,
    ``Range``, ``Resize``, ``Pad``, ``OneHot``... infer from their values); a result that
-   would exceed the element limit is not computed (~90 us a node). Operators whose result
-   cannot outgrow their inputs (elementwise, gathers, slices, reshapes: ``_BOUNDED_BY_INPUTS``)
-   skip it when the product of their inputs' sizes is within the limit;
+   would exceed the element limit is not computed (~90 us a node). Where the inputs already
+   bound the result, that bound replaces it while it is within the limit: broadcasting ops
+   by their broadcast shape, ``Shape``/``Size`` by the input's rank, unary, gather, scatter,
+   slice, reshape and reduction ops by the product of their inputs' sizes
+   (``_BOUNDED_BY_INPUTS``). A ``Constant`` node is no fold at all: the importer reads its
+   value like an initializer's, which the file already holds;
 2. **time and memory, during**: the evaluation runs under a watchdog thread that raises
    :class:`FoldInterrupted` in the folding thread (``PyThreadState_SetAsyncExc``) when it
    runs past the time limit or the process grows past the memory limit, which bounds what
