@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any
 
@@ -20,6 +19,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from statistics import median  # here, not at import: every CLI command imports this module
+
     import numpy as np
 
     import webnnc
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             context.compute(graph, {"input": x})
             times.append((time.perf_counter() - t0) * 1e3)
         rows.append(
-            (name, graph.build_info["source"], build_ms, first_ms, statistics.median(times), f"{out.dtype}{list(out.shape)}")
+            (name, graph.build_info["source"], build_ms, first_ms, median(times), f"{out.dtype}{list(out.shape)}")
         )
     print(f"{'workload':<9} {'build':<18} {'build ms':>9} {'first run ms':>13} {'warm median ms':>15}  output")
     for name, source, build_ms, first_ms, warm_ms, desc in rows:

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +120,12 @@ def load_plan_settings(
     except OSError as e:
         raise UserError(f"cannot read warm-up file {path}: {e.strerror}") from None
     try:
-        doc = tomllib.loads(text.decode()) if path.suffix == ".toml" else json.loads(text)
+        if path.suffix == ".toml":
+            import tomllib  # (here: every CLI command imports this module)
+
+            doc = tomllib.loads(text.decode())
+        else:
+            doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         kind = "TOML" if path.suffix == ".toml" else "JSON"
         raise UserError(f"{path}: not valid {kind}: {e}") from None
@@ -229,6 +232,8 @@ class _Running:
     """One item's worker process, its pipe and its deadline."""
 
     def __init__(self, item: WarmItem, cache_dir: str | None, timeout: float) -> None:
+        import multiprocessing  # (here: every CLI command imports this module)
+
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding locks/threads
         self.item = item
         self.conn, child = ctx.Pipe(duplex=False)
