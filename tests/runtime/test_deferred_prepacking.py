@@ -185,3 +185,33 @@ def test_a_graph_that_cannot_reopen_says_so_on_every_call(cache: Path) -> None:
     x, y = ctx.create_tensor([4, K], "float32"), ctx.create_tensor([4, N], "float32")
     with pytest.raises(WebNNRuntimeError, match="load it again"):
         ctx.dispatch(g, {"x": x}, {"y": y})
+
+
+def test_concurrent_first_calls_switch_once_and_all_compute_right(cache: Path) -> None:
+    """Calls from several threads from the very first: each runs on a whole session (never on
+    the graph between its two), the switch happens once, and every result is right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = webnnc.runtime.load("mm", cache_dir=cache)
+    upgrade = g._upgrade
+    assert upgrade is not None
+    finals: list[object] = []
+    final = upgrade.final
+
+    def counted() -> object:
+        session = final()
+        finals.append(session)
+        return session
+
+    upgrade.final = counted  # type: ignore[method-assign]
+
+    def work(seed: int) -> None:
+        for k in range(6):
+            x = _x(100 * seed + k)
+            out = g.run({"x": x}, ["y"] if k % 2 else None)
+            _check(out["y"], x)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    assert len(finals) == 1 and g._upgrade is None and g._session is finals[0]
+    assert g.build_info["session"]["prepacking"] == "on (deferred)"
