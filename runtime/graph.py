@@ -229,9 +229,14 @@ class MLGraph:
         return self._session
 
     def _switch(self, upgrade: SessionUpgrade) -> None:
-        self._upgrade = None
-        if upgrade.refused():
-            return
+        try:
+            if not upgrade.refused():
+                self._install_final(upgrade)
+        finally:
+            # only now: a call that finds no upgrade pending runs on ``_session`` unlocked
+            self._upgrade = None
+
+    def _install_final(self, upgrade: SessionUpgrade) -> None:
         # the first session goes before the final one maps the weights again (peak memory);
         # a call still running on it elsewhere keeps it alive until it returns
         self._session = self._pool = None
