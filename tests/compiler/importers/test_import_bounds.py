@@ -202,3 +202,46 @@ def test_folds_of_one_form_share_an_evaluator_and_constants_keep_their_types() -
     sparse = h.make_sparse_tensor(h.make_tensor("v", T.FLOAT, [1], [7.0]), h.make_tensor("i", T.INT64, [1], [2]), [4])
     # left to the reference evaluator, as before (onnx 1.23's cannot return sparse tensors)
     assert folder(h.make_node("Constant", [], ["c"], sparse_value=sparse), [], 17) is None
+
+
+def _folded_sizes(node: onnx.NodeProto, inputs: list[np.ndarray]) -> int:
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"i{k}" for k in range(len(inputs))]
+    node = h.make_node(node.op_type, names, ["o"], **{a.name: h.get_attribute_value(a) for a in node.attribute})
+    g = h.make_graph([node], "g", [h.make_tensor_value_info(n, T.UNDEFINED, None) for n in names],
+                     [h.make_tensor_value_info("o", T.UNDEFINED, None)])
+    (out,) = ReferenceEvaluator(h.make_model(g, opset_imports=[h.make_opsetid("", 17)])).run(None, dict(zip(names, inputs)))
+    return int(np.size(out))
+
+
+BOUND_CASES = {
+    "Add broadcast": (h.make_node("Add", ["a", "b"], ["o"]), [np.ones([7, 1], np.float32), np.ones([1, 5], np.float32)]),
+    "Where broadcast": (h.make_node("Where", ["c", "a", "b"], ["o"]),
+                        [np.ones([3, 1, 1], bool), np.ones([1, 4, 1], np.float32), np.ones([1, 1, 6], np.float32)]),
+    "Gather": (h.make_node("Gather", ["d", "i"], ["o"], axis=1), [np.ones([4, 9, 2], np.float32), np.zeros([5, 3], np.int64)]),
+    "GatherND": (h.make_node("GatherND", ["d", "i"], ["o"]), [np.ones([4, 9, 2], np.float32), np.zeros([6, 1], np.int64)]),
+    "Concat": (h.make_node("Concat", ["a", "b"], ["o"], axis=0), [np.ones([0, 3], np.float32), np.ones([5, 3], np.float32)]),
+    "Reshape": (h.make_node("Reshape", ["d", "s"], ["o"]), [np.ones([4, 6], np.float32), np.array([3, -1], np.int64)]),
+    "Unsqueeze": (h.make_node("Unsqueeze", ["d", "ax"], ["o"]), [np.ones([4], np.float32), np.array([0, 2], np.int64)]),
+    "Slice": (h.make_node("Slice", ["d", "st", "en"], ["o"]), [np.ones([9, 9], np.float32), np.array([1]), np.array([4])]),
+    "ScatterND": (h.make_node("ScatterND", ["d", "i", "u"], ["o"]),
+                  [np.ones([8], np.float32), np.array([[1], [3]], np.int64), np.ones([2], np.float32)]),
+    "ReduceSum": (h.make_node("ReduceSum", ["d", "ax"], ["o"], keepdims=1), [np.ones([4, 5], np.float32), np.array([1], np.int64)]),
+    "Shape of a scalar-free tensor": (h.make_node("Shape", ["d"], ["o"]), [np.ones([0, 3, 2], np.float32)]),
+    "Transpose": (h.make_node("Transpose", ["d"], ["o"], perm=[1, 0]), [np.ones([2, 7], np.float32)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUND_CASES))
+def test_the_bounds_that_replace_the_forecast_are_never_below_the_result(case: str) -> None:
+    from webnnc.compiler.importers._fold_bounds import _bound_by_inputs
+
+    node, inputs = BOUND_CASES[case]
+    bound = _bound_by_inputs(node, inputs)
+    assert bound is not None, f"{case}: expected a bound"
+    assert bound >= _folded_sizes(node, inputs), case
+    if node.op_type in ("Add", "Where"):  # the broadcast shape is exact
+        assert bound == _folded_sizes(node, inputs)
+    for op in ("ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Pad", "OneHot", "Loop"):
+        assert _bound_by_inputs(h.make_node(op, ["x"], ["o"]), [np.ones([2], np.int64)]) is None
