@@ -88,46 +88,60 @@ def parse_input_shapes(items: Sequence[str] | None) -> dict[str, list[int]]:
     return shapes
 
 
-def _load(model: Any) -> tuple[onnx.ModelProto, str]:
+def _load(model: Any) -> tuple[onnx.ModelProto, str, dict[str, np.ndarray]]:
+    """(the model, where it came from, its initializers already read into arrays)."""
     import onnx
 
     if isinstance(model, onnx.ModelProto):
-        return model, model.graph.name or "model"
+        return model, model.graph.name or "model", {}
     if isinstance(model, bytes | bytearray):
         try:
-            return onnx.load_from_string(bytes(model)), "model"
+            return onnx.load_from_string(bytes(model)), "model", {}
         except Exception as e:  # protobuf's DecodeError, onnx's own errors
             raise OnnxImportError(f"model bytes: not a readable ONNX model: {type(e).__name__}: {e}") from None
     path = Path(model)
     if not path.is_file():
         raise OnnxImportError(f"ONNX model {str(path)!r} does not exist")
     try:
-        return _read_model(path), str(path)
+        loaded, arrays = _read_model(path)
     except Exception as e:
         raise OnnxImportError(f"{path}: not a readable ONNX model: {e}") from None
+    return loaded, str(path), arrays
 
 
-def _read_model(path: Path) -> onnx.ModelProto:
-    """``onnx.load(path)``, parsed from a read-only map of the file instead of a copy of it.
+def _read_model(path: Path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """``onnx.load(path)``, parsed from a read-only map of the file instead of a copy of it,
+    and its large raw weights read straight into arrays ({initializer name: array}; those
+    initializers are left without data in the model).
 
     # NOTE: ``onnx.load`` reads the whole file into a bytes object and then parses it, so its
     # weights are copied twice before the importer sees them; parsing the mapped file drops
-    # the first copy: BERT-base (436 MB) 0.90 s -> 0.54-0.57 s (2 shared cores). The parse
-    # copies what it keeps, so the map is closed when this returns.
+    # the first copy: BERT-base (436 MB) 0.90 s -> 0.54-0.57 s (2 shared cores). Reading the
+    # raw data with protobuf still copies each weight twice more (the parse, then the field's
+    # bytes); ``_onnx_weights.py`` leaves large raw data out of the parse and reads it once.
+    # The map is closed when this returns.
     """
     import mmap
 
     import onnx
     from onnx.external_data_helper import load_external_data_for_model
 
+    from webnnc.compiler.importers._onnx_weights import read_weights, split_weights
+
+    arrays: dict[str, np.ndarray] | None = None
     with (
         open(path, "rb") as f,
         mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
         memoryview(mapped) as view,
     ):
-        model = onnx.ModelProto.FromString(view)
+        split = split_weights(view)
+        if split is not None:
+            model = onnx.ModelProto.FromString(split[0])
+            arrays = read_weights(f, model, split[1])
+        if arrays is None:  # nothing to split, or not the plain layout: parse it all
+            model = onnx.ModelProto.FromString(view)
     load_external_data_for_model(model, str(path.parent))  # as onnx.load does; none here is a no-op
-    return model
+    return model, arrays or {}
 
 
 def _opset(model: onnx.ModelProto, where: str) -> int:
@@ -376,9 +390,11 @@ def import_onnx(
     """
     import onnx
 
-    model, where = _load(path_or_model)
+    model, where, arrays = _load(path_or_model)
     opset = _opset(model, where)
     if opset < MIN_OPSET:
+        if arrays:  # the version converter rewrites the whole model: read it whole
+            model, arrays = onnx.load(where), {}
         model, opset = _upgrade(model, opset, where)
     # The checker and shape inference see the model without its weights: both serialize the
     # whole proto and parse it again in C++, which took 4.7 s of BERT-base's 13.4 s compile
@@ -404,21 +420,30 @@ def import_onnx(
 
     own_builder = builder is None
     b = builder if builder is not None else MLGraphBuilder()
-    outputs = _convert_graph(skeleton, model.graph.initializer, b, opset, where)
+    outputs = _convert_graph(skeleton, model.graph.initializer, b, opset, where, arrays)
     if not own_builder:
         return outputs
     return b.build(outputs, name=Path(where).stem if where != "model" else None)
 
 
 def _convert_graph(
-    model: onnx.ModelProto, initializers: Iterable[onnx.TensorProto], b: MLGraphBuilder, opset: int, where: str
+    model: onnx.ModelProto,
+    initializers: Iterable[onnx.TensorProto],
+    b: MLGraphBuilder,
+    opset: int,
+    where: str,
+    arrays: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, MLOperand]:
+    """``arrays``: initializers already read (``_read_model``), whose protos hold no data."""
     from onnx import numpy_helper
 
     graph = model.graph
     ctx = ImportContext(b)
     values: dict[str, Tensor] = {}
     for init in initializers:
+        if arrays and init.name in arrays:
+            values[init.name] = arrays[init.name]
+            continue
         try:
             values[init.name] = numpy_helper.to_array(init)
         except Exception as e:  # an unknown data_type (KeyError), data shorter than its dims
