@@ -84,19 +84,9 @@ class FoldRefused(str):
     __slots__ = ()
 
 
-_LIMITS: dict[tuple[str | None, str | None, str | None], tuple[int, float, int]] = {}
-
-
 def fold_limits() -> tuple[int, float, int]:
-    """(elements, seconds, memory bytes) for one node's folding, from the environment."""
-    raw = (os.environ.get(ELEMENTS_ENV), os.environ.get(SECONDS_ENV), os.environ.get(MEMORY_ENV))
-    limits = _LIMITS.get(raw)
-    if limits is None:  # parsed once per distinct setting (a fold is ~100 us; parsing was ~20)
-        limits = _LIMITS[raw] = _parse_limits()
-    return limits
-
-
-def _parse_limits() -> tuple[int, float, int]:
+    """(elements, seconds, memory bytes) for one node's folding, from the environment (the
+    importer reads them once per import)."""
     from webnnc.compiler.importers._onnx_core import OnnxImportError
 
     def number(env: str, default: float) -> float:

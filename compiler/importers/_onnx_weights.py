@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from webnnc.compiler.importers._onnx_core import ONNX_TO_NUMPY
+
 if TYPE_CHECKING:
     import onnx
 
@@ -32,10 +34,6 @@ MIN_SPLIT_BYTES = 1 << 16
 
 _MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_NAME, _TENSOR_RAW_DATA = 7, 5, 8, 9
 _LEN = 2
-
-# ONNX data types whose raw_data is plain little-endian elements of a numpy dtype.
-_PLAIN = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32, 7: np.int64,
-          9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64}
 
 
 class _UnexpectedLayoutError(Exception):
@@ -164,7 +162,7 @@ def read_weights(
         span = spans.get(t.name)
         if span is None:
             continue
-        dtype = _PLAIN.get(t.data_type)
+        dtype = ONNX_TO_NUMPY.get(t.data_type)  # the plain numeric types: one element per itemsize
         if dtype is None or t.HasField("raw_data") or t.data_location != 0 or t.HasField("segment"):
             return None
         offset, length = span

@@ -284,7 +284,8 @@ class _Folder:
     and outputs renamed ``in<i>`` / ``out<i>``, its name and doc string dropped, at one opset.
     A real model folds the same few shape computations thousands of times (swin_t: 5491
     folds, 2838 of them non-Constant, in ~60 forms), and building the evaluator was 60% of a
-    fold. ``Constant`` nodes with a tensor or numeric value are read directly.
+    fold. (``Constant`` nodes with a tensor or numeric value never come here: the importer
+    reads them like initializers, ``_fold_or_convert``.)
     """
 
     _CACHE_SIZE = 512
@@ -300,10 +301,6 @@ class _Folder:
         import onnx
         from onnx.reference import ReferenceEvaluator
 
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            value = _constant_value(_decode_attributes(node))
-            if value is not None:
-                return [value]
         names = [f"in{i}" if n else "" for i, n in enumerate(node.input)]
         feeds = {n: v for n, v in zip(names, inputs, strict=True) if n}
         outs = [f"out{i}" for i in range(len(node.output))]
