@@ -71,6 +71,19 @@ def _webnnc_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "webnnc"]
 
 
+def corpus_models(folder: Path, only: str | None, tool: str) -> list[Path] | None:
+    """The ``<name>.json`` files of ``folder`` (those named in ``only``, comma-separated); None
+    after saying so on stderr when there are none."""
+    metas = sorted(folder.glob("*.json"))
+    if only:
+        wanted = set(only.split(","))
+        metas = [m for m in metas if m.stem in wanted]
+    if not metas:
+        print(f"{tool}: no models in {folder}; run benchmarks/corpus_export.py first", file=sys.stderr)
+        return None
+    return metas
+
+
 def compile_model(path: Path, name: str, cache_dir: Path) -> dict[str, Any]:
     """``webnnc compile`` in a fresh process; wall time and what it printed."""
     t0 = time.perf_counter()
@@ -253,12 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="report folder")
     ap.add_argument("--tag", default="corpus", help="report file stem")
     args = ap.parse_args(argv)
-    metas = sorted(args.corpus.glob("*.json"))
-    if args.only:
-        wanted = set(args.only.split(","))
-        metas = [m for m in metas if m.stem in wanted]
-    if not metas:
-        print(f"bench_corpus: no models in {args.corpus}; run benchmarks/corpus_export.py first", file=sys.stderr)
+    metas = corpus_models(args.corpus, args.only, "bench_corpus")
+    if metas is None:
         return 1
     cache_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="webnnc-corpus-"))
     results: list[dict[str, Any]] = []

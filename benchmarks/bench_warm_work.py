@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, fmt_ms, machine_lines, markdown_table, median
-from bench_corpus import TARGET, _inputs, compile_model
+from bench_corpus import TARGET, _inputs, compile_model, corpus_models
 
 _GEMM_LIKE = {"Gemm", "MatMul", "FusedMatMul", "FusedGemm", "Conv", "FusedConv", "NchwcConv", "Attention",
               "MultiHeadAttention", "ConvTranspose"}
@@ -118,11 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import onnxruntime as ort
 
-    metas = sorted(args.corpus.glob("*.json"))
-    if args.only:
-        metas = [m for m in metas if m.stem in set(args.only.split(","))]
-    if not metas:
-        print(f"bench_warm_work: no models in {args.corpus}; run benchmarks/corpus_export.py first", file=sys.stderr)
+    metas = corpus_models(args.corpus, args.only, "bench_warm_work")
+    if metas is None:
         return 1
     cache_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="webnnc-work-"))
     rows: list[dict[str, Any]] = []
