@@ -215,9 +215,10 @@ class OnnxRuntimeTarget(Target):
         # the ORT format is not meant for it at all (it serves CPU-side minimal builds).
         providers, level = self.optimizer_settings(options.optimization_level)
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
+        pad_feeds_pool = bool(artifact.info.get("pad_feeds_pool"))
         result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
-            arrays=artifact.arrays, out_path=out_path,
+            arrays=artifact.arrays, out_path=out_path, pad_feeds_pool=pad_feeds_pool,
         )
         if providers and providers[0] not in result.info.get("optimized_for", ()):
             # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,
@@ -231,7 +232,7 @@ class OnnxRuntimeTarget(Target):
             )
             result = optimize(
                 artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
-                arrays=artifact.arrays,
+                arrays=artifact.arrays, pad_feeds_pool=pad_feeds_pool,
             )
         if self._fuses(options):  # after ORT's own fusions (compiler/kernels/KERNELS.md)
             from webnnc.compiler.kernels import fuse_artifact
@@ -261,6 +262,12 @@ class CoreMLTarget(Target):
     def support_limits(self) -> dict[str, Any]:
         # Derived from the ONNX table (operand names, spec types) narrowed by the CoreML
         # lowering registry, so it never promises what the CoreML emitter would reject.
+        # The registry's modules import coremltools: without it, say so in one line.
+        reason = self.compile_unavailable_reason()
+        if reason is not None:
+            from webnnc.compiler.errors import UnsupportedOperatorError
+
+            raise UnsupportedOperatorError(f"the {self.name} support table is read from its lowerings: {reason}")
         from webnnc.compiler.emitters.coreml import CARRIED, LOWERINGS, MAX_RANK, MIL_TYPES
         from webnnc.compiler.ir import DataType
         from webnnc.compiler.ops import OP_SUPPORT, op_support_limits

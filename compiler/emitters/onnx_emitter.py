@@ -144,6 +144,16 @@ def _check(model: onnx.ModelProto) -> None:
     onnx.checker.check_model(copy, full_check=False)
 
 
+_POOLS = frozenset({"AveragePool", "MaxPool", "LpPool"})
+
+
+def _pad_feeds_pool(graph: onnx.GraphProto) -> bool:
+    """Whether a Pad's result is read by a pooling node (explicit pooling pads that ONNX's
+    ``pads`` attribute cannot hold, or a WebNN ``pad`` before a pool)."""
+    padded = {n.output[0] for n in graph.node if n.op_type == "Pad"}
+    return bool(padded) and any(n.op_type in _POOLS and n.input[0] in padded for n in graph.node)
+
+
 class OnnxEmitter:
     """The ``onnx`` emitter: canonical IR -> ONNX bytes."""
 
@@ -165,10 +175,10 @@ class OnnxEmitter:
             _check(model)
         data = model.SerializeToString()
         logger.debug("emitted ONNX: %d nodes, %d bytes", len(model.graph.node), len(data))
-        return Artifact(
-            data=data, format="onnx", info={"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__},
-            arrays=arrays or {},
-        )
+        info: dict[str, Any] = {"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__}
+        if _pad_feeds_pool(model.graph):
+            info["pad_feeds_pool"] = True  # ort_optimizer.optimize's NOTE on Pad_Fusion says why
+        return Artifact(data=data, format="onnx", info=info, arrays=arrays or {})
 
     def supported_ops(self) -> frozenset[str]:
         return frozenset(LOWERINGS)

@@ -58,6 +58,7 @@ def optimize(
     external_weights: bool = False,
     arrays: Mapping[str, Any] | None = None,
     out_path: str | None = None,
+    pad_feeds_pool: bool = False,
 ) -> Artifact:
     """Run ONNX Runtime's optimizer on ``model`` and return the optimized model.
 
@@ -74,6 +75,15 @@ def optimize(
         out_path: (with ``external_weights``) where ONNX Runtime saves the graph, its
             ``weights`` beside it; the result then names that folder (``Artifact.folder``)
             and holds the graph only, so the weights are never read back or copied.
+        pad_feeds_pool: the model has a Pad whose result a pooling node reads (the ONNX
+            emitter's ``Artifact.info``): ORT's pad fusion rule is then switched off (NOTE below).
+
+    # NOTE: ORT's rewrite rule "Pad_Fusion" folds a constant zero Pad into the next Conv,
+    # AveragePool or MaxPool's ``pads``. onnxruntime 1.31.1 (the current onnxruntime-gpu) does
+    # so even when the sum reaches the window, and the pool kernel then refuses to be created
+    # ("Pad should be smaller than kernel"): an average pool whose padding is >= its window,
+    # which the emitter pads explicitly for that very reason, failed to compile. 1.32 checks
+    # the sum. Only models with a Pad before a pool lose the fusion (Pad+Conv keeps it).
     """
     so = ort.SessionOptions()
     so.graph_optimization_level = LEVELS[level]
@@ -102,7 +112,10 @@ def optimize(
             # zero-copy views; ORT keeps them until the session (created just below) is gone
             values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays.values()]
             so.add_external_initializers(list(arrays), values)
-        session = ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            model, so, providers=providers or ["CPUExecutionProvider"],
+            disabled_optimizers=["Pad_Fusion"] if pad_feeds_pool else None,
+        )
         # the providers ORT really created: a listed provider it cannot create (onnxruntime-gpu
         # without a GPU or CUDA libraries) is dropped with a log line, not an error
         created = list(session.get_providers())

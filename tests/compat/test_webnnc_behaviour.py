@@ -84,6 +84,7 @@ def test_preallocated_outputs_are_filled(graphs: dict[str, Any], nocache_context
 def test_op_support_limits_follow_the_target() -> None:
     from webnnc.compiler.targets import get_target
 
+    pytest.importorskip("coremltools")  # the CoreML table is read from its lowerings
     ml = webnnc.ML()
     for target in ("onnx-cpu", "coreml"):
         context = ml.create_context(target=target, use_cache=False)
@@ -146,3 +147,13 @@ def test_pywebnn_reads_what_webnnc_saves(nocache_context: Any, tmp_path: Path) -
     )
     proc = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_op_support_limits_without_coremltools_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webnnc.compiler import targets
+    from webnnc.compiler.errors import UnsupportedOperatorError
+
+    monkeypatch.setattr(targets, "_missing", lambda *modules: [m for m in modules if m == "coremltools"])
+    context = webnnc.ML().create_context(target="coreml", use_cache=False)
+    with pytest.raises(UnsupportedOperatorError, match=r"coreml support table .* needs coremltools; install it with: pip install 'webnnc\[coreml\]'"):
+        context.op_support_limits()
