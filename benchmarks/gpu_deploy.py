@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,44 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+_FEEDS = r"""
+def make_feeds(inputs):
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for n, s in inputs.items():
+        if s["dtype"] == "int64":
+            feeds[n] = np.ones(s["shape"], np.int64) if "mask" in n else rng.integers(0, 1000, s["shape"], dtype=np.int64)
+        else:
+            feeds[n] = rng.standard_normal(s["shape"]).astype(s["dtype"])
+    return feeds
+"""
+
+# Cold start, both sides in a fresh process: import -> open the model -> first result. ORT
+# opens the original file with its default options (the CUDA provider first on the GPU).
+_COLD_WEBNNC = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import webnnc.runtime
+spec = json.loads(sys.argv[1])
+exec(spec["feeds_code"])
+model = webnnc.runtime.load(spec["name"], target=spec["target"], cache_dir=spec["cache_dir"])
+model.run(make_feeds(spec["inputs"]))
+print(json.dumps({"ms": (time.perf_counter() - t0) * 1e3}))
+"""
+_COLD_ORT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import onnxruntime as ort
+spec = json.loads(sys.argv[1])
+exec(spec["feeds_code"])
+providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if spec["target"] == "onnx-cuda" else ["CPUExecutionProvider"]
+session = ort.InferenceSession(spec["path"], providers=providers)
+session.run(None, make_feeds(spec["inputs"]))
+print(json.dumps({"ms": (time.perf_counter() - t0) * 1e3}))
+"""
 
 _CHILD = r"""
 import json, statistics, sys, time
@@ -47,13 +86,8 @@ spec = json.loads(sys.argv[1])
 t1 = time.perf_counter()
 model = webnnc.runtime.load(spec["name"], target=spec["target"], cache_dir=spec["cache_dir"])
 t2 = time.perf_counter()
-rng = np.random.default_rng(0)
-feeds = {}
-for n, s in spec["inputs"].items():
-    if s["dtype"] == "int64":
-        feeds[n] = np.ones(s["shape"], np.int64) if "mask" in n else rng.integers(0, 1000, s["shape"], dtype=np.int64)
-    else:
-        feeds[n] = rng.standard_normal(s["shape"]).astype(s["dtype"])
+exec(spec["feeds_code"])
+feeds = make_feeds(spec["inputs"])
 got = model.run(feeds)
 t3 = time.perf_counter()
 info = model.build_info
@@ -170,12 +204,26 @@ def _one(name: str, path: Path, meta: dict[str, Any], args: argparse.Namespace, 
         row["error"] = (err or out).strip().splitlines()[-1:]
         return row
     spec = {"name": name, "target": args.target, "cache_dir": str(cache), "path": str(path),
-            "inputs": meta["inputs"], "rounds": args.rounds}
+            "inputs": meta["inputs"], "rounds": args.rounds, "feeds_code": _FEEDS}
     rc, out, err, _ = _run([sys.executable, "-c", _CHILD, json.dumps(spec)], work, 900)
     if rc != 0:
         row["error"] = err.strip().splitlines()[-3:]
         return row
     row.update(json.loads(out.strip().splitlines()[-1]))
+    cold: dict[str, list[float]] = {"webnnc": [], "ort": []}
+    ratios = []
+    for r in range(args.cold):  # alternating order, median of per-pair ratios
+        pair = [("webnnc", _COLD_WEBNNC), ("ort", _COLD_ORT)]
+        for label, code in pair if r % 2 == 0 else pair[::-1]:
+            rc, out, err, _ = _run([sys.executable, "-c", code, json.dumps(spec)], work, 900)
+            if rc != 0:
+                row["error"] = [f"cold {label}:", *err.strip().splitlines()[-2:]]
+                return row
+            cold[label].append(json.loads(out.strip().splitlines()[-1])["ms"])
+        ratios.append(cold["webnnc"][-1] / cold["ort"][-1])
+    if ratios:
+        row["cold_pairs_ms"] = cold
+        row["cold_ratio"] = statistics.median(ratios)
     gpu_errors = {k: v for k, v in row["errors_vs_cpu"].items() if k != "ort-cuda"}  # TF32: reported only
     row["numerics_ok"] = all(v <= args.tol for v in gpu_errors.values())
     return row
@@ -192,20 +240,27 @@ def _report(env: dict[str, Any], rows: list[dict[str, Any]], args: argparse.Name
         "",
         f"Numerics: max |err| / output range against ORT CPU on the original model, pass <= {args.tol:g} "
         "(ORT CUDA's default runs float32 convs/matmuls in TF32: shown, not judged). Warm: webnnc `run` / ORT "
-        f"`run` from host arrays, median of {args.rounds} interleaved rounds (< 1 = webnnc faster).",
+        f"`run` from host arrays, median of {args.rounds} interleaved rounds (< 1 = webnnc faster). Cold: "
+        "fresh processes, import -> open -> first result (webnnc: `load()` from the cache; ORT: "
+        f"`InferenceSession(original file)`, default options), median of {args.cold} alternating pairs' ratios.",
         "",
-        f"| model | compile s | load ms | first run ms | providers | err webnnc | err ORT fp32 | err ORT default "
+        f"| model | compile s | load ms | first run ms | cold ms webnnc / ORT | cold ratio | providers "
+        f"| err webnnc | err ORT fp32 | err ORT default "
         f"| webnnc ms | {ref} ms | ratio vs {ref} | ratio vs ORT fp32 | numerics |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['compile_s']} | FAILED: {' '.join(r['error'])} |" + " |" * 10)
+            lines.append(f"| {r['model']} | {r['compile_s']} | FAILED: {' '.join(r['error'])} |" + " |" * 12)
             continue
         e, w, q = r["errors_vs_cpu"], r["warm_ms"], r["warm_ratio"]
         fp32 = "ort-cuda-fp32"
+        pairs = r.get("cold_pairs_ms")
+        cold = (f"{statistics.median(pairs['webnnc']):.0f} / {statistics.median(pairs['ort']):.0f} | "
+                f"{r['cold_ratio']:.2f}") if pairs else "- | -"
         lines.append(
             f"| {r['model']} | {r['compile_s']} | {r['cold_ms']['load']:.1f} | {r['cold_ms']['first_run']:.1f} | "
+            f"{cold} | "
             f"{','.join(p.replace('ExecutionProvider', '') for p in r['providers'] or [])} | "
             f"{e['webnnc']:.1e} | {e.get(fp32, float('nan')):.1e} | {e.get(ref, float('nan')):.1e} | "
             f"{w['webnnc']:.3f} | {w[ref]:.3f} | {q[ref]:.2f} | {q.get(fp32, float('nan')):.2f} | "
@@ -224,6 +279,7 @@ def main() -> int:
     parser.add_argument("--workloads", default="w1,w2,w3")
     parser.add_argument("--target", default="onnx-cuda", choices=["onnx-cuda", "onnx-cpu"])
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--cold", type=int, default=3, help="fresh-process cold-start pairs per model (0: none)")
     parser.add_argument("--tol", type=float, default=1e-3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()

@@ -13,7 +13,7 @@ import platform
 import re
 import sys
 
-__all__ = ["cpu_features", "cudnn_version", "library_version", "onnxruntime_version"]
+__all__ = ["cpu_features", "cuda_device", "cudnn_version", "library_version", "onnxruntime_version"]
 
 # Flags that change which kernels / layouts ONNX Runtime's CPU provider selects.
 _RELEVANT = (
@@ -191,6 +191,44 @@ def nvidia_gpus() -> tuple[tuple[str, str, str], ...]:
     return tuple(gpus)
 
 
+# CUdevice_attribute values of the CUDA driver API (cuda.h)
+_CU_COMPUTE_CAPABILITY_MAJOR = 75
+_CU_COMPUTE_CAPABILITY_MINOR = 76
+
+
+@functools.cache
+def cuda_device() -> tuple[str, str] | None:
+    """``(name, compute capability)`` of CUDA device 0 from the driver API; None without one.
+
+    # NOTE: the GPU part of the key, read from ``libcuda`` in-process instead of running
+    # ``nvidia-smi``: the subprocess cost 22-28 ms of every GPU cache hit on an H200 (the hit's
+    # whole lookup was 33 ms). ``cuInit`` itself (~180 ms there) is work ONNX Runtime's CUDA
+    # provider does anyway when the session is created, once per process. Device 0 under
+    # CUDA_VISIBLE_DEVICES is also the device that session runs on (``device_id`` 0).
+    """
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libcuda.so.1" if sys.platform.startswith("linux") else "nvcuda.dll")
+    except OSError:
+        return None
+    device, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    name = ctypes.create_string_buffer(256)
+    try:
+        failed = (
+            lib.cuInit(0)
+            or lib.cuDeviceGet(ctypes.byref(device), 0)
+            or lib.cuDeviceGetName(name, len(name), device)
+            or lib.cuDeviceGetAttribute(ctypes.byref(major), _CU_COMPUTE_CAPABILITY_MAJOR, device)
+            or lib.cuDeviceGetAttribute(ctypes.byref(minor), _CU_COMPUTE_CAPABILITY_MINOR, device)
+        )
+    except AttributeError:  # not the driver library
+        return None
+    if failed:  # e.g. CUDA_ERROR_NO_DEVICE: a driver without a visible GPU
+        return None
+    return name.value.decode("utf-8", "replace"), f"{major.value}.{minor.value}"
+
+
 @functools.cache
 def gpu_features() -> str:
     """What makes an onnx-cuda artifact GPU-specific: GPU model and compute capability, and
@@ -200,10 +238,10 @@ def gpu_features() -> str:
 
     Imports onnxruntime (to read its build info); call it only on the GPU path.
     """
-    gpus = nvidia_gpus()
+    device = cuda_device()
     gpu = "none"
-    if gpus:
-        name, cap, _driver = gpus[0]
+    if device is not None:
+        name, cap = device
         gpu = f"{name} sm_{cap.replace('.', '')}"
     cuda = cudnn = "none"
     try:
@@ -213,6 +251,6 @@ def gpu_features() -> str:
         cudnn = str(getattr(build, "cudnn_version", None) or "none")
     except ImportError:
         pass
-    if cudnn == "none" and gpus:
+    if cudnn == "none" and device is not None:
         cudnn = cudnn_version()
     return f"{gpu};cuda {cuda};cudnn {cudnn}"

@@ -8,13 +8,16 @@ import ctypes
 import sys
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from webnnc.cache import compat, machine
 from webnnc.cache.manifest import Manifest
 
-_CACHED = (machine.onnxruntime_version, machine.library_version, machine.gpu_features, machine.nvidia_gpus)
+_CACHED = (
+    machine.onnxruntime_version, machine.library_version, machine.gpu_features, machine.nvidia_gpus, machine.cuda_device,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -104,8 +107,50 @@ def test_gpu_key_reads_cudnn_when_the_build_info_lacks_it(monkeypatch: pytest.Mo
     pytest.importorskip("onnxruntime")
     from onnxruntime.capi import build_and_package_info as build
 
-    monkeypatch.setattr(machine, "nvidia_gpus", lambda: (("NVIDIA H200", "9.0", "570.1"),))
+    monkeypatch.setattr(machine, "cuda_device", lambda: ("NVIDIA H200", "9.0"))
     monkeypatch.setattr(build, "cuda_version", "12.8", raising=False)
     monkeypatch.setattr(build, "cudnn_version", None, raising=False)
     monkeypatch.setattr(machine, "cudnn_version", lambda: "9.8.0")
     assert machine.gpu_features.__wrapped__() == "NVIDIA H200 sm_90;cuda 12.8;cudnn 9.8.0"
+
+
+class _FakeDriver:
+    """libcuda's five calls, answering like the driver on one H200 (or failing cuInit)."""
+
+    def __init__(self, init_status: int = 0) -> None:
+        self.init_status = init_status
+
+    def cuInit(self, flags: int) -> int:  # the driver API's names
+        return self.init_status
+
+    def cuDeviceGet(self, device: Any, ordinal: int) -> int:
+        device._obj.value = ordinal
+        return 0
+
+    def cuDeviceGetName(self, buf: Any, size: int, device: Any) -> int:
+        buf.value = b"NVIDIA H200"
+        return 0
+
+    def cuDeviceGetAttribute(self, value: Any, attribute: int, device: Any) -> int:
+        value._obj.value = {75: 9, 76: 0}[attribute]
+        return 0
+
+
+def test_cuda_device_reads_the_driver_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key's GPU part comes from libcuda in-process (no nvidia-smi subprocess on a hit)."""
+    monkeypatch.setattr(ctypes, "CDLL", lambda path: _FakeDriver())
+    monkeypatch.setattr(machine, "nvidia_gpus", lambda: pytest.fail("nvidia-smi was run"))
+    assert machine.cuda_device.__wrapped__() == ("NVIDIA H200", "9.0")
+
+
+@pytest.mark.parametrize("why", ["no library", "no device"])
+def test_cuda_device_none_without_a_driver_or_a_device(monkeypatch: pytest.MonkeyPatch, why: str) -> None:
+    def cdll(path: str) -> object:
+        if why == "no library":
+            raise OSError(path)
+        return _FakeDriver(init_status=100)  # CUDA_ERROR_NO_DEVICE
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    assert machine.cuda_device.__wrapped__() is None
+    monkeypatch.setattr(machine, "cuda_device", lambda: None)
+    assert machine.gpu_features.__wrapped__().startswith("none;")
