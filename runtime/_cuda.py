@@ -24,7 +24,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from webnnc.cache.machine import gpu_features, nvidia_gpus
+from webnnc.cache.machine import cuda_device, gpu_features, nvidia_gpus
 
 __all__ = ["CUDA_PROVIDER", "cuda_provider_options", "cuda_status", "gpu_description"]
 
@@ -42,8 +42,8 @@ def cuda_status() -> tuple[bool, str]:
             f"onnxruntime {ort.__version__} has no {CUDA_PROVIDER} (providers: {', '.join(providers)}); "
             "install onnxruntime-gpu for the GPU target"
         )
-    if not nvidia_gpus():
-        return False, "no NVIDIA GPU is visible (nvidia-smi lists none)"
+    if cuda_device() is None:
+        return False, "no NVIDIA GPU is visible (the CUDA driver reports none)"
     return True, ""
 
 
