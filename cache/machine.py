@@ -204,7 +204,9 @@ def cuda_device() -> tuple[str, str] | None:
     # ``nvidia-smi``: the subprocess cost 22-28 ms of every GPU cache hit on an H200 (the hit's
     # whole lookup was 33 ms). ``cuInit`` itself (~180 ms there) is work ONNX Runtime's CUDA
     # provider does anyway when the session is created, once per process. Device 0 under
-    # CUDA_VISIBLE_DEVICES is also the device that session runs on (``device_id`` 0).
+    # CUDA_VISIBLE_DEVICES is also the device that session runs on (``device_id`` 0), where
+    # nvidia-smi lists every GPU. As with any CUDA use, a process that forks after this call
+    # cannot use CUDA in the child (spawn instead: ``webnnc warm`` spawns its workers).
     """
     import ctypes
 
