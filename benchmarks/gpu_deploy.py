@@ -53,6 +53,8 @@ def make_feeds(inputs):
 
 # Cold start, both sides in a fresh process: import -> open the model -> first result. ORT
 # opens the original file with its default options (the CUDA provider first on the GPU).
+# Each prints its total and its phases (import / open / first run; webnnc's open also split
+# into its lookup and session from build_info), so one device run gives the breakdown too.
 _COLD_WEBNNC = r"""
 import json, sys, time
 t0 = time.perf_counter()
@@ -60,9 +62,14 @@ import numpy as np
 import webnnc.runtime
 spec = json.loads(sys.argv[1])
 exec(spec["feeds_code"])
+t1 = time.perf_counter()
 model = webnnc.runtime.load(spec["name"], target=spec["target"], cache_dir=spec["cache_dir"])
+t2 = time.perf_counter()
 model.run(make_feeds(spec["inputs"]))
-print(json.dumps({"ms": (time.perf_counter() - t0) * 1e3}))
+t3 = time.perf_counter()
+steps = model.build_info.get("timings_ms", {})
+print(json.dumps({"ms": (t3 - t0) * 1e3, "import": (t1 - t0) * 1e3, "open": (t2 - t1) * 1e3, "first": (t3 - t2) * 1e3,
+                  "lookup": steps.get("lookup"), "session": steps.get("session")}))
 """
 _COLD_ORT = r"""
 import json, sys, time
@@ -71,10 +78,13 @@ import numpy as np
 import onnxruntime as ort
 spec = json.loads(sys.argv[1])
 exec(spec["feeds_code"])
+t1 = time.perf_counter()
 providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if spec["target"] == "onnx-cuda" else ["CPUExecutionProvider"]
 session = ort.InferenceSession(spec["path"], providers=providers)
+t2 = time.perf_counter()
 session.run(None, make_feeds(spec["inputs"]))
-print(json.dumps({"ms": (time.perf_counter() - t0) * 1e3}))
+t3 = time.perf_counter()
+print(json.dumps({"ms": (t3 - t0) * 1e3, "import": (t1 - t0) * 1e3, "open": (t2 - t1) * 1e3, "first": (t3 - t2) * 1e3}))
 """
 
 _CHILD = r"""
@@ -211,6 +221,7 @@ def _one(name: str, path: Path, meta: dict[str, Any], args: argparse.Namespace, 
         return row
     row.update(json.loads(out.strip().splitlines()[-1]))
     cold: dict[str, list[float]] = {"webnnc": [], "ort": []}
+    phases: dict[str, list[dict[str, float]]] = {"webnnc": [], "ort": []}
     ratios = []
     for r in range(args.cold):  # alternating order, median of per-pair ratios
         pair = [("webnnc", _COLD_WEBNNC), ("ort", _COLD_ORT)]
@@ -219,10 +230,17 @@ def _one(name: str, path: Path, meta: dict[str, Any], args: argparse.Namespace, 
             if rc != 0:
                 row["error"] = [f"cold {label}:", *err.strip().splitlines()[-2:]]
                 return row
-            cold[label].append(json.loads(out.strip().splitlines()[-1])["ms"])
+            sample = json.loads(out.strip().splitlines()[-1])
+            cold[label].append(sample.pop("ms"))
+            phases[label].append(sample)
         ratios.append(cold["webnnc"][-1] / cold["ort"][-1])
     if ratios:
         row["cold_pairs_ms"] = cold
+        row["cold_phases_ms"] = {
+            side: {k: statistics.median(v[k] for v in samples if v.get(k) is not None)
+                   for k in samples[0] if any(v.get(k) is not None for v in samples)}
+            for side, samples in phases.items()
+        }
         row["cold_ratio"] = statistics.median(ratios)
     gpu_errors = {k: v for k, v in row["errors_vs_cpu"].items() if k != "ort-cuda"}  # TF32: reported only
     row["numerics_ok"] = all(v <= args.tol for v in gpu_errors.values())
@@ -266,6 +284,26 @@ def _report(env: dict[str, Any], rows: list[dict[str, Any]], args: argparse.Name
             f"{w['webnnc']:.3f} | {w[ref]:.3f} | {q[ref]:.2f} | {q.get(fp32, float('nan')):.2f} | "
             f"{'ok' if r['numerics_ok'] else 'FAIL'} |"
         )
+    timed = [r for r in rows if r.get("cold_phases_ms")]
+    if timed:
+        lines += [
+            "",
+            "Cold start by phase (ms, medians over the pairs). webnnc imports onnxruntime inside `load()`, so its "
+            "open holds that import too, besides the lookup and the session; ORT's import holds numpy and onnxruntime.",
+            "",
+            "| model | import webnnc / ORT | open webnnc / ORT | of which lookup / session (webnnc) | first run webnnc / ORT |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in timed:
+            w, o = r["cold_phases_ms"]["webnnc"], r["cold_phases_ms"]["ort"]
+
+            def ms(d: dict[str, float], k: str) -> str:
+                return f"{d[k]:.0f}" if k in d else "-"
+
+            lines.append(
+                f"| {r['model']} | {ms(w, 'import')} / {ms(o, 'import')} | {ms(w, 'open')} / {ms(o, 'open')} | "
+                f"{ms(w, 'lookup')} / {ms(w, 'session')} | {ms(w, 'first')} / {ms(o, 'first')} |"
+            )
     warned = [f"- {r['model']}: {' / '.join(r['compile_warnings'])}" for r in rows if r.get("compile_warnings")]
     if warned:
         lines += ["", "Compile warnings:", "", *warned]
