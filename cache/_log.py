@@ -43,11 +43,7 @@ class _Deferred:
         return self._logger
 
     def __getattr__(self, attr: str) -> Any:  # only for what the proxy lacks: the Logger's API
-        if self._logger is None:
-            import logging
-
-            self._logger = logging.getLogger(self._name)
-        return getattr(self._logger, attr)
+        return getattr(self._get(), attr)
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -154,15 +154,19 @@ class SessionUpgrade:
         self.created_ms: float | None = None
         self.problem: str | None = None
 
+    def _stay_unpacked(self, problem: str) -> None:
+        self.problem = problem
+        logger.warning("weight prepacking: staying on the unpacked session (%s)", problem)
+
     def refused(self) -> bool:
         """Whether the final session must not be opened (``problem`` says why; warned once)."""
         try:
-            self.problem = self.check()
+            problem = self.check()
         except Exception as e:  # e.g. a folder that is no longer readable
-            self.problem = f"{type(e).__name__}: {e}".splitlines()[0]
-        if self.problem:
-            logger.warning("weight prepacking: staying on the unpacked session (%s)", self.problem)
-        return bool(self.problem)
+            problem = f"{type(e).__name__}: {e}".splitlines()[0]
+        if problem:
+            self._stay_unpacked(problem)
+        return bool(problem)
 
     def final(self) -> Any:
         """The prepacked session, or None (why in ``problem``; warned once)."""
@@ -172,8 +176,7 @@ class SessionUpgrade:
         try:
             session = self.create()
         except Exception as e:  # a failed upgrade keeps the graph working, unpacked
-            self.problem = f"{type(e).__name__}: {e}".splitlines()[0]
-            logger.warning("weight prepacking: staying on the unpacked session (%s)", self.problem)
+            self._stay_unpacked(f"{type(e).__name__}: {e}".splitlines()[0])
             return None
         self.created_ms = round((time.perf_counter() - t0) * 1e3, 3)
         return session
