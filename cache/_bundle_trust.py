@@ -33,7 +33,7 @@ def bundle_keyring(env: Mapping[str, str] | None = None) -> Keyring:
 
     ring = Keyring.from_env("WEBNNC_BUNDLE", env)
     try:
-        own = local_key()
+        own = local_key().hmac  # bundles keep hmac-sha256 records (what earlier webnnc signed)
     except KeyUnavailableError as e:
         logger.debug("bundles cannot use this user's cache key: %s", e)
         return ring

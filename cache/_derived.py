@@ -7,17 +7,17 @@ part of :class:`webnnc.cache.store.ArtifactStore` that stores and reads them.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._hash import sha256_hex
 from webnnc.cache._log import get_logger
-from webnnc.cache.manifest import Manifest, key_digest
+from webnnc.cache.manifest import FrozenRecord, Manifest, key_digest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from webnnc.cache._files import Layout
 
 __all__ = ["CachedArtifact", "DerivedEntries", "EntryInfo"]
@@ -25,21 +25,42 @@ __all__ = ["CachedArtifact", "DerivedEntries", "EntryInfo"]
 logger = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class CachedArtifact:
+class CachedArtifact(FrozenRecord):
     """A verified artifact: its manifest, the verified bytes, and where they are stored.
 
     For a multi-file artifact (``manifest.files``), ``path`` is its folder and ``data`` the
     verified graph (``model.onnx``); its other files stay on disk, for ONNX Runtime to map.
+    ``held``: verified bytes of the held files other than the graph (``HELD_FILES``: a kernel
+    library), by name: what the runtime loads, never the file in the folder. Equality
+    compares the manifest, path and bytes (not the timings or held files).
     """
 
+    __slots__ = ("data", "held", "manifest", "path", "timings_ms")
     manifest: Manifest
     path: str
-    data: bytes = field(repr=False)
-    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
-    # verified bytes of the held files other than the graph (``HELD_FILES``: a kernel
-    # library), by name: what the runtime loads, never the file in the folder
-    held: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    data: bytes
+    timings_ms: dict[str, float]
+    held: dict[str, bytes]
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        path: str,
+        data: bytes,
+        timings_ms: dict[str, float] | None = None,
+        held: dict[str, bytes] | None = None,
+    ) -> None:
+        object.__setattr__(self, "manifest", manifest)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "timings_ms", {} if timings_ms is None else timings_ms)
+        object.__setattr__(self, "held", {} if held is None else held)
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.manifest, self.path, self.data)
+
+    def __repr__(self) -> str:  # not the bytes
+        return f"CachedArtifact(manifest={self.manifest!r}, path={self.path!r}, timings_ms={self.timings_ms!r})"
 
     def read_bytes(self) -> bytes:
         return self.data
@@ -50,22 +71,32 @@ class CachedArtifact:
         return self.path if self.manifest.files else None
 
 
-@dataclass(frozen=True)
-class EntryInfo:
-    """One entry as listed by ``webnnc cache ls`` (not verified)."""
+class EntryInfo(FrozenRecord):
+    """One entry as listed by ``webnnc cache ls`` (not verified): ``size`` is its artifact and
+    manifest bytes."""
 
+    __slots__ = ("hits", "last_used", "manifest", "size")
     manifest: Manifest
-    size: int  # artifact + manifest bytes
+    size: int
     last_used: float
     hits: int
+
+    def __init__(self, manifest: Manifest, size: int, last_used: float, hits: int) -> None:
+        object.__setattr__(self, "manifest", manifest)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "last_used", last_used)
+        object.__setattr__(self, "hits", hits)
 
 
 class DerivedEntries:
     """Derived entries and unpacked archives, on top of the store's ``get`` and ``put``."""
 
     _layout: Layout
-    directory: Path
     writable: bool
+
+    @property
+    def directory(self) -> Path:  # the store's folder (``ArtifactStore.directory``)
+        return self._layout.directory
 
     def get(self, key: str, *, name: str | None = None, use: bool = True) -> CachedArtifact | None:
         raise NotImplementedError
@@ -104,7 +135,7 @@ class DerivedEntries:
             key=key_digest(key_parts),
             target=key_parts.get("target", source.target),
             format=format,
-            artifact_sha256=hashlib.sha256(data).hexdigest(),
+            artifact_sha256=sha256_hex(data),
             artifact_size=len(data),
             inputs=source.inputs,
             outputs=source.outputs,

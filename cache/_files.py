@@ -6,29 +6,39 @@ primitives everything else is built from: the atomic write and the directory sca
 :func:`check_manifest` and :func:`verify_bytes` are the checks every read passes through.
 The store facade (``store.py``) and its maintenance (``_maintenance.py``) use these; nothing
 here takes a lock (the callers say which one they hold).
+
+# NOTE: str paths on the hit path. `pathlib` costs 4.3 ms of a cold hit (it imports
+# urllib.parse and ipaddress), so what a hit touches takes and makes plain str paths
+# (``Layout.root``, ``entry_file``, ``object_file``, ...); the ``Path``-valued names
+# (``Layout.objects``, ``entry_path``, ``ArtifactStore.directory``) stay for everything else
+# and import pathlib on their first use (:func:`as_path`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from webnnc.cache._hash import blake3_hex
+from webnnc.cache._hash import blake3_hex, sha256_hasher, sha256_hex
 from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.manifest import ENTRY_FILES, MAX_JSON_BYTES, Manifest, key_digest, tree_digest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "CACHEDIR_TAG",
     "HEX64",
     "Layout",
+    "as_path",
     "check_manifest",
     "default_cache_dir",
+    "default_cache_root",
     "folder_trust_problem",
     "parse_size",
     "read_bounded",
@@ -52,20 +62,32 @@ CACHEDIR_TAG = (
 )
 
 
-def user_path(override_env: str, xdg_env: str, home_default: str, *parts: str) -> Path:
+def as_path(path: str | os.PathLike[str]) -> Path:
+    """``pathlib.Path(path)``, importing pathlib on first use (module note)."""
+    from pathlib import Path
+
+    return Path(path)
+
+
+def user_path(override_env: str, xdg_env: str, home_default: str, *parts: str) -> str:
     """``$override_env`` if set, else ``$xdg_env/<parts>``, else ``~/<home_default>/<parts>``
     (the XDG base-directory rule, with webnnc's own variable first)."""
     env = os.environ.get(override_env)
     if env:
-        return Path(env).expanduser()
+        return os.path.expanduser(env)
     xdg = os.environ.get(xdg_env)
-    base = Path(xdg).expanduser() if xdg else Path.home() / home_default
-    return base.joinpath(*parts)
+    base = os.path.expanduser(xdg) if xdg else os.path.join(os.path.expanduser("~"), home_default)
+    return os.path.join(base, *parts)
+
+
+def default_cache_root() -> str:
+    """:func:`default_cache_dir` as a str (the hit path's form)."""
+    return user_path("WEBNNC_CACHE_DIR", "XDG_CACHE_HOME", ".cache", "webnnc")
 
 
 def default_cache_dir() -> Path:
     """``$WEBNNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/webnnc``, else ``~/.cache/webnnc``."""
-    return user_path("WEBNNC_CACHE_DIR", "XDG_CACHE_HOME", ".cache", "webnnc")
+    return as_path(default_cache_root())
 
 
 def parse_size(text: str | int) -> int:
@@ -83,7 +105,9 @@ def parse_size(text: str | int) -> int:
     return int(float(m.group(1)) * scale)
 
 
-def folder_trust_problem(directory: Path, subfolders: tuple[Path, ...] = ()) -> str | None:
+def folder_trust_problem(
+    directory: str | os.PathLike[str], subfolders: tuple[str | os.PathLike[str], ...] = ()
+) -> str | None:
     """Why the cache folder cannot be trusted, or None (see cache/CACHE.md, "Threat model").
 
     The folder (a symlink to it is followed: ``~/.cache`` is often one) and each of
@@ -117,7 +141,7 @@ def folder_trust_problem(directory: Path, subfolders: tuple[Path, ...] = ()) -> 
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     """(hex sha256, size) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
+    h = sha256_hasher()
     size = 0
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -126,7 +150,7 @@ def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def read_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
+def read_bounded(path: str | os.PathLike[str], limit: int = MAX_JSON_BYTES) -> bytes:
     """A small file's bytes (a manifest), never following a link, refused above ``limit``.
 
     Raises:
@@ -136,21 +160,22 @@ def read_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
+        name = os.path.basename(path)
         if not stat.S_ISREG(st.st_mode):
-            raise CacheCorruptionError(f"{path.name} is not a regular file")
+            raise CacheCorruptionError(f"{name} is not a regular file")
         if st.st_size > limit:  # a planted multi-GB "manifest" is refused unread
-            raise CacheCorruptionError(f"{path.name} is {st.st_size} B, over the {limit} B limit for a manifest")
+            raise CacheCorruptionError(f"{name} is {st.st_size} B, over the {limit} B limit for a manifest")
         chunks = []
         while chunk := os.read(fd, limit + 1):
             chunks.append(chunk)
             if sum(map(len, chunks)) > limit:  # grew since fstat
-                raise CacheCorruptionError(f"{path.name} is over the {limit} B limit for a manifest")
+                raise CacheCorruptionError(f"{name} is over the {limit} B limit for a manifest")
         return b"".join(chunks)
     finally:
         os.close(fd)
 
 
-def read_or_none(path: Path) -> bytes | None:
+def read_or_none(path: str | os.PathLike[str]) -> bytes | None:
     try:
         return read_bounded(path)
     except (OSError, CacheCorruptionError):
@@ -209,7 +234,7 @@ def verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> N
             f"artifact BLAKE3 {fast[:12]}… differs from the manifest's {manifest.artifact_blake3[:12]}…"
         )
     if fast is None or thorough:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_hex(data)
         if digest != manifest.artifact_sha256:
             raise CacheCorruptionError(
                 f"artifact sha256 {digest[:12]}… differs from the manifest's {manifest.artifact_sha256[:12]}…"
@@ -217,19 +242,50 @@ def verify_bytes(manifest: Manifest, data: bytes, *, thorough: bool = True) -> N
 
 
 class Layout:
-    """The paths of one cache folder, and the file operations on them."""
+    """The paths of one cache folder, and the file operations on them.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.objects = directory / "objects"
-        self.entries = directory / "entries"
-        self.tmp = directory / "tmp"
-        self.locks = directory / "locks"
-        self.names = directory / "names"
+    ``root`` and the ``*_file`` / ``*_dir`` names are str paths (the hit path's); the
+    ``Path``-valued ones import pathlib when first used (module note).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(directory)
+        self.objects_dir = os.path.join(self.root, "objects")
+        self.entries_dir = os.path.join(self.root, "entries")
+        self.tmp_dir = os.path.join(self.root, "tmp")
+        self.locks_dir = os.path.join(self.root, "locks")
+        self.names_dir = os.path.join(self.root, "names")
+
+    @property
+    def directory(self) -> Path:
+        return as_path(self.root)
+
+    @property
+    def objects(self) -> Path:
+        return as_path(self.objects_dir)
+
+    @property
+    def entries(self) -> Path:
+        return as_path(self.entries_dir)
+
+    @property
+    def tmp(self) -> Path:
+        return as_path(self.tmp_dir)
+
+    @property
+    def locks(self) -> Path:
+        return as_path(self.locks_dir)
+
+    @property
+    def names(self) -> Path:
+        return as_path(self.names_dir)
+
+    def hits_file(self, key: str) -> str:
+        """One byte is appended per hit: the count is the size (an O_APPEND write is atomic)."""
+        return self.entry_file(key)[: -len(".json")] + ".hits"
 
     def hits_path(self, key: str) -> Path:
-        """One byte is appended per hit: the count is the size (an O_APPEND write is atomic)."""
-        return self.entry_path(key).with_suffix(".hits")
+        return as_path(self.hits_file(key))
 
     def record_hit(self, key: str) -> None:
         """Move ``key`` to the front of the LRU order (manifest mtime) and count the hit.
@@ -237,8 +293,8 @@ class Layout:
         Two syscalls and no database: both are advisory, so failures only log.
         """
         try:
-            os.utime(self.entry_path(key))
-            fd = os.open(self.hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
+            os.utime(self.entry_file(key))
+            fd = os.open(self.hits_file(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
             try:
                 os.write(fd, b".")
             finally:
@@ -246,11 +302,14 @@ class Layout:
         except OSError as e:
             logger.debug("cannot record a hit of %s…: %s", key[:12], e)
 
-    def name_path(self, target: str, name: str) -> Path:
+    def name_file(self, target: str, name: str) -> str:
         """The small file listing the keys stored under (target, model name), newest first."""
         if not _NAME.fullmatch(target):
             raise CacheError(f"not a target name: {target!r}")
-        return self.names / target / f"{hashlib.sha256(name.encode()).hexdigest()[:40]}.json"
+        return os.path.join(self.names_dir, target, f"{sha256_hex(name.encode())[:40]}.json")
+
+    def name_path(self, target: str, name: str) -> Path:
+        return as_path(self.name_file(target, name))
 
     def remove_entry(self, key: str) -> bool:
         """Unlink an entry's manifest (the publish point) and its hit counter."""
@@ -266,15 +325,21 @@ class Layout:
 
         remove_object(self.object_path(sha))
 
-    def entry_path(self, key: str) -> Path:
+    def entry_file(self, key: str) -> str:
         if not HEX64.fullmatch(key):
             raise CacheError(f"not a cache key: {key!r} (expected 64 lowercase hex digits)")
-        return self.entries / key[:2] / f"{key}.json"
+        return os.path.join(self.entries_dir, key[:2], f"{key}.json")
 
-    def object_path(self, sha: str) -> Path:
+    def entry_path(self, key: str) -> Path:
+        return as_path(self.entry_file(key))
+
+    def object_file(self, sha: str) -> str:
         if not HEX64.fullmatch(sha):
             raise CacheCorruptionError(f"not an artifact sha256: {sha!r}")
-        return self.objects / sha[:2] / sha
+        return os.path.join(self.objects_dir, sha[:2], sha)
+
+    def object_path(self, sha: str) -> Path:
+        return as_path(self.object_file(sha))
 
     def unpacked_root(self, folder: str) -> Path:
         """The folder that holds unpacked archives of one family (``coreml``, ...)."""
@@ -282,11 +347,12 @@ class Layout:
             raise CacheError(f"not a folder name for unpacked archives: {folder!r}")
         return self.directory / folder
 
-    def atomic_write(self, path: Path, data: bytes) -> None:
+    def atomic_write(self, path: str | os.PathLike[str], data: bytes) -> None:
         """Write ``data`` to ``tmp/``, fsync it and rename it onto ``path``."""
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)  # the folder may have been deleted under us
-        tmp = self.tmp / f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        folder, name = os.path.split(os.fspath(path))
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.makedirs(self.tmp_dir, mode=0o700, exist_ok=True)  # the folder may have been deleted under us
+        tmp = os.path.join(self.tmp_dir, f"{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -296,13 +362,13 @@ class Layout:
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise
 
     def read_manifest(self, key: str) -> Manifest | None:
         """The manifest under ``key`` (unverified), or None when there is no readable file."""
         try:
-            text = read_bounded(self.entry_path(key))
+            text = read_bounded(self.entry_file(key))
         except OSError:
             return None
         return Manifest.from_json(text)
@@ -310,7 +376,7 @@ class Layout:
     def scan_keys(self) -> Iterator[str]:
         """Every key with an entry file (unverified), in sorted order."""
         try:
-            shards = sorted(os.scandir(self.entries), key=lambda d: d.name)
+            shards = sorted(os.scandir(self.entries_dir), key=lambda d: d.name)
         except OSError:
             return
         for shard in shards:
@@ -326,13 +392,13 @@ class Layout:
         entries: dict[str, tuple[float, int]] = {}
         for key in self.scan_keys():
             try:
-                st = self.entry_path(key).stat()
+                st = os.stat(self.entry_file(key))
             except OSError:
                 continue
             entries[key] = (st.st_mtime, st.st_size)
         objects: dict[str, int] = {}
         try:
-            shards = list(os.scandir(self.objects))
+            shards = list(os.scandir(self.objects_dir))
         except OSError:
             shards = []
         for shard in shards:

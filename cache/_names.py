@@ -38,7 +38,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 def read_names(layout: Layout, target: str, name: str) -> list[str]:
     """Keys stored under ``name`` for ``target``, newest first ([] when none or unreadable)."""
     try:
-        fd = os.open(layout.name_path(target, name), os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(layout.name_file(target, name), os.O_RDONLY | _NOFOLLOW)
         try:
             text = os.read(fd, _MAX_BYTES)
         finally:
@@ -54,7 +54,7 @@ def read_names(layout: Layout, target: str, name: str) -> list[str]:
 def add_name(layout: Layout, target: str, name: str, key: str) -> None:
     """Put ``key`` first in the list of ``name`` (best effort: a failure only logs)."""
     try:
-        path = layout.name_path(target, name)
+        path = layout.name_file(target, name)
         keys = [key, *(k for k in read_names(layout, target, name) if k != key)][:_KEPT]
         layout.atomic_write(path, json.dumps({"name": name, "keys": keys}).encode())
     except (OSError, CacheError) as e:

@@ -24,18 +24,20 @@ a hit").
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from webnnc.cache._hash import sha256_hasher, sha256_hex
 from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheCorruptionError
 from webnnc.cache.manifest import ENTRY_FILES, HELD_FILES, Manifest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "FINGERPRINT",
@@ -62,10 +64,10 @@ def file_facts(data: bytes) -> dict[str, Any]:
     """{"sha256", "size", "blake3"} of one file's bytes (blake3 "" when not installed)."""
     from webnnc.cache._hash import blake3_hex
 
-    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "blake3": blake3_hex(data) or ""}
+    return {"sha256": sha256_hex(data), "size": len(data), "blake3": blake3_hex(data) or ""}
 
 
-def read_private(path: Path) -> tuple[bytes, os.stat_result]:
+def read_private(path: str | os.PathLike[str]) -> tuple[bytes, os.stat_result]:
     """A regular file's bytes and stat, opened without following a symlink.
 
     Raises:
@@ -76,23 +78,23 @@ def read_private(path: Path) -> tuple[bytes, os.stat_result]:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     except OSError as e:
         if e.errno == 40:  # ELOOP: a symlink where a file belongs
-            raise CacheCorruptionError(f"{path.name} is a symbolic link") from None
+            raise CacheCorruptionError(f"{os.path.basename(path)} is a symbolic link") from None
         raise
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise CacheCorruptionError(f"{path.name} is not a regular file")
+            raise CacheCorruptionError(f"{os.path.basename(path)} is not a regular file")
         return f.read(), st
 
 
-def hash_file(path: Path, *, sha256: bool, blake3: bool) -> tuple[str, str, int, os.stat_result]:
+def hash_file(path: str | os.PathLike[str], *, sha256: bool, blake3: bool) -> tuple[str, str, int, os.stat_result]:
     """(sha256 hex or "", blake3 hex or "", size, stat) of a file, streamed, never following links."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     with os.fdopen(fd, "rb", buffering=0) as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise CacheCorruptionError(f"{path.name} is not a regular file")
-        h2 = hashlib.sha256() if sha256 else None
+            raise CacheCorruptionError(f"{os.path.basename(path)} is not a regular file")
+        h2 = sha256_hasher() if sha256 else None
         h3 = None
         if blake3:
             from webnnc.cache._hash import content_hasher
@@ -159,9 +161,9 @@ def remove_object(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _load_record(folder: Path, manifest: Manifest) -> dict[str, Any]:
+def _load_record(folder: str, manifest: Manifest) -> dict[str, Any]:
     try:
-        data, _ = read_private(folder / FINGERPRINT)
+        data, _ = read_private(os.path.join(folder, FINGERPRINT))
         obj = json.loads(data)
     except (OSError, ValueError, CacheCorruptionError):
         return {}
@@ -171,25 +173,25 @@ def _load_record(folder: Path, manifest: Manifest) -> dict[str, Any]:
     return files if isinstance(files, dict) else {}
 
 
-def _save_record(folder: Path, manifest: Manifest, prints: dict[str, list[int]], stage_root: Path) -> None:
+def _save_record(folder: str, manifest: Manifest, prints: dict[str, list[int]], stage_root: str) -> None:
     text = json.dumps({"tree": manifest.artifact_sha256, "files": prints}, separators=(",", ":")).encode()
-    tmp = stage_root / f"{FINGERPRINT[1:]}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    tmp = os.path.join(stage_root, f"{FINGERPRINT[1:]}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(text)
-        os.replace(tmp, folder / FINGERPRINT)
+        os.replace(tmp, os.path.join(folder, FINGERPRINT))
     except OSError as e:  # a fingerprint only saves time: the next hit hashes again
         logger.debug("cannot record the fingerprint of %s (%s)", folder, e)
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
 
 
 def verify_tree(
-    folder: Path,
+    folder: str | os.PathLike[str],
     manifest: Manifest,
     *,
-    stage_root: Path | None,
+    stage_root: str | os.PathLike[str] | None,
     thorough: bool = False,
     held: dict[str, bytes] | None = None,
 ) -> tuple[bytes, bool]:
@@ -206,7 +208,8 @@ def verify_tree(
         CacheCorruptionError: a file is missing, a link, of the wrong size or content.
         FileNotFoundError: the folder itself is gone (evicted while being read).
     """
-    st = folder.lstat()
+    folder = os.fspath(folder)
+    st = os.lstat(folder)
     if not stat.S_ISDIR(st.st_mode):
         raise CacheCorruptionError("the artifact folder is not a folder")
     record = {} if thorough else _load_record(folder, manifest)
@@ -218,11 +221,11 @@ def verify_tree(
         facts = manifest.files.get(name)
         if facts is None:
             continue
-        path = folder / name
+        path = os.path.join(folder, name)
         try:
             if name in HELD_FILES:
                 blob, fst = read_private(path)
-                if len(blob) != facts["size"] or hashlib.sha256(blob).hexdigest() != facts["sha256"]:
+                if len(blob) != facts["size"] or sha256_hex(blob) != facts["sha256"]:
                     raise CacheCorruptionError(f"{name} does not match its hash in the manifest")
                 if thorough:
                     fast = file_facts(blob)["blake3"]
@@ -233,7 +236,7 @@ def verify_tree(
                 elif held is not None:
                     held[name] = blob
                 continue
-            lst = path.lstat()
+            lst = os.lstat(path)
             if stat.S_ISLNK(lst.st_mode) or not stat.S_ISREG(lst.st_mode):
                 raise CacheCorruptionError(f"{name} is not a regular file")
             if lst.st_size != facts["size"]:
@@ -250,9 +253,9 @@ def verify_tree(
             if now - fst.st_ctime_ns / 1e9 >= _RACY_S:
                 prints[name] = _print(fst)
         except FileNotFoundError:
-            if not folder.exists():
+            if not os.path.exists(folder):
                 raise
             raise CacheCorruptionError(f"{name} is missing from the artifact folder") from None
     if prints and stage_root is not None:
-        _save_record(folder, manifest, {**{k: v for k, v in record.items() if k not in prints}, **prints}, stage_root)
+        _save_record(folder, manifest, {**{k: v for k, v in record.items() if k not in prints}, **prints}, os.fspath(stage_root))
     return graph, hashed

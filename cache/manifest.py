@@ -7,22 +7,26 @@ library versions) and how long building took.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from webnnc.cache._hash import sha256_hex
 from webnnc.cache.errors import CacheCorruptionError
 
-__all__ = ["ENTRY_FILES", "LAYOUT_VERSION", "HELD_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "IOSpec", "Manifest", "key_digest", "load_json", "tree_digest"]
+__all__ = [
+    "ENTRY_FILES", "LAYOUT_VERSION", "HELD_FILES", "MANIFEST_VERSION", "MAX_JSON_BYTES", "FrozenRecord", "IOSpec",
+    "Manifest", "key_digest", "load_json", "tree_digest",
+]
 
 MANIFEST_VERSION = 1
 
 # The cache's own on-disk layout version (``cache/CACHE.md``). It is a key part, like the
 # compiler's FORMAT_VERSION: bumping either makes every old key miss, and ``webnnc cache gc``
 # then removes the entries nothing can use any more.
-LAYOUT_VERSION = 3  # 3: ONNX artifacts are a folder (graph + mapped weights)
+# 3: ONNX artifacts are a folder (graph + mapped weights); 4: entries are tagged blake2b-256, not
+# hmac-sha256 (an earlier webnnc drops such an entry as unauthenticated: its own keys differ)
+LAYOUT_VERSION = 4
 
 
 def key_digest(parts: dict[str, str]) -> str:
@@ -35,7 +39,7 @@ def key_digest(parts: dict[str, str]) -> str:
     'f4e66968a92b6cb8'
     """
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text.encode())
 
 
 # Bounds on JSON read from a cache folder or a bundle (issue 15): a real manifest is 1-30 KB
@@ -64,16 +68,83 @@ def tree_digest(files: dict[str, dict[str, Any]]) -> str:
     'ddda496623c6'
     """
     rows = [[n, str(f["sha256"]), int(f["size"])] for n, f in sorted(files.items())]
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+    return sha256_hex(json.dumps(rows, separators=(",", ":")).encode())
 
 
-@dataclass(frozen=True)
-class IOSpec:
+class FrozenRecord:
+    """An immutable record with value equality: what ``@dataclass(frozen=True)`` gives, written out.
+
+    The classes every cache hit creates are plain classes (``__slots__`` and an explicit
+    ``__init__``) because defining them as dataclasses costs 2-4 ms of each cold start (the
+    decorator generates and compiles their methods at import; the Manifest alone 2.3 ms)
+    plus 1.1 ms for importing dataclasses. Subclasses list their fields in ``__slots__``
+    and assign them in ``__init__`` with ``object.__setattr__``.
+
+    >>> spec = IOSpec("x", "float32", (1, 3))
+    >>> spec.replace(shape=(2, 3))
+    IOSpec(name='x', data_type='float32', shape=(2, 3))
+    >>> spec == IOSpec("x", "float32", (1, 3)), spec == spec.replace(name="y")
+    (True, False)
+    >>> spec.name = "y"
+    Traceback (most recent call last):
+    ...
+    AttributeError: IOSpec is immutable: cannot set 'name' (use .replace(name=...))
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r} (use .replace({name}=...))")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:  # raises TypeError for a record holding dicts, like a frozen dataclass
+        return hash((self.__class__.__name__, self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (what ``dataclasses.replace`` does for a dataclass)."""
+        unknown = set(changes) - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        return type(self)(**{f: changes.get(f, getattr(self, f)) for f in self.__slots__})
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        import copy
+
+        return type(self)(**{f: copy.deepcopy(getattr(self, f), memo) for f in self.__slots__})
+
+
+class IOSpec(FrozenRecord):
     """One graph input or output: its name, WebNN data type and static shape."""
 
+    __slots__ = ("data_type", "name", "shape")
     name: str
     data_type: str
     shape: tuple[int, ...]
+
+    def __init__(self, name: str, data_type: str, shape: tuple[int, ...]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "data_type", data_type)
+        object.__setattr__(self, "shape", shape)
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"name": self.name, "data_type": self.data_type, "shape": list(self.shape)}
 
     @classmethod
     def from_json(cls, obj: Any) -> IOSpec:
@@ -124,10 +195,28 @@ def _dict(obj: dict[str, Any], field: str, values: type | tuple[type, ...] = obj
     return value
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(FrozenRecord):
     """Everything the runtime needs to know about one stored artifact."""
 
+    __slots__ = (
+        "artifact_blake3",
+        "artifact_sha256",
+        "artifact_size",
+        "created",
+        "extra",
+        "files",
+        "format",
+        "inputs",
+        "key",
+        "key_parts",
+        "libraries",
+        "name",
+        "outputs",
+        "session",
+        "target",
+        "timings_ms",
+        "version",
+    )
     key: str
     target: str
     format: str
@@ -135,22 +224,62 @@ class Manifest:
     artifact_size: int
     inputs: tuple[IOSpec, ...]
     outputs: tuple[IOSpec, ...]
-    name: str | None = None
-    created: float = 0.0
-    key_parts: dict[str, str] = field(default_factory=dict)
-    libraries: dict[str, str] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    session: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    artifact_blake3: str = ""  # set by the store when `blake3` is installed; "" when absent
+    name: str | None
+    created: float
+    key_parts: dict[str, str]
+    libraries: dict[str, str]
+    timings_ms: dict[str, float]
+    session: dict[str, Any]
+    extra: dict[str, Any]
+    artifact_blake3: str  # set by the store when `blake3` is installed; "" when absent
     # A multi-file artifact (a folder: ``model.onnx`` + its external ``weights``): per file
     # {"sha256", "size", "blake3"}; then ``artifact_sha256`` is :func:`tree_digest` of it and
     # ``artifact_size`` the total. Empty for a single-file artifact (one blob).
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    version: int = MANIFEST_VERSION
+    files: dict[str, dict[str, Any]]
+    version: int
+
+    def __init__(
+        self,
+        key: str,
+        target: str,
+        format: str,
+        artifact_sha256: str,
+        artifact_size: int,
+        inputs: tuple[IOSpec, ...],
+        outputs: tuple[IOSpec, ...],
+        name: str | None = None,
+        created: float = 0.0,
+        key_parts: dict[str, str] | None = None,
+        libraries: dict[str, str] | None = None,
+        timings_ms: dict[str, float] | None = None,
+        session: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        artifact_blake3: str = "",
+        files: dict[str, dict[str, Any]] | None = None,
+        version: int = MANIFEST_VERSION,
+    ) -> None:
+        for field, value in (
+            ("key", key), ("target", target), ("format", format), ("artifact_sha256", artifact_sha256),
+            ("artifact_size", artifact_size), ("inputs", inputs), ("outputs", outputs), ("name", name),
+            ("created", created), ("key_parts", {} if key_parts is None else key_parts),
+            ("libraries", {} if libraries is None else libraries),
+            ("timings_ms", {} if timings_ms is None else timings_ms), ("session", {} if session is None else session),
+            ("extra", {} if extra is None else extra), ("artifact_blake3", artifact_blake3),
+            ("files", {} if files is None else files), ("version", version),
+        ):
+            object.__setattr__(self, field, value)
+
+    def to_obj(self) -> dict[str, Any]:
+        """The manifest as JSON-ready values (copies: editing them leaves the manifest alone)."""
+        import copy
+
+        obj = {f: copy.deepcopy(getattr(self, f)) for f in self.__slots__}
+        obj["inputs"] = [s.to_obj() for s in self.inputs]
+        obj["outputs"] = [s.to_obj() for s in self.outputs]
+        return obj
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_obj(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:

@@ -10,6 +10,8 @@ Two schemes, both over the same canonical payload (:func:`entry_payload`):
 
 - ``hmac-sha256``: one shared secret for every machine of a team (CI and fleet alike).
   Whoever can verify can also sign, so it suits machines that trust each other.
+  (A third, ``blake2b-256``, the same kind of secret as a keyed BLAKE2b MAC, tags the
+  user's own local entries: :class:`Blake2bKey`.)
 - ``ed25519`` (needs the ``cryptography`` package): builders hold a private key, the fleet
   holds only public keys, so a fleet machine cannot forge entries. Keys are ordinary
   OpenSSH / PEM files (``ssh-keygen -t ed25519 -f webnnc-signing``).
@@ -31,15 +33,12 @@ Two schemes, both over the same canonical payload (:func:`entry_payload`):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
+from webnnc.cache._hash import keyed_blake2b, sha256_hex
 from webnnc.cache._log import get_logger
 from webnnc.cache.errors import CacheError
 from webnnc.cache.manifest import Manifest
@@ -47,6 +46,7 @@ from webnnc.cache.manifest import Manifest
 __all__ = [
     "SIGNATURE_DOMAIN",
     "Ed25519Signer",
+    "Blake2bKey",
     "Ed25519Verifier",
     "HmacKey",
     "Keyring",
@@ -146,23 +146,70 @@ class HmacKey:
                 "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
             )
         self._secret = secret
-        self.key_id = hashlib.sha256(b"webnnc-hmac-key-id\n" + secret).hexdigest()[:16]
+        self.key_id = secret_key_id(secret)
 
     def key_ids(self) -> set[str]:
         return {self.key_id}
 
     def sign(self, payload: bytes) -> dict[str, str]:
+        import hashlib
+        import hmac  # loads OpenSSL (3-4 ms): remote and bundle work only, never a local hit
+
         mac = hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
         return {"scheme": self.scheme, "key_id": self.key_id, "value": mac}
 
     def verify(self, payload: bytes, record: Mapping[str, Any]) -> None:
-        expected = hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, str(record.get("value", ""))):
+        import hmac
+
+        if not hmac.compare_digest(self.sign(payload)["value"], str(record.get("value", ""))):
             raise SignatureError(f"hmac-sha256 signature by key {self.key_id} does not verify (tampered?)")
 
 
+def secret_key_id(secret: bytes) -> str:
+    """The public id of a shared secret (a truncated hash that reveals nothing usable)."""
+    return sha256_hex(b"webnnc-hmac-key-id\n" + secret)[:16]
+
+
+class Blake2bKey:
+    """A shared secret as a keyed BLAKE2b-256 MAC: signs and verifies ``blake2b-256`` records.
+
+    BLAKE2's keyed mode is a MAC by design (RFC 7693), as strong as HMAC-SHA256 here; it
+    tags the user's local entries because it checks on every cache hit without loading
+    OpenSSL (``_hash.py``). The MAC key is a BLAKE2b hash of the secret (which may be longer
+    than BLAKE2's 64-byte key limit); the record's key id is :class:`HmacKey`'s for the same
+    secret.
+
+    >>> k = Blake2bKey(b"correct horse battery staple")
+    >>> k.verify(b"payload", k.sign(b"payload"))
+    >>> k.verify(b"other", k.sign(b"payload"))
+    Traceback (most recent call last):
+    ...
+    webnnc.cache.signing.SignatureError: blake2b-256 signature by key ... does not verify (tampered?)
+    """
+
+    scheme = "blake2b-256"
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < _MIN_SECRET:
+            raise SignatureError(f"the secret is {len(secret)} bytes; at least {_MIN_SECRET} are needed")
+        self._mac_key = bytes.fromhex(keyed_blake2b(b"webnnc-blake2b-mac-key", secret))
+        self.key_id = secret_key_id(secret)
+
+    def key_ids(self) -> set[str]:
+        return {self.key_id}
+
+    def sign(self, payload: bytes) -> dict[str, str]:
+        return {"scheme": self.scheme, "key_id": self.key_id, "value": keyed_blake2b(self._mac_key, payload)}
+
+    def verify(self, payload: bytes, record: Mapping[str, Any]) -> None:
+        from _operator import _compare_digest  # hmac.compare_digest, without importing hmac
+
+        if not _compare_digest(keyed_blake2b(self._mac_key, payload), str(record.get("value", ""))):
+            raise SignatureError(f"blake2b-256 signature by key {self.key_id} does not verify (tampered?)")
+
+
 def _ed25519_key_id(raw_public: bytes) -> str:
-    return hashlib.sha256(b"webnnc-ed25519-key-id\n" + raw_public).hexdigest()[:16]
+    return sha256_hex(b"webnnc-ed25519-key-id\n" + raw_public)[:16]
 
 
 def _cryptography() -> Any:
@@ -192,7 +239,8 @@ class Ed25519Signer:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Ed25519Signer:
         serialization = _cryptography()
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
         try:
             if b"OPENSSH PRIVATE KEY" in data:
                 key = serialization.load_ssh_private_key(data, password=None)
@@ -226,7 +274,8 @@ class Ed25519Verifier:
     def from_file(cls, path: str | os.PathLike[str]) -> Ed25519Verifier:
         """Public keys, one ``ssh-ed25519 AAAA... comment`` line each, or PEM blocks."""
         serialization = _cryptography()
-        text = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            text = f.read()
         keys: list[Any] = []
         try:
             if b"-----BEGIN PUBLIC KEY-----" in text:
@@ -259,7 +308,6 @@ class Ed25519Verifier:
             ) from None
 
 
-@dataclass
 class Keyring:
     """The key that signs (optional) and the keys trusted to have signed.
 
@@ -273,8 +321,12 @@ class Keyring:
     - ``<prefix>_TRUSTED_KEYS``: a file of Ed25519 public keys (verifies).
     """
 
-    signer: Signer | None = None
-    verifiers: list[Verifier] = field(default_factory=list)
+    def __init__(self, signer: Signer | None = None, verifiers: list[Verifier] | None = None) -> None:
+        self.signer = signer
+        self.verifiers: list[Verifier] = [] if verifiers is None else verifiers
+
+    def __repr__(self) -> str:
+        return f"Keyring({self.describe()})"
 
     @property
     def can_verify(self) -> bool:
@@ -300,7 +352,8 @@ class Keyring:
         elif env.get(f"{prefix}_KEY_FILE"):
             path = env[f"{prefix}_KEY_FILE"]
             try:
-                secret = Path(path).read_bytes().strip()
+                with open(path, "rb") as f:
+                    secret = f.read().strip()
             except OSError as e:
                 raise SignatureError(f"{prefix}_KEY_FILE={path}: cannot read the secret ({e.strerror})") from None
         if secret is not None:

@@ -27,12 +27,10 @@ names its paths.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from webnnc.cache._auth import KeyUnavailableError, local_key, sealed_json
@@ -44,6 +42,7 @@ from webnnc.cache._files import (
     Layout,
     check_manifest,
     default_cache_dir,
+    default_cache_root,
     folder_trust_problem,
     parse_size,
     read_bounded,
@@ -60,11 +59,13 @@ from webnnc.cache.manifest import HELD_FILES, Manifest, tree_digest
 from webnnc.cache.signing import SignatureError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from webnnc.cache._auth import LocalKey
     from webnnc.cache._index import Index
     from webnnc.cache._maintenance import GcReport
     from webnnc.cache._publish import Staging
     from webnnc.cache.locks import BuildLock
-    from webnnc.cache.signing import HmacKey
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -127,42 +128,70 @@ class ArtifactStore(DerivedEntries):
         size_limit: int | str | None = None,
         lock_timeout: float | None = None,
     ) -> None:
-        self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
+        # a str path: what a hit touches stays pathlib-free (``_files.py``'s note); ``directory``
+        # is the Path of it for everyone else
+        self._root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
+        self._directory: Path | None = None
         env_limit = os.environ.get("WEBNNC_CACHE_SIZE_LIMIT")
         self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
         self.lock_timeout = float(lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT)
-        self._layout = Layout(self.directory)
-        self._objects = self._layout.objects
-        self._entries = self._layout.entries
-        self._tmp = self._layout.tmp
-        self._locks = self._layout.locks
+        self._layout = layout = Layout(self._root)
         self.writable = True
         self.problem = ""
         self.trusted = True
         self._index_: Index | None = None
-        self._key_: HmacKey | None = None
+        self._key_: LocalKey | None = None
         self._hits_written = 0
         try:
-            for d in (self._objects, self._entries, self._tmp, self._locks):
-                d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not os.access(self.directory, os.W_OK):
+            for d in (layout.objects_dir, layout.entries_dir, layout.tmp_dir, layout.locks_dir):
+                os.makedirs(d, mode=0o700, exist_ok=True)
+            if not os.access(self._root, os.W_OK):
                 raise OSError(errno.EROFS, "the folder is read-only")
-            tag = self.directory / "CACHEDIR.TAG"
-            if not tag.exists():
+            tag = os.path.join(self._root, "CACHEDIR.TAG")
+            if not os.path.exists(tag):
                 self._atomic_write(tag, CACHEDIR_TAG.encode())
         except OSError as e:
             # No warning yet: a process that only reads (runtime.load from a read-only
             # deployment image) has nothing to be warned about. ``put`` warns, once.
             self.writable, self.problem = False, str(e)
-        distrust = folder_trust_problem(self.directory, (self._objects, self._entries, self._layout.names))
+        distrust = folder_trust_problem(self._root, (layout.objects_dir, layout.entries_dir, layout.names_dir))
         if distrust is not None:
             # Whoever can write the folder decides what every cached graph computes: run
             # uncached, as pip does with a cache folder it does not own (CACHE.md, "Threat model").
             self.trusted, self.writable, self.problem = False, False, distrust
-            if str(self.directory) not in _WARNED:
-                _WARNED.add(str(self.directory))
+            if self._root not in _WARNED:
+                _WARNED.add(self._root)
                 logger.warning("not using the artifact cache: %s; graphs compile and run in memory", distrust)
+
+    @property
+    def directory(self) -> Path:
+        """The cache folder."""
+        if self._directory is None:
+            self._directory = self._layout.directory
+        return self._directory
+
+    @property
+    def root(self) -> str:
+        """The cache folder as a str (no pathlib import)."""
+        return self._root
+
+    # the store's folders as Paths (writers and maintenance; a hit uses the layout's str paths)
+    @property
+    def _objects(self) -> Path:
+        return self._layout.objects
+
+    @property
+    def _entries(self) -> Path:
+        return self._layout.entries
+
+    @property
+    def _tmp(self) -> Path:
+        return self._layout.tmp
+
+    @property
+    def _locks(self) -> Path:
+        return self._layout.locks
 
     @property
     def _index(self) -> Index:
@@ -174,15 +203,15 @@ class ArtifactStore(DerivedEntries):
             self._index_ = Index(self.directory / "index", writable=self.writable, rebuild=self._name_rows)
         return self._index_
 
-    def _auth_key(self) -> HmacKey | None:
+    def _auth_key(self) -> LocalKey | None:
         """The user's key that tags every entry (``_auth.py``); None leaves the store untrusted."""
         if self._key_ is None and self.trusted:
             try:
                 self._key_ = local_key()
             except KeyUnavailableError as e:  # no entry can be authenticated: run uncached, as for a shared folder
                 self.trusted, self.writable, self.problem = False, False, str(e)
-                if str(self.directory) not in _WARNED:
-                    _WARNED.add(str(self.directory))
+                if self._root not in _WARNED:
+                    _WARNED.add(self._root)
                     logger.warning("not using the artifact cache: %s; graphs compile and run in memory", e)
         return self._key_
 
@@ -200,7 +229,7 @@ class ArtifactStore(DerivedEntries):
     def _object_path(self, sha: str) -> Path:
         return self._layout.object_path(sha)
 
-    def _atomic_write(self, path: Path, data: bytes) -> None:
+    def _atomic_write(self, path: str | os.PathLike[str], data: bytes) -> None:
         # Every byte the store publishes goes through here (tests fill the disk at this seam).
         self._layout.atomic_write(path, data)
 
@@ -208,8 +237,8 @@ class ArtifactStore(DerivedEntries):
         """Turn the store read-only, warning once per folder per process."""
         self.writable = False
         self.problem = f"{error}"
-        if str(self.directory) not in _WARNED:
-            _WARNED.add(str(self.directory))
+        if self._root not in _WARNED:
+            _WARNED.add(self._root)
             logger.warning(
                 "artifact cache %s cannot be written (%s); graphs compile and run in memory "
                 "and nothing new is stored",
@@ -229,7 +258,7 @@ class ArtifactStore(DerivedEntries):
         return self._get(key, name=name, use=use, retry=True)
 
     def _get(self, key: str, *, name: str | None, use: bool, retry: bool) -> CachedArtifact | None:
-        entry = self._entry_path(key)
+        entry = self._layout.entry_file(key)
         auth = self._auth_key() if self.trusted else None
         if auth is None:
             return None
@@ -251,14 +280,14 @@ class ArtifactStore(DerivedEntries):
             manifest = Manifest.from_obj(obj)
             check_manifest(manifest, key)
             check_entry_tag(manifest, obj, auth)
-            obj = self._object_path(manifest.artifact_sha256)
+            obj = self._layout.object_file(manifest.artifact_sha256)
             timings: dict[str, float] = {}
             held: dict[str, bytes] = {}
             try:
                 if manifest.files:
                     t0 = time.perf_counter()
                     data, hashed = verify_tree(
-                        obj, manifest, stage_root=self._tmp if self.writable else None, held=held
+                        obj, manifest, stage_root=self._layout.tmp_dir if self.writable else None, held=held
                     )
                     timings["hash_weights" if hashed else "fingerprint"] = round((time.perf_counter() - t0) * 1e3, 3)
                 else:
@@ -292,7 +321,7 @@ class ArtifactStore(DerivedEntries):
             self._layout.record_hit(key)
             if name and key not in read_names(self._layout, manifest.target, name):
                 self._register_name(manifest.target, name, key)
-        return CachedArtifact(manifest, str(obj), data, timings, held)
+        return CachedArtifact(manifest, obj, data, timings, held)
 
     def _register_name(self, target: str, name: str, key: str) -> None:
         add_name(self._layout, target, name, key)
@@ -428,7 +457,7 @@ class ArtifactStore(DerivedEntries):
         if not manifest.artifact_blake3:
             fast = blake3_hex(data)
             if fast is not None:  # lets every later hit verify with the faster hash
-                manifest = dataclasses.replace(manifest, artifact_blake3=fast)
+                manifest = manifest.replace(artifact_blake3=fast)
         if not self.writable:
             self._degrade(self.problem or "not writable")
             return None
@@ -456,7 +485,7 @@ class ArtifactStore(DerivedEntries):
             if (f["sha256"], f["size"]) != (want["sha256"], want["size"]):
                 raise CacheError(f"the manifest does not describe the artifact being stored: {name} differs")
         # record BLAKE3 per file (lets the first use of a large file verify 4-5x faster)
-        manifest = dataclasses.replace(manifest, files=facts)
+        manifest = manifest.replace(files=facts)
         if tree_digest(facts) != manifest.artifact_sha256:
             raise CacheError("the files do not add up to the manifest's artifact hash")
         if not self.writable:

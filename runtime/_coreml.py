@@ -18,7 +18,6 @@ macOS, where it can compile and predict.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import platform
@@ -243,5 +242,5 @@ def load_coreml_graph(
                             macos=_macos_version(), coremltools=str(ct.__version__))
     info.setdefault("timings_ms", {})["session"] = round((time.perf_counter() - t0) * 1e3, 3)
     info["session"] = session_info
-    recorded = dataclasses.replace(manifest, session={**manifest.session, **session_info})
+    recorded = manifest.replace(session={**manifest.session, **session_info})
     return MLGraph(recorded, session, build_info=info, ir_graph=ir_graph)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -149,7 +149,7 @@ class SessionUpgrade:
         self.create = create
         self.reopen = reopen
         self.check = check
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()  # threading.Lock, without importing threading (0.7 ms)
         self.calls = 0
         self.created_ms: float | None = None
         self.problem: str | None = None

@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +151,7 @@ class _OutputPool:
             view.flags.writeable = False
             self.views[name] = view
         self.session = session  # the pool's binding belongs to this session only
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()  # threading.Lock, without importing threading (0.7 ms)
 
 
 class _Unusable:

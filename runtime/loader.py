@@ -109,7 +109,7 @@ def load(
             store = open_tiered_store(cache_dir, remote)
         else:
             store = ArtifactStore(cache_dir)
-        where = str(store.directory)
+        where = store.root
         keys = [name_or_key] if is_key else [m.key for m in store.find(name_or_key, target)]
         for key in keys:
             hit = store.get(key)

@@ -52,7 +52,7 @@ def test_compiler_and_runtime_compare_the_module_version(monkeypatch: pytest.Mon
         inputs=(), outputs=(), key_parts={"library.onnxruntime": recorded, "layout_version": str(compat.LAYOUT_VERSION)},
     )
     assert compat.runtime_incompatibility(manifest, "onnx-cuda") is None
-    older = Manifest(**{**manifest.__dict__, "key_parts": {**manifest.key_parts, "library.onnxruntime": "1.30.0"}})
+    older = manifest.replace(key_parts={**manifest.key_parts, "library.onnxruntime": "1.30.0"})
     assert compat.runtime_incompatibility(older, "onnx-cuda") == "compiled with onnxruntime 1.30.0; 1.31.1 is installed"
 
 

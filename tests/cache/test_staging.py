@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import time
@@ -26,10 +25,10 @@ def test_staged_files_publish_in_place_with_the_facts_put_records(cache_dir: Pat
         assert {n: (f["sha256"], f["size"]) for n, f in facts.items()} == {
             n: (hashlib.sha256(d).hexdigest(), len(d)) for n, d in files.items()}
         base = fake_manifest(b"x")
-        wrong = dataclasses.replace(base, files=facts, artifact_sha256="0" * 64)
+        wrong = base.replace(files=facts, artifact_sha256="0" * 64)
         with pytest.raises(CacheCorruptionError):
             store.put(wrong, staging)
-        manifest = dataclasses.replace(base, files=facts, artifact_sha256=tree_digest(facts),
+        manifest = base.replace(files=facts, artifact_sha256=tree_digest(facts),
                                        artifact_size=sum(len(d) for d in files.values()))
         stored = store.put(manifest, staging)
         assert stored is not None and stored.data == files["model.onnx"]

@@ -176,12 +176,10 @@ def test_hits_verify_with_blake3_and_fall_back_to_sha256(cache_dir: Path, monkey
         # a hit checks BLAKE3 only: sha256 is not computed on the hit path
         import webnnc.cache._files as store_module  # where the store verifies bytes
 
-        class NoSha:
-            @staticmethod
-            def sha256(data: bytes) -> object:
-                raise AssertionError("sha256 computed on a BLAKE3 hit")
+        def no_sha(data: bytes) -> str:
+            raise AssertionError("sha256 computed on a BLAKE3 hit")
 
-        monkeypatch.setattr(store_module, "hashlib", NoSha)
+        monkeypatch.setattr(store_module, "sha256_hex", no_sha)
         assert store.get(key) is not None
         monkeypatch.undo()
         # a manifest whose BLAKE3 was tampered with (sha256 still right) is refused

@@ -6,7 +6,6 @@ real ones through ONNX Runtime.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -30,9 +29,7 @@ def _manifest(blob: bytes = GRAPH, weights: bytes = WEIGHTS, **kwargs: object) -
     for f in files.values():
         f.pop("blake3")
     base = fake_manifest(b"", **kwargs)  # type: ignore[arg-type]
-    return dataclasses.replace(
-        base, files=files, artifact_sha256=tree_digest(files), artifact_size=len(blob) + len(weights)
-    )
+    return base.replace(files=files, artifact_sha256=tree_digest(files), artifact_size=len(blob) + len(weights))
 
 
 def _put(store: ArtifactStore, m: Manifest | None = None) -> Manifest:

@@ -9,7 +9,6 @@ can write it), never through the store, and holds no key of the user's.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import json
@@ -48,7 +47,7 @@ def _forge(mine: Manifest, theirs: Manifest) -> bytes:
 
     Every hash in it is right (key parts hash to the key, files add up to the artifact): all
     a reader could check before entries carried the user's tag."""
-    forged = dataclasses.replace(theirs, key=mine.key, key_parts=mine.key_parts, name=mine.name)
+    forged = theirs.replace(key=mine.key, key_parts=mine.key_parts, name=mine.name)
     return forged.to_json().encode()
 
 
@@ -230,7 +229,7 @@ def test_same_key_other_bytes_is_reported_not_present(tmp_path: Path, caplog: py
     path = tmp_path / "b.webnnc"
     m = _bundle(tmp_path / "src", path)
     with ArtifactStore(tmp_path / "dest") as dest:
-        other = dataclasses.replace(fake_manifest(b"x" * 99), key=m.key, key_parts=m.key_parts, name="model")
+        other = fake_manifest(b"x" * 99).replace(key=m.key, key_parts=m.key_parts, name="model")
         assert dest.put(other, b"x" * 99) is not None
         with caplog.at_level(logging.WARNING, logger="webnnc.cache"):
             report = import_bundle(dest, path)

@@ -7,7 +7,6 @@ The single-uid versions in test_trust.py cover the same points with one user's t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -135,7 +134,7 @@ def test_entry_planted_by_a_group_member_is_never_the_victims_result(
     _build(staging, 5.0, "theirs")
     with ArtifactStore(staging) as store:
         mine, theirs = store.find("mine", "onnx-cpu")[0], store.find("theirs", "onnx-cpu")[0]
-    forged = dataclasses.replace(theirs, key=mine.key, key_parts=mine.key_parts, name=mine.name).to_json()
+    forged = theirs.replace(key=mine.key, key_parts=mine.key_parts, name=mine.name).to_json()
     for root, dirs, files in os.walk(staging):
         for n in dirs:
             os.chmod(os.path.join(root, n), 0o755)

@@ -70,7 +70,7 @@ def test_load_and_run_without_the_compiler(tmp_path: Path, cache_dir: Path) -> N
 # What a cache hit may import beyond numpy and onnxruntime (issue 19): the hit path's own
 # modules, and nothing of the index (diskcache, sqlite3), the compiler's back end, archive
 # formats, or importlib.metadata. BLAKE3 only while a file still has to be hashed. The
-# entry's tag is checked on every hit (issue 15): _auth and signing (hmac, stdlib).
+# entry's tag is checked on every hit (issue 15): _auth and signing (keyed BLAKE2b, built in).
 _HIT_WEBNNC = {
     "webnnc", "webnnc.runtime", "webnnc.runtime.errors", "webnnc.runtime.loader", "webnnc.runtime._session",
     "webnnc.runtime.graph", "webnnc.runtime.tensor", "webnnc.cache", "webnnc.cache.errors", "webnnc.cache._log",
@@ -85,6 +85,11 @@ _NEVER_ON_A_HIT = (
     # writers' and maintenance modules: locks (fcntl), eviction / gc, temp names (uuid)
     "webnnc.cache.locks", "webnnc.cache._maintenance", "fcntl", "uuid",
 )
+
+# Nor, for runtime.load(), the standard library's slow imports (cache/CACHE.md, "The hit
+# path"): pathlib (4.3 ms with urllib.parse and ipaddress), hashlib / hmac (OpenSSL, 3.4 ms),
+# dataclasses (1.1 ms plus 2-4 ms to define the records), threading (0.7 ms).
+_SLOW_STDLIB = ("pathlib", "hashlib", "_hashlib", "hmac", "dataclasses", "threading")
 
 _BUDGET_PROBE = """
 import json, sys
@@ -127,6 +132,7 @@ def test_a_hit_imports_only_the_hit_path(tmp_path: Path, cache_dir: Path) -> Non
     assert "blake3" in first
     mods = _new_modules(load, tmp_path)
     assert _forbidden(mods) == [], mods
+    assert [m for m in mods if m in _SLOW_STDLIB] == [], mods
     assert {m for m in mods if m.startswith("webnnc")} <= _HIT_WEBNNC, sorted(
         {m for m in mods if m.startswith("webnnc")} - _HIT_WEBNNC
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def test_hmac_covers_every_manifest_field() -> None:
         {"extra": {"memory_plan": {"y": [0, 8]}}}, {"session": {"threads": 1}}, {"format": "ort"},
     ):
         with pytest.raises(SignatureError):
-            ring.verify_entry(dataclasses.replace(m, **change), record)
+            ring.verify_entry(m.replace(**change), record)
 
 
 def test_unsigned_untrusted_and_short_keys_are_refused() -> None:
@@ -66,7 +65,7 @@ def test_ed25519_fleet_verifies_but_cannot_sign(tmp_path: Path) -> None:
     record = builder.sign_entry(m)
     assert fleet.verify_entry(m, record).startswith("ed25519:")
     with pytest.raises(SignatureError):
-        fleet.verify_entry(dataclasses.replace(m, name="x"), record)
+        fleet.verify_entry(m.replace(name="x"), record)
     with pytest.raises(SignatureError):
         fleet.sign_entry(m)
     assert isinstance(builder.signer, Ed25519Signer)
