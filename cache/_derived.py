@@ -35,7 +35,7 @@ class CachedArtifact(FrozenRecord):
     compares the manifest, path and bytes (not the timings or held files).
     """
 
-    __slots__ = ("data", "held", "manifest", "path", "timings_ms")
+    __slots__ = ("manifest", "path", "data", "timings_ms", "held")  # noqa: RUF023 - declaration order
     manifest: Manifest
     path: str
     data: bytes
@@ -75,7 +75,7 @@ class EntryInfo(FrozenRecord):
     """One entry as listed by ``webnnc cache ls`` (not verified): ``size`` is its artifact and
     manifest bytes."""
 
-    __slots__ = ("hits", "last_used", "manifest", "size")
+    __slots__ = ("manifest", "size", "last_used", "hits")  # noqa: RUF023 - declaration order
     manifest: Manifest
     size: int
     last_used: float

@@ -133,7 +133,7 @@ class FrozenRecord:
 class IOSpec(FrozenRecord):
     """One graph input or output: its name, WebNN data type and static shape."""
 
-    __slots__ = ("data_type", "name", "shape")
+    __slots__ = ("name", "data_type", "shape")  # noqa: RUF023 - declaration order (repr, __init__)
     name: str
     data_type: str
     shape: tuple[int, ...]
@@ -198,24 +198,9 @@ def _dict(obj: dict[str, Any], field: str, values: type | tuple[type, ...] = obj
 class Manifest(FrozenRecord):
     """Everything the runtime needs to know about one stored artifact."""
 
-    __slots__ = (
-        "artifact_blake3",
-        "artifact_sha256",
-        "artifact_size",
-        "created",
-        "extra",
-        "files",
-        "format",
-        "inputs",
-        "key",
-        "key_parts",
-        "libraries",
-        "name",
-        "outputs",
-        "session",
-        "target",
-        "timings_ms",
-        "version",
+    __slots__ = (  # noqa: RUF023 - declaration order (repr, __init__)
+        "key", "target", "format", "artifact_sha256", "artifact_size", "inputs", "outputs", "name", "created",
+        "key_parts", "libraries", "timings_ms", "session", "extra", "artifact_blake3", "files", "version",
     )
     key: str
     target: str
