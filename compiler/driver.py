@@ -7,7 +7,6 @@ Nothing here imports onnx or onnxruntime until a miss actually compiles.
 from __future__ import annotations
 
 import gc
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
+from webnnc.cache._hash import sha256_hex
 from webnnc.cache._log import get_logger
 from webnnc.cache.machine import library_version
 from webnnc.cache.manifest import tree_digest
@@ -285,12 +285,12 @@ def _compile_and_store(
                 store, staged, files = None, False, _staged_files(staging)
         if files:  # a graph + its external weights, stored as one folder (cache/_tree.py)
             every = {"model.onnx": data, **files}
-            parts = {n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in every.items()}
+            parts = {n: {"sha256": sha256_hex(b), "size": len(b)} for n, b in every.items()}
         manifest = Manifest(
             key=digest,
             target=options.target,
             format=fmt,
-            artifact_sha256=tree_digest(parts) if parts else hashlib.sha256(data).hexdigest(),
+            artifact_sha256=tree_digest(parts) if parts else sha256_hex(data),
             artifact_size=sum(p["size"] for p in parts.values()) if parts else len(data),
             files=parts,
             inputs=inputs,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache._log import get_logger
@@ -139,7 +138,7 @@ class MLContext:
         self.power_preference = power_preference
         self.accelerated = accelerated
         self.device_type = device_type
-        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._cache_dir = os.fspath(cache_dir) if cache_dir is not None else None  # str: no pathlib on a hit
         self._use_cache = use_cache
         self._store: ArtifactStore | None = None
         self._fallback_reason = ""
@@ -303,7 +302,8 @@ class MLContext:
             )
         from webnnc.compiler.emitters import get_emitter
 
-        Path(output_path).write_bytes(get_emitter("onnx").emit(ir).data)
+        with open(output_path, "wb") as f:
+            f.write(get_emitter("onnx").emit(ir).data)
 
     # -------------------------------------------------------------- tensors
     def create_tensor(
@@ -471,6 +471,8 @@ _default_context: MLContext | None = None
 
 
 def _save_graph(ir: Graph, path: str | os.PathLike[str]) -> None:
+    from pathlib import Path
+
     from webnnc.compiler.importers import save_webnn_text
 
     save_webnn_text(ir, Path(path))
@@ -483,6 +485,8 @@ def _load_graph(
 ) -> MLGraph:
     """``MLGraph.load``: a ``.webnn`` file built for a default CPU context."""
     global _default_context
+    from pathlib import Path
+
     from webnnc.compiler.importers import load_webnn_text
 
     if _default_context is None:

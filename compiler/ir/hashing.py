@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-
+from webnnc.cache._hash import sha256_hex
 from webnnc.compiler.ir._core import Graph
 from webnnc.compiler.ir.printer import print_graph
 
@@ -16,4 +15,4 @@ def structural_digest(graph: Graph) -> str:
     Independent of internal value names and of the order in which nodes and constants were
     created; dependent on input/output names, descriptors, attributes and constant bytes.
     """
-    return hashlib.sha256(print_graph(graph, canonical=True).encode()).hexdigest()
+    return sha256_hex(print_graph(graph, canonical=True).encode())
