@@ -234,7 +234,7 @@ def verify_entries(store: ArtifactStore) -> list[tuple[str, str]]:
             if not obj_path.exists():
                 raise CacheCorruptionError("the artifact file is missing")
             if manifest.files:
-                verify_tree(obj_path, manifest, stage_root=store._tmp if store.writable else None, thorough=True)
+                verify_tree(obj_path, manifest, stage_root=store._layout.tmp_dir if store.writable else None, thorough=True)
             else:
                 verify_bytes(manifest, obj_path.read_bytes(), thorough=True)
         except FileNotFoundError:

@@ -176,23 +176,6 @@ class ArtifactStore(DerivedEntries):
         """The cache folder as a str (no pathlib import)."""
         return self._root
 
-    # the store's folders as Paths (writers and maintenance; a hit uses the layout's str paths)
-    @property
-    def _objects(self) -> Path:
-        return self._layout.objects
-
-    @property
-    def _entries(self) -> Path:
-        return self._layout.entries
-
-    @property
-    def _tmp(self) -> Path:
-        return self._layout.tmp
-
-    @property
-    def _locks(self) -> Path:
-        return self._layout.locks
-
     @property
     def _index(self) -> Index:
         # Created on first use: diskcache and sqlite3 are imported by listings, eviction and
@@ -421,7 +404,7 @@ class ArtifactStore(DerivedEntries):
         from webnnc.cache.locks import BuildLock
 
         return BuildLock(
-            self._locks / f"{key}.lock" if self.writable else None,
+            self._layout.locks / f"{key}.lock" if self.writable else None,
             timeout=self.lock_timeout,
             purpose=f"the build lock of cache key {key[:12]}…",
         )
@@ -430,7 +413,7 @@ class ArtifactStore(DerivedEntries):
         from webnnc.cache.locks import BuildLock
 
         return BuildLock(
-            self._locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
+            self._layout.locks / "store.lock", timeout=timeout, shared=shared, purpose="the cache's store lock"
         )
 
     def put(self, manifest: Manifest, data: bytes | Mapping[str, bytes] | Staging) -> CachedArtifact | None:
@@ -492,7 +475,7 @@ class ArtifactStore(DerivedEntries):
             self._degrade(self.problem or "not writable")
             return None
         obj = self._object_path(manifest.artifact_sha256)
-        if not self._publish(manifest, lambda: write_tree(self._tmp, obj, files)):
+        if not self._publish(manifest, lambda: write_tree(self._layout.tmp, obj, files)):
             return None
         held = {n: files[n] for n in HELD_FILES if n != GRAPH and n in files}
         return CachedArtifact(manifest, str(obj), files[GRAPH], held=held)
@@ -609,7 +592,7 @@ class ArtifactStore(DerivedEntries):
             count = sum(1 for _ in self.keys())
             import shutil
 
-            for d in (self._entries, self._objects, self._tmp, self._layout.names):
+            for d in (self._layout.entries, self._layout.objects, self._layout.tmp, self._layout.names):
                 shutil.rmtree(d, ignore_errors=True)
                 d.mkdir(parents=True, exist_ok=True)
             self._index.clear()
