@@ -77,8 +77,8 @@ class FrozenRecord:
     The classes every cache hit creates are plain classes (``__slots__`` and an explicit
     ``__init__``) because defining them as dataclasses costs 2-4 ms of each cold start (the
     decorator generates and compiles their methods at import; the Manifest alone 2.3 ms)
-    plus 1.1 ms for importing dataclasses. Subclasses list their fields in ``__slots__``
-    and assign them in ``__init__`` with ``object.__setattr__``.
+    plus 1.1 ms for importing dataclasses. Subclasses list their fields in ``__slots__``, in
+    the order of their ``__init__``'s parameters, and assign them with ``object.__setattr__``.
 
     >>> spec = IOSpec("x", "float32", (1, 3))
     >>> spec.replace(shape=(2, 3))
@@ -121,13 +121,10 @@ class FrozenRecord:
             raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
         return type(self)(**{f: changes.get(f, getattr(self, f)) for f in self.__slots__})
 
-    def __copy__(self) -> Any:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        import copy
-
-        return type(self)(**{f: copy.deepcopy(getattr(self, f), memo) for f in self.__slots__})
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy, deepcopy and pickle rebuild through __init__ (the default would setattr the
+        # slots, which __setattr__ refuses); __slots__ lists the fields in __init__'s order
+        return type(self), tuple(getattr(self, f) for f in self.__slots__)
 
 
 class IOSpec(FrozenRecord):

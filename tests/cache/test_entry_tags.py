@@ -126,6 +126,17 @@ def test_records_are_immutable_values() -> None:
     spec = IOSpec("x", "float32", (2, 3))
     assert {spec, IOSpec("x", "float32", (2, 3))} == {spec}  # hashable, as a frozen dataclass was
     assert repr(spec) == "IOSpec(name='x', data_type='float32', shape=(2, 3))"
+    # copies and pickles rebuild through __init__ (immutable slots cannot be set afterwards)
+    import copy
+    import pickle
+
+    from webnnc.cache.store import CachedArtifact
+
+    art = CachedArtifact(m, "/x", b"data", {"t": 1.0}, {"kernels.so": b"k"})
+    for clone in (copy.copy(art), copy.deepcopy(art), pickle.loads(pickle.dumps(art))):
+        assert clone == art and clone.timings_ms == {"t": 1.0} and clone.held == {"kernels.so": b"k"}
+    assert copy.deepcopy(m) == m and copy.deepcopy(m).key_parts is not m.key_parts
+    assert pickle.loads(pickle.dumps(spec)) == spec
     # the JSON form has every field, and editing it leaves the manifest alone
     obj = m.to_obj()
     assert set(obj) == set(Manifest.__slots__)
