@@ -216,9 +216,10 @@ class OnnxRuntimeTarget(Target):
         providers, level = self.optimizer_settings(options.optimization_level)
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
         pad_feeds_pool = bool(artifact.info.get("pad_feeds_pool"))
+        gemm_rows = artifact.info.get("gemm_weight_rows")
         result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
-            arrays=artifact.arrays, out_path=out_path, pad_feeds_pool=pad_feeds_pool,
+            arrays=artifact.arrays, out_path=out_path, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
         )
         if providers and providers[0] not in result.info.get("optimized_for", ()):
             # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,
@@ -232,7 +233,7 @@ class OnnxRuntimeTarget(Target):
             )
             result = optimize(
                 artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
-                arrays=artifact.arrays, pad_feeds_pool=pad_feeds_pool,
+                arrays=artifact.arrays, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
             )
         if self._fuses(options):  # after ORT's own fusions (compiler/kernels/KERNELS.md)
             from webnnc.compiler.kernels import fuse_artifact

@@ -154,6 +154,32 @@ def _pad_feeds_pool(graph: onnx.GraphProto) -> bool:
     return bool(padded) and any(n.op_type in _POOLS and n.input[0] in padded for n in graph.node)
 
 
+def gemm_weight_rows(graph: Graph) -> dict[str, int]:
+    """Bytes of constant GEMM weights (``matmul`` / ``gemm`` with a constant B) by the rows of
+    the activation they multiply: ``{"multi": ..., "one": ...}``.
+
+    Prepacking a weight pays only where each run multiplies it by several rows (a sequence,
+    a batch, pixels); a batch-1 classifier multiplies a vector (``ort_optimizer``'s NOTE on
+    prepacking has the measurements). Read from the IR, which knows every shape; the
+    optimized ONNX graph holds no shapes past ONNX Runtime's own kernels.
+    """
+    rows = {"multi": 0, "one": 0}
+    for node in graph:
+        if node.op_type not in ("matmul", "gemm") or len(node.inputs) < 2:
+            continue
+        a, b = node.inputs[0], node.inputs[1]
+        if a is None or b is None or not b.is_constant:
+            continue
+        shape = a.shape
+        if node.op_type == "gemm":
+            m = shape[1] if node.attributes.get("a_transpose") else shape[0]
+        else:
+            m = int(np.prod(shape[:-1])) if len(shape) >= 2 else 1
+        size = int(np.prod(b.shape)) * b.data_type.numpy_dtype.itemsize
+        rows["multi" if m > 1 else "one"] += size
+    return rows
+
+
 class OnnxEmitter:
     """The ``onnx`` emitter: canonical IR -> ONNX bytes."""
 
@@ -178,6 +204,7 @@ class OnnxEmitter:
         info: dict[str, Any] = {"opset": OPSET, "ir_version": IR_VERSION, "onnx": onnx.__version__}
         if _pad_feeds_pool(model.graph):
             info["pad_feeds_pool"] = True  # ort_optimizer.optimize's NOTE on Pad_Fusion says why
+        info["gemm_weight_rows"] = gemm_weight_rows(graph)  # for the prepacking choice
         return Artifact(data=data, format="onnx", info=info, arrays=arrays or {})
 
     def supported_ops(self) -> frozenset[str]:

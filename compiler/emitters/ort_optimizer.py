@@ -59,6 +59,7 @@ def optimize(
     arrays: Mapping[str, Any] | None = None,
     out_path: str | None = None,
     pad_feeds_pool: bool = False,
+    gemm_rows: Mapping[str, int] | None = None,
 ) -> Artifact:
     """Run ONNX Runtime's optimizer on ``model`` and return the optimized model.
 
@@ -77,6 +78,8 @@ def optimize(
             and holds the graph only, so the weights are never read back or copied.
         pad_feeds_pool: the model has a Pad whose result a pooling node reads (the ONNX
             emitter's ``Artifact.info``): ORT's pad fusion rule is then switched off (NOTE below).
+        gemm_rows: the ONNX emitter's ``gemm_weight_rows`` (constant GEMM weight bytes by the
+            rows they multiply), for the prepacking choice; without it the graph is read.
 
     # NOTE: ORT's rewrite rule "Pad_Fusion" folds a constant zero Pad into the next Conv,
     # AveragePool or MaxPool's ``pads``. onnxruntime 1.31.1 (the current onnxruntime-gpu) does
@@ -135,7 +138,7 @@ def optimize(
         parsed = onnx.load_model_from_string(data)  # read once, for both checks below
         if external:
             check_external_locations(parsed, has_weights=has_weights)
-    prepack, why = prepacking_pays(parsed) if on_cpu else (True, "")
+    prepack, why = prepacking_pays(parsed, gemm_rows) if on_cpu else (True, "")
     logger.debug(
         "ORT optimizer (%s, %s): %d -> %d bytes (+ %s B external)",
         level, save_format, len(model), len(data),
@@ -166,15 +169,31 @@ def optimize(
 #                                      already reordered), creation +10-20 ms
 # So prepacking is chosen per artifact: on where GEMM weights are a large share of the work
 # (transformers: never slower warm than ORT on the original, which prepacks), off elsewhere
-# (the faster start costs nothing warm). Saving the prepacked weights at compile time
+# (the faster start costs nothing warm). Only weights multiplied by more than one row count
+# (``gemm_rows``, from the IR): a batch-1 CNN's classifier multiplies one vector, and packing
+# its weights saved nothing. Warm, prepacked / unpacked, on the stored artifacts (fresh
+# processes, 5 alternating pairs, medians; wave 2 session 5): resnet50 0.995, densenet121
+# 1.009, mobilenet_v3_large 0.984, efficientnet_b0 1.003, inception_v3 1.003, W3 0.988
+# (1-5 MiB classifiers, one row each); convnext_tiny 0.920, distilbert 0.882, swin_t 0.905,
+# whisper_tiny_encoder 0.973 (weights multiplied by tokens or pixels). Saving the prepacked weights at compile time
 # (session.save_external_prepacked_constant_initializers) cut distilbert's creation only to
 # 136-160 ms for a 64% larger weights file in MLAS's machine-specific layout: not taken.
 PREPACKED_OPS = frozenset({"MatMul", "Gemm", "FusedMatMul", "FusedGemm", "Attention", "MultiHeadAttention"})
 PREPACK_MIN_BYTES = 1 << 20  # below 1 MiB of GEMM weights the run-time saving is lost in noise
 
 
-def prepacking_pays(graph: bytes | onnx.ModelProto) -> tuple[bool, str]:
-    """Whether ``graph`` (an optimized ONNX model) runs faster with weight prepacking, and why."""
+def prepacking_pays(graph: bytes | onnx.ModelProto, gemm_rows: Mapping[str, int] | None = None) -> tuple[bool, str]:
+    """Whether ``graph`` (an optimized ONNX model) runs faster with weight prepacking, and why.
+
+    ``gemm_rows`` (the IR's constant GEMM weight bytes by the rows they multiply: ``multi``,
+    ``one``) decides when given: only weights multiplied by more than one row count.
+    """
+    if gemm_rows is not None:
+        multi, one = int(gemm_rows.get("multi", 0)), int(gemm_rows.get("one", 0))
+        vector = f"; {one / 2**20:.1f} MiB multiply one row, where prepacking saves nothing" if one else ""
+        if multi >= PREPACK_MIN_BYTES:
+            return True, f"{multi / 2**20:.1f} MiB of constant GEMM weights multiply several rows{vector}"
+        return False, f"{multi / 2**20:.1f} MiB of constant GEMM weights multiply several rows (< {PREPACK_MIN_BYTES >> 20} MiB){vector}"
     import onnx
 
     model = onnx.load_model_from_string(graph) if isinstance(graph, bytes) else graph
