@@ -161,8 +161,14 @@ class HmacKey:
     def verify(self, payload: bytes, record: Mapping[str, Any]) -> None:
         import hmac
 
-        if not hmac.compare_digest(self.sign(payload)["value"], str(record.get("value", ""))):
+        if not hmac.compare_digest(self.sign(payload)["value"].encode(), _value(record)):
             raise SignatureError(f"hmac-sha256 signature by key {self.key_id} does not verify (tampered?)")
+
+
+def _value(record: Mapping[str, Any]) -> bytes:
+    """A record's MAC value as bytes for a constant-time comparison (any text a planted
+    record holds, non-ASCII included, compares unequal rather than raising)."""
+    return str(record.get("value", "")).encode("utf-8", "surrogatepass")
 
 
 def secret_key_id(secret: bytes) -> str:
@@ -175,9 +181,9 @@ class Blake2bKey:
 
     BLAKE2's keyed mode is a MAC by design (RFC 7693), as strong as HMAC-SHA256 here; it
     tags the user's local entries because it checks on every cache hit without loading
-    OpenSSL (``_hash.py``). The MAC key is a BLAKE2b hash of the secret (which may be longer
-    than BLAKE2's 64-byte key limit); the record's key id is :class:`HmacKey`'s for the same
-    secret.
+    OpenSSL (``_hash.py``). The MAC key is the secret's BLAKE2b hash under a fixed domain
+    label (the secret may be longer than BLAKE2's 64-byte key limit); the record's key id is
+    :class:`HmacKey`'s for the same secret.
 
     >>> k = Blake2bKey(b"correct horse battery staple")
     >>> k.verify(b"payload", k.sign(b"payload"))
@@ -204,7 +210,7 @@ class Blake2bKey:
     def verify(self, payload: bytes, record: Mapping[str, Any]) -> None:
         from _operator import _compare_digest  # hmac.compare_digest, without importing hmac
 
-        if not _compare_digest(keyed_blake2b(self._mac_key, payload), str(record.get("value", ""))):
+        if not _compare_digest(keyed_blake2b(self._mac_key, payload).encode(), _value(record)):
             raise SignatureError(f"blake2b-256 signature by key {self.key_id} does not verify (tampered?)")
 
 

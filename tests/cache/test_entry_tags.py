@@ -79,6 +79,9 @@ def test_an_earlier_hmac_tag_by_the_users_key_still_verifies(cache_dir: Path) ->
         {"scheme": "hmac-sha256", "value": "0" * 64},  # the user's key id, a wrong value
         {"scheme": "blake2b-256", "value": "0" * 64},
         {"scheme": "sha1-mac", "value": "0" * 40},  # a scheme this webnnc never writes
+        {"scheme": "blake2b-256", "value": "\u00e9" * 64},  # non-ASCII: unequal, not a TypeError
+        {"scheme": "hmac-sha256", "value": "\u00e9" * 64},
+        {"scheme": "blake2b-256", "value": ["not", "text"]},
     ],
 )
 def test_a_wrong_or_unknown_tag_is_dropped(
