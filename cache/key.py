@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from webnnc.cache.manifest import LAYOUT_VERSION, key_digest
+from webnnc.cache.manifest import LAYOUT_VERSION, FrozenRecord, key_digest
 
 __all__ = ["LAYOUT_VERSION", "CacheKey", "derived_parts", "key_digest"]
 
@@ -33,8 +32,7 @@ def derived_parts(kind: str, target: str, facts: Mapping[str, str]) -> dict[str,
     return dict(sorted(parts.items()))
 
 
-@dataclass(frozen=True)
-class CacheKey:
+class CacheKey(FrozenRecord):
     """The inputs of one compilation.
 
     Attributes:
@@ -48,13 +46,33 @@ class CacheKey:
             empty for portable artifacts.
     """
 
+    __slots__ = (  # noqa: RUF023 - __init__'s order (FrozenRecord)
+        "graph_digest", "target", "options", "format_version", "libraries", "machine", "layout_version",
+    )
     graph_digest: str
     target: str
-    options: tuple[tuple[str, str], ...] = ()
-    format_version: int = 1
-    libraries: tuple[tuple[str, str], ...] = ()
-    machine: tuple[tuple[str, str], ...] = field(default=())
-    layout_version: int = LAYOUT_VERSION
+    options: tuple[tuple[str, str], ...]
+    format_version: int
+    libraries: tuple[tuple[str, str], ...]
+    machine: tuple[tuple[str, str], ...]
+    layout_version: int
+
+    def __init__(
+        self,
+        graph_digest: str,
+        target: str,
+        options: tuple[tuple[str, str], ...] = (),
+        format_version: int = 1,
+        libraries: tuple[tuple[str, str], ...] = (),
+        machine: tuple[tuple[str, str], ...] = (),
+        layout_version: int = LAYOUT_VERSION,
+    ) -> None:
+        for name, value in (
+            ("graph_digest", graph_digest), ("target", target), ("options", options),
+            ("format_version", format_version), ("libraries", libraries), ("machine", machine),
+            ("layout_version", layout_version),
+        ):
+            object.__setattr__(self, name, value)
 
     def parts(self) -> dict[str, str]:
         """The key's parts as a flat, sorted string dict (stored in manifests)."""

@@ -8,13 +8,12 @@ compiler needs (emitter, backend compile stage, support limits) lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from webnnc.cache.manifest import FrozenRecord
 
 __all__ = ["TARGETS", "TargetInfo", "target_info"]
 
 
-@dataclass(frozen=True)
-class TargetInfo:
+class TargetInfo(FrozenRecord):
     """One compile target as the cache and the runtime see it.
 
     Attributes:
@@ -24,10 +23,17 @@ class TargetInfo:
         runtime_library: the key library the runtime needs to run them.
     """
 
+    __slots__ = ("name", "device", "artifact_formats", "runtime_library")  # noqa: RUF023 - __init__'s order
     name: str
     device: str
     artifact_formats: tuple[str, ...]
     runtime_library: str
+
+    def __init__(self, name: str, device: str, artifact_formats: tuple[str, ...], runtime_library: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "device", device)
+        object.__setattr__(self, "artifact_formats", artifact_formats)
+        object.__setattr__(self, "runtime_library", runtime_library)
 
 
 TARGETS: dict[str, TargetInfo] = {

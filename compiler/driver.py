@@ -10,7 +10,6 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache import CacheKey, IOSpec, Manifest
@@ -35,35 +34,61 @@ __all__ = ["BuildInfo", "CompileResult", "cache_key", "compile_graph", "gc_pause
 logger = get_logger(__name__)
 
 
-@dataclass
 class BuildInfo:
-    """How a compiled graph was obtained, and what each step cost."""
+    """How a compiled graph was obtained, and what each step cost.
 
-    source: str  # "cache-hit", "compiled", or "compiled-uncached"
-    key: str
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    passes: list[PassRecord] = field(default_factory=list)
-    note: str = ""
+    ``source``: ``"cache-hit"``, ``"compiled"`` or ``"compiled-uncached"``. (A plain class,
+    as are the cache's records: a build() hit defines no dataclass, cache/CACHE.md.)
+    """
+
+    def __init__(
+        self,
+        source: str,
+        key: str,
+        timings_ms: dict[str, float] | None = None,
+        passes: list[PassRecord] | None = None,
+        note: str = "",
+    ) -> None:
+        self.source = source
+        self.key = key
+        self.timings_ms: dict[str, float] = {} if timings_ms is None else timings_ms
+        self.passes: list[PassRecord] = [] if passes is None else passes
+        self.note = note
+
+    def __repr__(self) -> str:
+        return f"BuildInfo(source={self.source!r}, key={self.key!r}, timings_ms={self.timings_ms!r}, note={self.note!r})"
 
     @property
     def cache_hit(self) -> bool:
         return self.source == "cache-hit"
 
 
-@dataclass
 class CompileResult:
     """A compiled artifact: on disk in the cache (``path``) or in memory (``data``).
 
     For a multi-file artifact (``manifest.files``), ``data`` is the graph and ``path`` the
     cache folder holding every file, or, when nothing was stored, ``files`` holds them.
+    ``held``: verified held files besides the graph (a kernel library).
     """
 
-    manifest: Manifest
-    info: BuildInfo
-    path: str | None = None
-    data: bytes | None = None
-    files: dict[str, bytes] | None = None
-    held: dict[str, bytes] | None = None  # verified held files besides the graph (a kernel library)
+    def __init__(
+        self,
+        manifest: Manifest,
+        info: BuildInfo,
+        path: str | None = None,
+        data: bytes | None = None,
+        files: dict[str, bytes] | None = None,
+        held: dict[str, bytes] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.info = info
+        self.path = path
+        self.data = data
+        self.files = files
+        self.held = held
+
+    def __repr__(self) -> str:
+        return f"CompileResult(key={self.manifest.key[:12]}…, source={self.info.source!r}, path={self.path!r})"
 
 
 def _libraries(options: CompileOptions) -> tuple[tuple[str, str], ...]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from webnnc.cache.manifest import FrozenRecord
 from webnnc.compiler.errors import CompilerError
 from webnnc.compiler.targets import TARGETS as _TARGETS
 from webnnc.compiler.targets import get_target
@@ -18,8 +17,7 @@ OPT_LEVELS = ("none", "basic", "extended", "all")
 PRECISIONS = ("fast", "strict")
 
 
-@dataclass(frozen=True)
-class CompileOptions:
+class CompileOptions(FrozenRecord):
     """Options that shape the compiled artifact (every field is part of the cache key).
 
     Attributes:
@@ -38,13 +36,26 @@ class CompileOptions:
             the CPU features then join the key. Without a compiler the artifact is plain.
     """
 
-    target: str = "onnx-cpu"
-    optimization_level: str = "all"
-    passes: bool = True
-    precision: str = "fast"
-    fusion: bool = True
+    __slots__ = ("target", "optimization_level", "passes", "precision", "fusion")  # noqa: RUF023 - __init__'s order
+    target: str
+    optimization_level: str
+    passes: bool
+    precision: str
+    fusion: bool
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        target: str = "onnx-cpu",
+        optimization_level: str = "all",
+        passes: bool = True,
+        precision: str = "fast",
+        fusion: bool = True,
+    ) -> None:
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "optimization_level", optimization_level)
+        object.__setattr__(self, "passes", passes)
+        object.__setattr__(self, "precision", precision)
+        object.__setattr__(self, "fusion", fusion)
         if self.target not in TARGETS:
             raise CompilerError(f"unknown target {self.target!r}; choose one of {sorted(TARGETS)}")
         if self.optimization_level not in OPT_LEVELS:
@@ -60,7 +71,7 @@ class CompileOptions:
         >>> CompileOptions().canonical_items()[:2]
         (('fusion', 'True'), ('optimization_level', 'all'))
         """
-        return tuple(sorted((k, str(v)) for k, v in self.__dict__.items()))
+        return tuple(sorted((k, str(getattr(self, k))) for k in self.__slots__))
 
     @property
     def machine_specific(self) -> bool:

@@ -13,9 +13,7 @@ emitter, onnxruntime and coremltools load only when a target is asked to do some
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from webnnc.cache._log import get_logger
@@ -35,6 +33,8 @@ logger = get_logger(__name__)
 
 
 def _missing(*modules: str) -> list[str]:
+    import importlib.util  # when a target's availability is asked, not with every build()
+
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
@@ -285,9 +285,7 @@ class CoreMLTarget(Target):
                 allowed = allowed | {c for c, t in CARRIED.items() if t in allowed}
                 if pos in entry.bool_operands or (entry.moves_bool and pos not in entry.const_int_operands):
                     allowed = tensor_types | {DataType.UINT8}
-                limits[arg] = replace(
-                    lim, data_types=lim.data_types & allowed, max_rank=min(lim.max_rank, MAX_RANK)
-                )
+                limits[arg] = lim.replace(data_types=lim.data_types & allowed, max_rank=min(lim.max_rank, MAX_RANK))
             table[op] = limits
         out = op_support_limits(table)
         tensor = {

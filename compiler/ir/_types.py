@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import FrozenInstanceError
 from typing import Any
 
 import numpy as np
@@ -99,7 +98,8 @@ class OperandDescriptor:
     """
 
     # NOTE: written out rather than ``@dataclass(frozen=True, slots=True)``, with the same
-    # behaviour (positional/keyword init, value equality and hash, repr, FrozenInstanceError).
+    # behaviour (positional/keyword init, value equality and hash, repr, immutability: an
+    # AttributeError, as dataclasses' FrozenInstanceError is one, without importing dataclasses).
     # Every builder call makes one, and the dataclass cost 0.8 ms to create at import (its
     # generated methods are compiled then) plus a __post_init__ that re-set both fields on
     # every instance; building W3 (MobileNetV2) makes about 220 of them.
@@ -118,10 +118,10 @@ class OperandDescriptor:
         _set(self, "shape", shape)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise AttributeError(f"OperandDescriptor is immutable: cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
+        raise AttributeError(f"OperandDescriptor is immutable: cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 
 from webnnc.cache._log import get_logger
 from webnnc.cache.machine import cpu_features
+from webnnc.cache.manifest import FrozenRecord
 
 __all__ = ["Toolchain", "find_toolchain", "isa_flags"]
 
@@ -54,13 +54,18 @@ def isa_flags(features: str) -> tuple[str, ...]:
     return ()  # aarch64: NEON is baseline; other architectures: the compiler's default
 
 
-@dataclass(frozen=True)
-class Toolchain:
+class Toolchain(FrozenRecord):
     """A usable C compiler and the flags kernels are built with on this machine."""
 
+    __slots__ = ("command", "identity", "flags")  # noqa: RUF023 - __init__'s order
     command: str
     identity: str
     flags: tuple[str, ...]
+
+    def __init__(self, command: str, identity: str, flags: tuple[str, ...]) -> None:
+        object.__setattr__(self, "command", command)
+        object.__setattr__(self, "identity", identity)
+        object.__setattr__(self, "flags", flags)
 
     def key_part(self) -> str:
         """What the cache key records (``machine.kernels``)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from webnnc.compiler.ir import Node
 
@@ -31,7 +30,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class Range:
     """Every non-NaN element of the value lies in ``[lo, hi]``.
 
@@ -39,10 +37,42 @@ class Range:
     True
     >>> Range(-2.0, 3.0) * Range(-2.0, 3.0)
     Range(lo=-6.0, hi=9.0)
+    >>> Range(0.0, 1.0) == Range(0.0, 1.0), len({Range(0.0, 1.0), Range(0.0, 1.0)})
+    (True, 1)
     """
 
+    # NOTE: written out rather than ``@dataclass(frozen=True, slots=True)`` (same behaviour):
+    # the op catalogue is imported by every build(), a cache hit included, and dataclasses
+    # costs ~1 ms to import plus the generation of each class's methods (cache/CACHE.md).
+    __slots__ = ("lo", "hi")  # noqa: RUF023 - __init__'s order
+    __match_args__ = ("lo", "hi")
     lo: float
     hi: float
+
+    def __init__(self, lo: float, hi: float) -> None:
+        object.__setattr__(self, "lo", lo)
+        object.__setattr__(self, "hi", hi)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Range is immutable: cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Range is immutable: cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Range:
+            return NotImplemented
+        assert isinstance(other, Range)
+        return self.lo == other.lo and self.hi == other.hi
+
+    def __hash__(self) -> int:
+        return hash((self.lo, self.hi))
+
+    def __repr__(self) -> str:
+        return f"Range(lo={self.lo!r}, hi={self.hi!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Range, (self.lo, self.hi))
 
     @property
     def nonnegative(self) -> bool:

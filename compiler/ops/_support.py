@@ -24,9 +24,9 @@ e.g.::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from webnnc.cache.manifest import FrozenRecord
 from webnnc.compiler.errors import ValidationError, WebNNTypeError
 from webnnc.compiler.ir import DataType, Value
 
@@ -71,14 +71,22 @@ SUMMABLE = frozenset({_T.FLOAT32, _T.FLOAT16, _T.INT32, _T.UINT32, _T.INT64, _T.
 QUANTIZED = frozenset({_T.INT4, _T.UINT4, _T.INT8, _T.UINT8, _T.INT32})
 
 
-@dataclass(frozen=True)
-class OperandLimits:
+class OperandLimits(FrozenRecord):
     """Data types and rank range one operand may have."""
 
+    __slots__ = ("data_types", "spec", "min_rank", "max_rank")  # noqa: RUF023 - __init__'s order
     data_types: frozenset[DataType]
     spec: frozenset[DataType]
-    min_rank: int = 0
-    max_rank: int = MAX_RANK
+    min_rank: int
+    max_rank: int
+
+    def __init__(
+        self, data_types: frozenset[DataType], spec: frozenset[DataType], min_rank: int = 0, max_rank: int = MAX_RANK
+    ) -> None:
+        object.__setattr__(self, "data_types", data_types)
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "min_rank", min_rank)
+        object.__setattr__(self, "max_rank", max_rank)
 
     def as_dict(self) -> dict[str, Any]:
         """The spec's ``MLTensorLimits`` form: ``{"dataTypes": [...], "rankRange": {...}}``."""
