@@ -50,11 +50,7 @@ class CachedArtifact(FrozenRecord):
         timings_ms: dict[str, float] | None = None,
         held: dict[str, bytes] | None = None,
     ) -> None:
-        object.__setattr__(self, "manifest", manifest)
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "data", data)
-        object.__setattr__(self, "timings_ms", {} if timings_ms is None else timings_ms)
-        object.__setattr__(self, "held", {} if held is None else held)
+        self._fill(manifest, path, data, {} if timings_ms is None else timings_ms, {} if held is None else held)
 
     def _values(self) -> tuple[Any, ...]:
         return (self.manifest, self.path, self.data)
@@ -82,10 +78,7 @@ class EntryInfo(FrozenRecord):
     hits: int
 
     def __init__(self, manifest: Manifest, size: int, last_used: float, hits: int) -> None:
-        object.__setattr__(self, "manifest", manifest)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "last_used", last_used)
-        object.__setattr__(self, "hits", hits)
+        self._fill(manifest, size, last_used, hits)
 
 
 class DerivedEntries:

@@ -10,7 +10,7 @@ here takes a lock (the callers say which one they hold).
 # NOTE: str paths on the hit path. `pathlib` costs 4.3 ms of a cold hit (it imports
 # urllib.parse and ipaddress), so what a hit touches takes and makes plain str paths
 # (``Layout.root``, ``entry_file``, ``object_file``, ...); the ``Path``-valued names
-# (``Layout.objects``, ``entry_path``, ``ArtifactStore.directory``) stay for everything else
+# (``Layout.tmp``, ``entry_path``, ``ArtifactStore.directory``) stay for everything else
 # and import pathlib on their first use (:func:`as_path`).
 """
 
@@ -245,7 +245,8 @@ class Layout:
     """The paths of one cache folder, and the file operations on them.
 
     ``root`` and the ``*_file`` / ``*_dir`` names are str paths (the hit path's); the
-    ``Path``-valued ones import pathlib when first used (module note).
+    ``Path``-valued ones (``directory``, ``tmp``, ``locks``, ``*_path``) import pathlib when
+    first used (module note).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -261,24 +262,12 @@ class Layout:
         return as_path(self.root)
 
     @property
-    def objects(self) -> Path:
-        return as_path(self.objects_dir)
-
-    @property
-    def entries(self) -> Path:
-        return as_path(self.entries_dir)
-
-    @property
     def tmp(self) -> Path:
         return as_path(self.tmp_dir)
 
     @property
     def locks(self) -> Path:
         return as_path(self.locks_dir)
-
-    @property
-    def names(self) -> Path:
-        return as_path(self.names_dir)
 
     def hits_file(self, key: str) -> str:
         """One byte is appended per hit: the count is the size (an O_APPEND write is atomic)."""

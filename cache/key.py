@@ -67,12 +67,7 @@ class CacheKey(FrozenRecord):
         machine: tuple[tuple[str, str], ...] = (),
         layout_version: int = LAYOUT_VERSION,
     ) -> None:
-        for name, value in (
-            ("graph_digest", graph_digest), ("target", target), ("options", options),
-            ("format_version", format_version), ("libraries", libraries), ("machine", machine),
-            ("layout_version", layout_version),
-        ):
-            object.__setattr__(self, name, value)
+        self._fill(graph_digest, target, options, format_version, libraries, machine, layout_version)
 
     def parts(self) -> dict[str, str]:
         """The key's parts as a flat, sorted string dict (stored in manifests)."""

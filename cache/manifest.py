@@ -78,7 +78,7 @@ class FrozenRecord:
     ``__init__``) because defining them as dataclasses costs 2-4 ms of each cold start (the
     decorator generates and compiles their methods at import; the Manifest alone 2.3 ms)
     plus 1.1 ms for importing dataclasses. Subclasses list their fields in ``__slots__``, in
-    the order of their ``__init__``'s parameters, and assign them with ``object.__setattr__``.
+    the order of their ``__init__``'s parameters, and assign them with :meth:`_fill`.
 
     >>> spec = IOSpec("x", "float32", (1, 3))
     >>> spec.replace(shape=(2, 3))
@@ -92,6 +92,11 @@ class FrozenRecord:
     """
 
     __slots__: tuple[str, ...] = ()
+
+    def _fill(self, *values: Any) -> None:
+        """Set every field, in ``__slots__`` order (what ``__init__`` calls)."""
+        for field, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, field, value)
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f) for f in self.__slots__)
@@ -136,9 +141,7 @@ class IOSpec(FrozenRecord):
     shape: tuple[int, ...]
 
     def __init__(self, name: str, data_type: str, shape: tuple[int, ...]) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "data_type", data_type)
-        object.__setattr__(self, "shape", shape)
+        self._fill(name, data_type, shape)
 
     def to_obj(self) -> dict[str, Any]:
         return {"name": self.name, "data_type": self.data_type, "shape": list(self.shape)}
@@ -240,28 +243,28 @@ class Manifest(FrozenRecord):
         files: dict[str, dict[str, Any]] | None = None,
         version: int = MANIFEST_VERSION,
     ) -> None:
-        for field, value in (
-            ("key", key), ("target", target), ("format", format), ("artifact_sha256", artifact_sha256),
-            ("artifact_size", artifact_size), ("inputs", inputs), ("outputs", outputs), ("name", name),
-            ("created", created), ("key_parts", {} if key_parts is None else key_parts),
-            ("libraries", {} if libraries is None else libraries),
-            ("timings_ms", {} if timings_ms is None else timings_ms), ("session", {} if session is None else session),
-            ("extra", {} if extra is None else extra), ("artifact_blake3", artifact_blake3),
-            ("files", {} if files is None else files), ("version", version),
-        ):
-            object.__setattr__(self, field, value)
+        self._fill(
+            key, target, format, artifact_sha256, artifact_size, inputs, outputs, name, created,
+            {} if key_parts is None else key_parts, {} if libraries is None else libraries,
+            {} if timings_ms is None else timings_ms, {} if session is None else session,
+            {} if extra is None else extra, artifact_blake3, {} if files is None else files, version,
+        )
+
+    def _plain(self) -> dict[str, Any]:
+        # the JSON form over the manifest's own values (not copies: for serializing only)
+        obj = {f: getattr(self, f) for f in self.__slots__}
+        obj["inputs"] = [s.to_obj() for s in self.inputs]
+        obj["outputs"] = [s.to_obj() for s in self.outputs]
+        return obj
 
     def to_obj(self) -> dict[str, Any]:
         """The manifest as JSON-ready values (copies: editing them leaves the manifest alone)."""
         import copy
 
-        obj = {f: copy.deepcopy(getattr(self, f)) for f in self.__slots__}
-        obj["inputs"] = [s.to_obj() for s in self.inputs]
-        obj["outputs"] = [s.to_obj() for s in self.outputs]
-        return obj
+        return copy.deepcopy(self._plain())
 
     def to_json(self) -> str:
-        return json.dumps(self.to_obj(), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self._plain(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:

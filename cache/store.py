@@ -131,7 +131,6 @@ class ArtifactStore(DerivedEntries):
         # a str path: what a hit touches stays pathlib-free (``_files.py``'s note); ``directory``
         # is the Path of it for everyone else
         self._root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
-        self._directory: Path | None = None
         env_limit = os.environ.get("WEBNNC_CACHE_SIZE_LIMIT")
         self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
@@ -163,13 +162,6 @@ class ArtifactStore(DerivedEntries):
             if self._root not in _WARNED:
                 _WARNED.add(self._root)
                 logger.warning("not using the artifact cache: %s; graphs compile and run in memory", distrust)
-
-    @property
-    def directory(self) -> Path:
-        """The cache folder."""
-        if self._directory is None:
-            self._directory = self._layout.directory
-        return self._directory
 
     @property
     def root(self) -> str:
@@ -592,9 +584,10 @@ class ArtifactStore(DerivedEntries):
             count = sum(1 for _ in self.keys())
             import shutil
 
-            for d in (self._layout.entries, self._layout.objects, self._layout.tmp, self._layout.names):
+            layout = self._layout
+            for d in (layout.entries_dir, layout.objects_dir, layout.tmp_dir, layout.names_dir):
                 shutil.rmtree(d, ignore_errors=True)
-                d.mkdir(parents=True, exist_ok=True)
+                os.makedirs(d, exist_ok=True)
             self._index.clear()
         return count
 

@@ -30,10 +30,7 @@ class TargetInfo(FrozenRecord):
     runtime_library: str
 
     def __init__(self, name: str, device: str, artifact_formats: tuple[str, ...], runtime_library: str) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "device", device)
-        object.__setattr__(self, "artifact_formats", artifact_formats)
-        object.__setattr__(self, "runtime_library", runtime_library)
+        self._fill(name, device, artifact_formats, runtime_library)
 
 
 TARGETS: dict[str, TargetInfo] = {

@@ -51,11 +51,7 @@ class CompileOptions(FrozenRecord):
         precision: str = "fast",
         fusion: bool = True,
     ) -> None:
-        object.__setattr__(self, "target", target)
-        object.__setattr__(self, "optimization_level", optimization_level)
-        object.__setattr__(self, "passes", passes)
-        object.__setattr__(self, "precision", precision)
-        object.__setattr__(self, "fusion", fusion)
+        self._fill(target, optimization_level, passes, precision, fusion)
         if self.target not in TARGETS:
             raise CompilerError(f"unknown target {self.target!r}; choose one of {sorted(TARGETS)}")
         if self.optimization_level not in OPT_LEVELS:

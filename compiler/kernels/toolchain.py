@@ -63,9 +63,7 @@ class Toolchain(FrozenRecord):
     flags: tuple[str, ...]
 
     def __init__(self, command: str, identity: str, flags: tuple[str, ...]) -> None:
-        object.__setattr__(self, "command", command)
-        object.__setattr__(self, "identity", identity)
-        object.__setattr__(self, "flags", flags)
+        self._fill(command, identity, flags)
 
     def key_part(self) -> str:
         """What the cache key records (``machine.kernels``)."""

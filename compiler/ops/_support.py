@@ -83,10 +83,7 @@ class OperandLimits(FrozenRecord):
     def __init__(
         self, data_types: frozenset[DataType], spec: frozenset[DataType], min_rank: int = 0, max_rank: int = MAX_RANK
     ) -> None:
-        object.__setattr__(self, "data_types", data_types)
-        object.__setattr__(self, "spec", spec)
-        object.__setattr__(self, "min_rank", min_rank)
-        object.__setattr__(self, "max_rank", max_rank)
+        self._fill(data_types, spec, min_rank, max_rank)
 
     def as_dict(self) -> dict[str, Any]:
         """The spec's ``MLTensorLimits`` form: ``{"dataTypes": [...], "rankRange": {...}}``."""
