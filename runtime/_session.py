@@ -78,7 +78,8 @@ def create_session(
         # Prepacking re-lays weights for MLAS at creation. On MobileNetV2 (W3, ORT 1.32, 2-core
         # x86) it costs 1-4 ms of a 5-9 ms creation and saves nothing warm (0.99, fresh-process
         # pairs): the NCHWc convolutions carry their own reordered weights, and the classifier's
-        # gemm multiplies one row (ort_optimizer.prepacking_pays counts only several-row ones). On BERT-base with mapped weights it is 2.0 s of
+        # gemm multiplies one row (ort_optimizer.prepacking_pays counts only several-row ones).
+        # On BERT-base with mapped weights it is 2.0 s of
         # creation against 0.09-0.15 s without, and every prepacked weight is a private copy
         # (peak RSS). Loading fast is what the cache is for; a manifest may turn it on.
         so.add_session_config_entry("session.disable_prepacking", "1")

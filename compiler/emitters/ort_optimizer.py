@@ -175,7 +175,8 @@ def optimize(
 # processes, 5 alternating pairs, medians; wave 2 session 5): resnet50 0.995, densenet121
 # 1.009, mobilenet_v3_large 0.984, efficientnet_b0 1.003, inception_v3 1.003, W3 0.988
 # (1-5 MiB classifiers, one row each); convnext_tiny 0.920, distilbert 0.882, swin_t 0.905,
-# whisper_tiny_encoder 0.973 (weights multiplied by tokens or pixels). Saving the prepacked weights at compile time
+# whisper_tiny_encoder 0.973 (weights multiplied by tokens or pixels).
+# Saving the prepacked weights at compile time
 # (session.save_external_prepacked_constant_initializers) cut distilbert's creation only to
 # 136-160 ms for a 64% larger weights file in MLAS's machine-specific layout: not taken.
 PREPACKED_OPS = frozenset({"MatMul", "Gemm", "FusedMatMul", "FusedGemm", "Attention", "MultiHeadAttention"})
@@ -193,7 +194,8 @@ def prepacking_pays(graph: bytes | onnx.ModelProto, gemm_rows: Mapping[str, int]
         vector = f"; {one / 2**20:.1f} MiB multiply one row, where prepacking saves nothing" if one else ""
         if multi >= PREPACK_MIN_BYTES:
             return True, f"{multi / 2**20:.1f} MiB of constant GEMM weights multiply several rows{vector}"
-        return False, f"{multi / 2**20:.1f} MiB of constant GEMM weights multiply several rows (< {PREPACK_MIN_BYTES >> 20} MiB){vector}"
+        small = f"(< {PREPACK_MIN_BYTES >> 20} MiB)"
+        return False, f"{multi / 2**20:.1f} MiB of constant GEMM weights multiply several rows {small}{vector}"
     import onnx
 
     model = onnx.load_model_from_string(graph) if isinstance(graph, bytes) else graph
