@@ -130,12 +130,12 @@ class ArtifactStore(DerivedEntries):
     ) -> None:
         # a str path: what a hit touches stays pathlib-free (``_files.py``'s note); ``directory``
         # is the Path of it for everyone else
-        self._root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
+        root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
         env_limit = os.environ.get("WEBNNC_CACHE_SIZE_LIMIT")
         self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
         self.lock_timeout = float(lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT)
-        self._layout = layout = Layout(self._root)
+        self._layout = layout = Layout(root)
         self.writable = True
         self.problem = ""
         self.trusted = True
@@ -145,28 +145,28 @@ class ArtifactStore(DerivedEntries):
         try:
             for d in (layout.objects_dir, layout.entries_dir, layout.tmp_dir, layout.locks_dir):
                 os.makedirs(d, mode=0o700, exist_ok=True)
-            if not os.access(self._root, os.W_OK):
+            if not os.access(root, os.W_OK):
                 raise OSError(errno.EROFS, "the folder is read-only")
-            tag = os.path.join(self._root, "CACHEDIR.TAG")
+            tag = os.path.join(root, "CACHEDIR.TAG")
             if not os.path.exists(tag):
                 self._atomic_write(tag, CACHEDIR_TAG.encode())
         except OSError as e:
             # No warning yet: a process that only reads (runtime.load from a read-only
             # deployment image) has nothing to be warned about. ``put`` warns, once.
             self.writable, self.problem = False, str(e)
-        distrust = folder_trust_problem(self._root, (layout.objects_dir, layout.entries_dir, layout.names_dir))
+        distrust = folder_trust_problem(root, (layout.objects_dir, layout.entries_dir, layout.names_dir))
         if distrust is not None:
             # Whoever can write the folder decides what every cached graph computes: run
             # uncached, as pip does with a cache folder it does not own (CACHE.md, "Threat model").
             self.trusted, self.writable, self.problem = False, False, distrust
-            if self._root not in _WARNED:
-                _WARNED.add(self._root)
+            if root not in _WARNED:
+                _WARNED.add(root)
                 logger.warning("not using the artifact cache: %s; graphs compile and run in memory", distrust)
 
     @property
     def root(self) -> str:
         """The cache folder as a str (no pathlib import)."""
-        return self._root
+        return self._layout.root
 
     @property
     def _index(self) -> Index:
@@ -185,8 +185,8 @@ class ArtifactStore(DerivedEntries):
                 self._key_ = local_key()
             except KeyUnavailableError as e:  # no entry can be authenticated: run uncached, as for a shared folder
                 self.trusted, self.writable, self.problem = False, False, str(e)
-                if self._root not in _WARNED:
-                    _WARNED.add(self._root)
+                if self.root not in _WARNED:
+                    _WARNED.add(self.root)
                     logger.warning("not using the artifact cache: %s; graphs compile and run in memory", e)
         return self._key_
 
@@ -212,8 +212,8 @@ class ArtifactStore(DerivedEntries):
         """Turn the store read-only, warning once per folder per process."""
         self.writable = False
         self.problem = f"{error}"
-        if self._root not in _WARNED:
-            _WARNED.add(self._root)
+        if self.root not in _WARNED:
+            _WARNED.add(self.root)
             logger.warning(
                 "artifact cache %s cannot be written (%s); graphs compile and run in memory "
                 "and nothing new is stored",
