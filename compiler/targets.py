@@ -217,9 +217,11 @@ class OnnxRuntimeTarget(Target):
         # Weights go to an external file the runtime maps (ort_optimizer's NOTE has the numbers).
         pad_feeds_pool = bool(artifact.info.get("pad_feeds_pool"))
         gemm_rows = artifact.info.get("gemm_weight_rows")
+        activation_bytes = artifact.info.get("activation_bytes")
         result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
             arrays=artifact.arrays, out_path=out_path, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
+            activation_bytes=activation_bytes,
         )
         if providers and providers[0] not in result.info.get("optimized_for", ()):
             # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,
@@ -234,6 +236,7 @@ class OnnxRuntimeTarget(Target):
             result = optimize(
                 artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
                 arrays=artifact.arrays, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
+                activation_bytes=activation_bytes,
             )
         if self._fuses(options):  # after ORT's own fusions (compiler/kernels/KERNELS.md)
             from webnnc.compiler.kernels import fuse_artifact

@@ -62,8 +62,8 @@ def create_session(
     Args:
         folder: where the graph's external weights are (a multi-file artifact): ONNX Runtime
             resolves the graph's ``weights`` location inside it, and memory-maps the file.
-        settings: the manifest's ``session`` record (``prepacking``: bool, chosen at compile
-            time).
+        settings: the manifest's ``session`` record (``prepacking``, ``memory_pattern``:
+            bools chosen at compile time; a missing ``memory_pattern`` keeps ORT's default).
         kernels: the verified bytes of the artifact's fused-kernel library (``kernels.so``),
             registered as the custom ops its graph names (``runtime/_kernels.py``).
     """
@@ -83,6 +83,11 @@ def create_session(
         # creation against 0.09-0.15 s without, and every prepacked weight is a private copy
         # (peak RSS). Loading fast is what the cache is for; a manifest may turn it on.
         so.add_session_config_entry("session.disable_prepacking", "1")
+    pattern = settings.get("memory_pattern", True) is not False
+    if target == "onnx-cpu" and not pattern:
+        # The compiler found this graph's activations large: ORT's memory pattern would hold
+        # them twice in a process that runs the graph repeatedly (ort_optimizer's NOTE).
+        so.enable_mem_pattern = False
     if folder is not None:
         so.add_session_config_entry("session.model_external_initializers_file_folder_path", folder)
     if intra_op_threads:
@@ -111,6 +116,7 @@ def create_session(
         "format": fmt,
         "optimization_at_load": "disabled",
         "prepacking": "on" if target == "onnx-cpu" and prepack else "off",
+        "memory_pattern": "off" if target == "onnx-cpu" and not pattern else "on",
         "external_weights": folder is not None,
         "cuda_graph": cuda_graph,
         "onnxruntime": ort.__version__,

@@ -205,6 +205,9 @@ class OnnxEmitter:
         if _pad_feeds_pool(model.graph):
             info["pad_feeds_pool"] = True  # ort_optimizer.optimize's NOTE on Pad_Fusion says why
         info["gemm_weight_rows"] = gemm_weight_rows(graph)  # for the prepacking choice
+        plan = graph.meta.get("memory_plan")
+        if plan is not None:  # for the memory-pattern choice (ort_optimizer.memory_pattern_pays)
+            info["activation_bytes"] = int(plan.arena_bytes.get("scratch", 0))
         return Artifact(data=data, format="onnx", info=info, arrays=arrays or {})
 
     def supported_ops(self) -> frozenset[str]:
