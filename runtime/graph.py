@@ -75,8 +75,10 @@ def convert_input(what: str, x: Any, dtype: np.dtype[Any], shape: tuple[int, ...
     found = _describe(x)
     try:
         a = x if isinstance(x, np.ndarray) else np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise InputMismatchError(f"{what}: expected {expected}; cannot make an array of {found} ({e})") from None
+    except Exception as e:  # TypeError / ValueError, or whatever a foreign object's __array__ raises
+        raise InputMismatchError(
+            f"{what}: expected {expected}; cannot make an array of {found} ({type(e).__name__}: {e})"
+        ) from None
     if a.dtype != dtype:
         a = _convert_values(what, a, dtype, expected)
     if a.shape != shape:

@@ -285,7 +285,10 @@ class MLContext:
         Raises:
             InputMismatchError: a bad input, or a preallocated output of the wrong shape,
                 type or name.
+            WebNNRuntimeError: ``graph`` is not an MLGraph.
         """
+        if not callable(getattr(graph, "run", None)):  # duck-typed: no import on the per-call path
+            raise WebNNRuntimeError(f"compute: graph: expected an MLGraph; found {type(graph).__name__}")
         if outputs is None or not isinstance(outputs, Mapping):
             if isinstance(outputs, str):
                 outputs = [outputs]

@@ -149,6 +149,9 @@ def _clip(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         if hi is not None:
             y = ctx.call("min", y, ctx.operand(hi, like=x))
         return [y]
+    for what, bound in (("min", lo), ("max", hi)):
+        if bound is not None and np.asarray(bound).size != 1:
+            raise Unsupported(f"{what}: expected a scalar; found shape {list(np.asarray(bound).shape)}")
     lo_v = None if lo is None else float(np.asarray(lo).reshape(()))
     hi_v = None if hi is None else float(np.asarray(hi).reshape(()))
     return [ctx.call("clamp", x, min_value=lo_v, max_value=hi_v)]

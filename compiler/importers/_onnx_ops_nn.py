@@ -27,6 +27,11 @@ def _spatial_pads(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int],
     """WebNN padding [top, bottom, left, right] from ONNX pads / auto_pad (static shapes)."""
     auto_pad = node.attr("auto_pad", "NOTSET")
     n = len(kernel)
+    if n != len(in_hw):
+        raise Unsupported(f"kernel_shape {list(kernel)}: expected {len(in_hw)} values (one per spatial axis); found {n}")
+    for what, values in (("strides", strides), ("dilations", dilations)):
+        if len(values) != n:
+            raise Unsupported(f"{what} {list(values)}: expected {n} values (one per spatial axis); found {len(values)}")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         pads = [0] * (2 * n)
         for i in range(n):
@@ -38,6 +43,8 @@ def _spatial_pads(node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int],
         pads = [0] * (2 * n)
     elif auto_pad in ("NOTSET", ""):
         pads = list(node.attr("pads", [0] * (2 * n)))
+        if len(pads) != 2 * n:
+            raise Unsupported(f"pads {pads}: expected {2 * n} values (begin and end per spatial axis); found {len(pads)}")
     else:
         raise Unsupported(f"auto_pad={auto_pad!r} is not an ONNX value")
     if any(p < 0 for p in pads):
@@ -79,7 +86,9 @@ def _pads_1d_as_2d(node: OnnxNode, was_1d: bool) -> OnnxNode:
     """ONNX 1-D pads [begin, end] as the 2-D pads [0, begin, 0, end] of the [1, L] layout."""
     if not was_1d or "pads" not in node.attrs:
         return node
-    p = node.attrs["pads"]
+    p = list(node.attrs["pads"])
+    if len(p) != 2:
+        raise Unsupported(f"pads {p}: expected 2 values (begin and end of the 1-D axis); found {len(p)}")
     return OnnxNode(node.name, node.op_type, node.opset, node.inputs,
                     {**node.attrs, "pads": [0, p[0], 0, p[1]]}, node.num_outputs)
 
@@ -399,6 +408,10 @@ def _einsum_terms(equation: str, ranks: list[int]) -> tuple[list[str], str]:
     if not arrow:  # implicit output: indices used once, alphabetically
         once = [c for c in sorted(set(lhs.replace(",", ""))) if lhs.count(c) == 1]
         out = "".join(once)
+    unknown = sorted(set(out) - set(lhs.replace(",", "")))
+    if unknown or len(set(out)) != len(out):
+        raise Unsupported(f"equation {equation!r}: expected output indices that appear once each and "
+                          f"on the left of '->'; found {out!r}")
     return terms, out
 
 

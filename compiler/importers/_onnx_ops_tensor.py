@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -141,6 +142,11 @@ def _slice(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     size = list(x.shape)
     stride = [1] * x.rank
     reverse_axes: list[int] = []
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise Unsupported(
+            f"starts {starts}, ends {ends}, axes {axes}, steps {steps}: expected one value each per "
+            f"sliced axis; found {len(starts)}, {len(ends)}, {len(axes)} and {len(steps)}"
+        )
     for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
         a = normalize_axis(a, x.rank)
         d = x.shape[a]
@@ -236,7 +242,10 @@ def _scatter_nd(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
 def _expand(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x = _x(ctx, node)
     target = node.ints(1, "shape") or []
-    shape = list(np.broadcast_shapes(tuple(x.shape), tuple(target)))
+    try:
+        shape = list(np.broadcast_shapes(tuple(x.shape), tuple(target)))
+    except ValueError:
+        raise Unsupported(f"shape {target}: expected a shape that input shape {list(x.shape)} broadcasts to") from None
     if shape == list(x.shape):
         return [x]
     return [ctx.call("expand", x, shape)]
@@ -351,6 +360,11 @@ def _resize(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
 def _resample_or_gathers(ctx: ImportContext, node: OnnxNode, x: MLOperand, scales: list[float] | None,
                          sizes: list[int] | None) -> MLOperand:
     """resample2d where it computes the same; else exact per-axis gathers (_onnx_resize.py)."""
+    for what, values in (("scales", scales), ("sizes", sizes)):
+        if values is not None and len(values) != x.rank:
+            raise Unsupported(f"{what} {values}: expected {x.rank} values (one per input axis); found {len(values)}")
+    if scales is not None and not all(math.isfinite(f) and f > 0 for f in scales):
+        raise Unsupported(f"scales {scales}: expected finite positive values")
     try:
         return _resample(ctx, node, x, scales, sizes)
     except Unsupported as first:
@@ -376,6 +390,8 @@ def _depth_space(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     if x.rank != 4:
         raise Unsupported(f"rank-{x.rank} input: {node.op_type} is defined for NCHW tensors")
     bs = int(node.attr("blocksize"))
+    if bs < 1:
+        raise Unsupported(f"blocksize: expected a positive integer; found {bs}")
     n, c, h, w = x.shape
     if node.op_type == "SpaceToDepth":
         t = ctx.reshape(x, [n, c, h // bs, bs, w // bs, bs])
@@ -494,7 +510,11 @@ def _one_hot(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     depth_arr = node.const(1, "depth")
     values = node.const(2, "values")
     assert depth_arr is not None and values is not None
+    if np.asarray(depth_arr).size != 1:
+        raise Unsupported(f"depth: expected a scalar; found shape {list(np.asarray(depth_arr).shape)}")
     depth = int(np.asarray(depth_arr).reshape(()))
+    if not 1 <= depth <= 2**31 - 1:
+        raise Unsupported(f"depth: expected a value in [1, 2^31-1] (the largest WebNN dimension); found {depth}")
     rank = len(ctx.shape(idx)) + 1
     axis = normalize_axis(node.attr("axis", -1), rank)
     if isinstance(idx, MLOperand):

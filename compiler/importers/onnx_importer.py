@@ -99,6 +99,10 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str, dict[str, np.ndarray]]:
             return onnx.load_from_string(bytes(model)), "model", {}
         except Exception as e:  # protobuf's DecodeError, onnx's own errors
             raise OnnxImportError(f"model bytes: not a readable ONNX model: {type(e).__name__}: {e}") from None
+    if not isinstance(model, str | Path):
+        raise OnnxImportError(
+            f"ONNX model: expected a file path, serialized bytes or an onnx.ModelProto; found {type(model).__name__}"
+        )
     path = Path(model)
     if not path.is_file():
         raise OnnxImportError(f"ONNX model {str(path)!r} does not exist")
@@ -210,6 +214,18 @@ def _skeleton(model: onnx.ModelProto) -> tuple[onnx.ModelProto, frozenset[str]]:
     return skeleton, frozenset(stripped)
 
 
+def _shape_value(value: Any, name: str, where: str) -> list[int]:
+    """``input_shapes[name]`` as a list of ints, or an :class:`OnnxImportError` naming it."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise OnnxImportError(
+            f"{where}: input_shapes[{name!r}]: expected a sequence of integers; found {type(value).__name__}"
+        )
+    dims = list(value)
+    if not all(isinstance(d, int | np.integer) and not isinstance(d, bool) for d in dims):
+        raise OnnxImportError(f"{where}: input_shapes[{name!r}]: expected a sequence of integers; found {dims!r}")
+    return [int(d) for d in dims]
+
+
 def _pin_input_shapes(
     model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]], where: str, weights: frozenset[str] = frozenset()
 ) -> onnx.ModelProto:
@@ -228,7 +244,7 @@ def _pin_input_shapes(
     for inp in real_inputs:
         tt = inp.type.tensor_type
         if inp.name in shapes:
-            dims = list(shapes[inp.name])
+            dims = _shape_value(shapes[inp.name], inp.name, where)
             if tt.HasField("shape") and len(tt.shape.dim) not in (0, len(dims)):
                 raise OnnxImportError(
                     f"{where}: input {inp.name!r} has rank {len(tt.shape.dim)}; --input-shape "
@@ -255,6 +271,44 @@ def _pin_input_shapes(
             "in the API"
         )
     return model
+
+
+_SCHEMAS: dict[tuple[str, int], Any] = {}
+
+
+def _schema_problem(node: onnx.NodeProto, opset: int) -> str | None:
+    """Why ``node`` (default domain) does not fit its operator's schema: an attribute of the
+    wrong type, a required attribute missing, too few inputs; None when it fits or has no schema.
+    Converters read attributes as the schema types them, so these would otherwise fail inside
+    a converter (``'int' object is not iterable``)."""
+    import onnx
+
+    key = (node.op_type, opset)
+    if key not in _SCHEMAS:
+        try:
+            _SCHEMAS[key] = onnx.defs.get_schema(node.op_type, opset, "")
+        except (onnx.defs.SchemaError, TypeError):  # TypeError: an opset beyond int32
+            _SCHEMAS[key] = None
+    schema = _SCHEMAS[key]
+    if schema is None:
+        return None
+    names = onnx.AttributeProto.AttributeType.Name
+    declared = schema.attributes
+    given = set()
+    for a in node.attribute:
+        given.add(a.name)
+        spec = declared.get(a.name)
+        if spec is None or a.ref_attr_name or a.type == onnx.AttributeProto.UNDEFINED:
+            continue
+        expected = int(spec.type.value)
+        if a.type != expected:
+            return f"attribute {a.name!r}: expected {names(expected)}, found {names(a.type)}"
+    missing = sorted(n for n, spec in declared.items() if spec.required and n not in given)
+    if missing:
+        return f"required attribute {missing[0]!r} is missing"
+    if len(node.input) < schema.min_input:
+        return f"expected at least {schema.min_input} input(s); found {len(node.input)}"
+    return None
 
 
 def _decode_attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -498,6 +552,11 @@ def _convert_graph(
         if missing:
             raise OnnxImportError(f"{where}: node {label!r} reads {missing}, which nothing produces")
         inputs: list[Tensor | None] = [values[n] if n else None for n in node.input]
+        problem = _schema_problem(node, node_opset)
+        if problem is not None:
+            problems.append(UnsupportedProblem(label, node.op_type, node_opset, problem))
+            poisoned.update(node.output)
+            return
         try:
             attrs = _decode_attributes(node)
         except Exception as e:  # a tensor attribute of an unknown data type (KeyError), bad data
@@ -511,7 +570,11 @@ def _convert_graph(
         results = _fold_or_convert(ctx, folder, node, view)
         if isinstance(results, str) and node.op_type == "If" and not isinstance(inputs[0], MLOperand):
             # a condition known at import time (often a shape check): inline the taken branch
-            branch = view.attrs["then_branch" if bool(np.asarray(inputs[0])) else "else_branch"].g
+            branch = _taken_branch(view, inputs[0])
+            if isinstance(branch, str):
+                problems.append(UnsupportedProblem(label, node.op_type, node_opset, branch))
+                poisoned.update(node.output)
+                return
             for k, sub in enumerate(branch.node):
                 process(sub, node_opset, f"{label}/{sub.name or f'{sub.op_type}_{k}'}", depth + 1)
             for name, out in zip(node.output, branch.output, strict=True):
@@ -576,6 +639,22 @@ def _convert_graph(
 
 
 _MAX_FUNCTION_DEPTH = 4
+
+
+def _taken_branch(view: OnnxNode, condition: Any) -> onnx.GraphProto | str:
+    """The branch an ``If`` with a constant condition takes, or why it cannot be inlined."""
+    import onnx
+
+    cond = np.asarray(condition)
+    if cond.size != 1:
+        return f"condition: expected one boolean; found shape {list(cond.shape)}"
+    name = "then_branch" if bool(cond.reshape(())) else "else_branch"
+    branch = view.attrs.get(name)
+    if not isinstance(branch, onnx.AttributeProto) or not branch.HasField("g"):
+        return f"attribute {name!r}: expected a graph; found {'nothing' if branch is None else 'no graph'}"
+    if len(branch.g.output) != view.num_outputs:
+        return f"{name}: expected {view.num_outputs} output(s), one per If output; found {len(branch.g.output)}"
+    return branch.g
 
 
 def _expand_function(

@@ -45,6 +45,17 @@ def test_failures_are_one_line(raising_source: Path, args: list[str], message: s
     assert lines[0].startswith("webnnc ")
 
 
+def test_verify_of_a_folder_that_cannot_be_a_cache_is_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a file, not a cache folder")
+    proc = _run(["cache", "verify", "--cache-dir", str(not_a_folder)], tmp_path)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("webnnc ")]
+    assert len(errors) == 1 and f"cannot verify {not_a_folder}: cannot inspect" in errors[0], proc.stderr
+    # nothing was checked or dropped: no "BAD ... (dropped)" row and no negative count
+    assert "dropped" not in proc.stdout and "-1 good" not in proc.stdout, proc.stdout
+
+
 def test_debug_shows_the_traceback(raising_source: Path) -> None:
     for args, env in ((["--debug"], None), ([], {"WEBNNC_DEBUG": "1"})):
         proc = _run(["compile", "model.py:build", *args], raising_source, env)

@@ -214,6 +214,11 @@ def run_verify(args: argparse.Namespace) -> int:
     with _store(args) as store:
         total = sum(1 for _ in store)
         bad = store.verify()
+        if any(key == "-" for key, _ in bad):  # the store could not verify at all: nothing was dropped
+            from webnnc.cli import UserError
+
+            reasons = "; ".join(p.removeprefix("cannot verify: ") for k, p in bad if k == "-")
+            raise UserError(f"cannot verify {store.directory}: {reasons}")
         for key, problem in bad:
             print(f"BAD  {key[:16]}  {problem} (dropped)")
         print(f"verified {total} entries: {total - len(bad)} good, {len(bad)} bad")
