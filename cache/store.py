@@ -130,7 +130,12 @@ class ArtifactStore(DerivedEntries):
     ) -> None:
         # a str path: what a hit touches stays pathlib-free (``_files.py``'s note); ``directory``
         # is the Path of it for everyone else
-        root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
+        try:
+            root = os.path.expanduser(os.fspath(directory)) if directory is not None else default_cache_root()
+        except TypeError:
+            raise CacheError(f"cache folder: expected a path; found {type(directory).__name__}") from None
+        if "\0" in root:
+            raise CacheError(f"cache folder {root!r}: expected a path; found a NUL byte in it")
         env_limit = os.environ.get("WEBNNC_CACHE_SIZE_LIMIT")
         self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")

@@ -63,12 +63,16 @@ def load(
     Raises:
         RuntimeLoadError: nothing usable is stored under that name/key for ``target``.
     """
+    for what, value in (("name_or_key", name_or_key), ("target", target)):
+        if not isinstance(value, str):
+            raise RuntimeLoadError(f"load: {what}: expected a str; found {type(value).__name__}")
     t0 = time.perf_counter()
     if target.startswith("onnx-"):
         # onnxruntime is needed for the session anyway, and the compatibility check reads
         # its version: imported first, with the store, so "lookup" times the cache's work
         import webnnc.runtime._session  # noqa: F401
     from webnnc.cache.compat import runtime_incompatibility
+    from webnnc.cache.errors import CacheError
     from webnnc.cache.store import ArtifactStore
 
     import_ms = (time.perf_counter() - t0) * 1e3
@@ -103,12 +107,15 @@ def load(
         except (BundleError, SignatureError) as e:
             raise RuntimeLoadError(str(e)) from None
     else:
-        if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
-            from webnnc.cache.remote import open_tiered_store  # only when a remote is configured
+        try:
+            if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
+                from webnnc.cache.remote import open_tiered_store  # only when a remote is configured
 
-            store = open_tiered_store(cache_dir, remote)
-        else:
-            store = ArtifactStore(cache_dir)
+                store = open_tiered_store(cache_dir, remote)
+            else:
+                store = ArtifactStore(cache_dir)
+        except CacheError as e:  # a cache_dir that is no path
+            raise RuntimeLoadError(f"load: {e}") from None
         where = store.root
         keys = [name_or_key] if is_key else [m.key for m in store.find(name_or_key, target)]
         for key in keys:
