@@ -108,8 +108,8 @@ def load(
             raise RuntimeLoadError(str(e)) from None
     else:
         try:
-            if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):
-                from webnnc.cache.remote import open_tiered_store  # only when a remote is configured
+            if remote is not None or os.environ.get("WEBNNC_REMOTE_CACHE"):  # only then: the remote tier
+                from webnnc.cache.remote import open_tiered_store
 
                 store = open_tiered_store(cache_dir, remote)
             else:
