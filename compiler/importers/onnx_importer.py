@@ -520,9 +520,21 @@ def _convert_graph(
         values[inp.name] = b.input(inp.name, dims, dtype)
 
     used: dict[str, int] = {}
-    for node in graph.node:
+    writer: dict[str, str] = {}  # value name -> the node that assigns it (ONNX assigns each once)
+    for index, node in enumerate(graph.node):
         for n in node.input:
             used[n] = used.get(n, 0) + 1
+        for n in node.output:
+            if not n:
+                continue
+            if n in writer or n in values:
+                label = node.name or f"{node.op_type}_{index}"
+                first = f"node {writer[n]!r}" if n in writer else "a graph input or initializer"
+                raise OnnxImportError(
+                    f"{where}: node {label!r} writes {n!r}, which {first} already defines; "
+                    "expected every value to be assigned once"
+                )
+            writer[n] = node.name or f"{node.op_type}_{index}"
     for out in graph.output:
         used[out.name] = used.get(out.name, 0) + 1
 

@@ -46,6 +46,12 @@ CASES: dict[str, tuple[Any, str]] = {
     "input of unknown dtype": (_model([h.make_node("Relu", ["x"], ["y"])], in_type=99), "input 'x' has ONNX element type 99"),
     "non-UTF-8 op type": (_non_utf8_op(), "not UTF-8"),
     "garbage bytes": (b"\x08\x07garbage" * 10, "not a readable ONNX model"),
+    "value assigned twice": (
+        _model([h.make_node("Relu", ["x"], ["y"], name="a"), h.make_node("Neg", ["x"], ["y"], name="b")]),
+        "node 'b' writes 'y', which node 'a' already defines; expected every value to be assigned once"),
+    "node writes a graph input": (
+        _model([h.make_node("Relu", ["x"], ["x"], name="r"), h.make_node("Neg", ["x"], ["y"])]),
+        "node 'r' writes 'x', which a graph input or initializer already defines"),
 }
 
 
