@@ -93,8 +93,8 @@ def _pads_1d_as_2d(node: OnnxNode, was_1d: bool) -> OnnxNode:
                     {**node.attrs, "pads": [0, p[0], 0, p[1]]}, node.num_outputs)
 
 
-@onnx_op("Conv", webnn=["conv2d", "reshape", "slice", "concat", "transpose", "pad"],
-         note="1-D convolutions run as 2-D ones; 3-D ones as one conv2d over depth-unrolled channels")
+@onnx_op("Conv", webnn=["conv2d", "reshape", "slice", "gather", "add", "transpose", "pad"],
+         note="1-D convolutions run as 2-D ones; 3-D ones as a sum of conv2d's over the kernel depth")
 def _conv(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
     x, w = ctx.operand(node.inputs[0]), node.inputs[1]  # type: ignore[arg-type]
     assert w is not None

@@ -1,7 +1,7 @@
 """1-D and 3-D Conv / MaxPool / AveragePool / global pools / InstanceNormalization == ONNX Runtime.
 
 WebNN has 2-D convolution, pooling and instance normalization only: 1-D inputs run in an
-[N, C, 1, L] layout, 3-D ones as compositions (depth unrolled into channels for Conv, two
+[N, C, 1, L] layout, 3-D ones as compositions (a sum over the kernel depth of 2-D convolutions for Conv, two
 separable 2-D pools, spatial axes flattened for global pools and instance norm), so sums are
 reassociated: tolerance rtol 1e-4, atol 1e-5 for convolutions, averages and norms (float32,
 inputs and weights of unit scale); max pooling is exact.
@@ -99,3 +99,20 @@ def test_spatial_rank_op_matches_onnxruntime(case: Any, nocache_context: Any) ->
         np.testing.assert_array_equal(got, want)
     else:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=cid)
+
+
+def test_conv3d_with_a_filter_computed_at_run_time(nocache_context: Any) -> None:
+    # the filter is a graph input: its depth slices are sliced in the graph, not folded
+    shape, wshape = [1, 4, 6, 7, 7], [6, 2, 3, 3, 3]
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=2, pads=[1, 0, 1, 1, 1, 0], strides=[1, 2, 1])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", F, shape),
+                                            helper.make_tensor_value_info("w", F, wshape)],
+                              [helper.make_tensor_value_info("y", F, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32), "w": rng.standard_normal(wshape).astype(np.float32)}
+    builder = nocache_context.create_graph_builder()
+    got = nocache_context.compute(builder.build(import_onnx(model, builder=builder)), feeds)["y"]
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
