@@ -37,6 +37,7 @@ Format: an uncompressed POSIX tar (gzip is accepted on reading) holding exactly
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -79,6 +80,7 @@ _INDEX = "webnnc-bundle.json"
 _MEMBER = re.compile(
     r"(entries/([0-9a-f]{64})\.json|objects/([0-9a-f]{64})(/(" + "|".join(map(re.escape, ENTRY_FILES)) + r"))?)"
 )
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 _MAX_MEMBERS = 1 << 16  # 4 members per entry at most: 16,000 entries, far beyond any deployment
 _MAX_INDEX = 4 * MAX_JSON_BYTES  # ~300 B per entry in the index
@@ -104,6 +106,51 @@ class _BoundedTarInfo(tarfile.TarInfo):
         return member
 
 
+def _kind(value: object) -> str:
+    """What a JSON value is, for messages: ``a list``, ``a string``, ``null``."""
+    if value is None:
+        return "null"
+    name = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _parse_index(index: object) -> tuple[list[tuple[str, str]], dict[str, tuple[str, ...]]]:
+    """The (key, sha256) pairs a bundle index lists, and each key's names.
+
+    Raises:
+        ValueError: the index is not the format's (the message says what was expected and found).
+    """
+    if not isinstance(index, dict):
+        raise ValueError(f"expected a JSON object, found {_kind(index)}")
+    if index.get("bundle_version") != BUNDLE_VERSION:
+        raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
+    entries = index.get("entries")
+    if not isinstance(entries, list):
+        raise ValueError(f"'entries': expected a list, found {_kind(entries)}")
+    listed: list[tuple[str, str]] = []
+    # every name the entry had in the exporting cache (its manifest's and the ones
+    # registered later, e.g. `webnnc compile --name`); absent in older bundles
+    names: dict[str, tuple[str, ...]] = {}
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise ValueError(f"entries[{i}]: expected an object with key and sha256, found {_kind(e)}")
+        key, sha = e.get("key"), e.get("sha256")
+        for field_name, value in (("key", key), ("sha256", sha)):
+            if not (isinstance(value, str) and _HEX64.fullmatch(value)):
+                raise ValueError(f"entries[{i}].{field_name}: expected 64 hex digits, found {value!r:.80}")
+        assert isinstance(key, str) and isinstance(sha, str)
+        if key in names:
+            raise ValueError(f"entries[{i}]: key {key[:12]}… is listed twice")
+        given = e.get("names")
+        if given is not None and not isinstance(given, list):
+            raise ValueError(f"entries[{i}].names: expected a list of strings, found {_kind(given)}")
+        listed.append((key, sha))
+        names[key] = tuple(n for n in given or () if isinstance(n, str) and n)
+    return listed, names
+
+
 def _check(manifest: Manifest, key: str) -> None:
     from webnnc.cache.key import key_digest
 
@@ -115,6 +162,22 @@ def _check(manifest: Manifest, key: str) -> None:
         from webnnc.cache._files import check_manifest
 
         check_manifest(manifest, key)  # the file list: fixed names, adding up to the artifact hash
+
+
+def _open_problem(path: Path, error: BaseException) -> str:
+    """Why ``tarfile.open`` refused ``path``, in one line (tarfile lists every method it tried,
+    one per line)."""
+    if isinstance(error, OSError) and not isinstance(error, tarfile.TarError):
+        return str(error)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    if size == 0:
+        return "expected a tar archive, found an empty file"
+    if isinstance(error, tarfile.ReadError) and "could not be opened successfully" in str(error):
+        return f"expected a tar archive (optionally gzip-compressed), found {size} B of something else"
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 class BundleReader:
@@ -131,7 +194,7 @@ class BundleReader:
         except BundleError as e:
             raise BundleError(f"{self.path}: {e}") from None
         except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
-            raise BundleError(f"{self.path}: not a readable webnnc bundle ({e})") from None
+            raise BundleError(f"{self.path}: not a readable webnnc bundle ({_open_problem(self.path, e)})") from None
         try:
             self.manifests: dict[str, Manifest] = {}
             self.index: dict[str, Any] = {}  # the parsed index (fields beyond the format's are kept)
@@ -187,16 +250,8 @@ class BundleReader:
             index_member = members.pop(_INDEX)
             assert index_member is not None
             index = load_json(self._read(index_member, _MAX_INDEX), _INDEX, _MAX_INDEX)
-            self.index = index if isinstance(index, dict) else {}
-            if index.get("bundle_version") != BUNDLE_VERSION:
-                raise ValueError(f"bundle_version {index.get('bundle_version')!r}, expected {BUNDLE_VERSION}")
-            listed = [(str(e["key"]), str(e["sha256"])) for e in index["entries"]]
-            # every name the entry had in the exporting cache (its manifest's and the ones
-            # registered later, e.g. `webnnc compile --name`); absent in older bundles
-            self.names: dict[str, tuple[str, ...]] = {
-                str(e["key"]): tuple(str(n) for n in e.get("names") or () if isinstance(n, str) and n)
-                for e in index["entries"]
-            }
+            listed, self.names = _parse_index(index)
+            self.index = index
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise self._fail(f"malformed {_INDEX}: {e}") from None
         for key, sha in listed:
@@ -397,6 +452,8 @@ def export_bundle(
     out = Path(path)
     if not out.parent.is_dir():
         raise BundleError(f"cannot write {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise BundleError(f"cannot write {out}: expected a bundle file path, found a folder")
     aliases = store.aliases()
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     exported: list[Manifest] = []
@@ -415,14 +472,14 @@ def export_bundle(
                 if hit is None:
                     continue
                 hm = hit.manifest
-                names = store.names(hm.key, hm, aliases=aliases)
-                names += [n for n in asked.get(hm.key, ()) if n not in names]
+                entry_names = store.names(hm.key, hm, aliases=aliases)
+                entry_names += [n for n in asked.get(hm.key, ()) if n not in entry_names]
                 entries.append({
-                    "key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "names": names,
+                    "key": hm.key, "sha256": hm.artifact_sha256, "name": hm.name, "names": entry_names,
                     "target": hm.target,
                 })
                 signatures[hm.key] = ring.sign_entry(hm)
-                name_signatures[hm.key] = {n: ring.sign(name_payload(hm.target, n, hm.key)) for n in names}
+                name_signatures[hm.key] = {n: ring.sign(name_payload(hm.target, n, hm.key)) for n in entry_names}
                 _add(tar, f"entries/{hm.key}.json", hm.to_json().encode(), hm.created)
                 if hm.artifact_sha256 not in objects:
                     objects.add(hm.artifact_sha256)
@@ -440,8 +497,11 @@ def export_bundle(
             }
             _add(tar, _INDEX, json.dumps(index, indent=1, sort_keys=True).encode(), time.time())
         os.replace(tmp, out)
+    except OSError as e:  # a read-only or full folder, no permission: not a traceback from tarfile
+        raise BundleError(f"cannot write {out}: {e.strerror or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS, not ENOENT)
+            tmp.unlink(missing_ok=True)
     return exported
 
 
@@ -499,7 +559,7 @@ def import_bundle(
                     report.conflicts.append(manifest)
                 else:
                     report.present.append(manifest)
-            elif store.put(manifest, bundle.artifact(key)) is None:
+            elif not _put_streamed(store, bundle, key, manifest):
                 raise CacheError(f"cannot import into {store.directory}: {store.problem or 'not writable'}")
             else:
                 report.imported.append(manifest)
@@ -507,6 +567,18 @@ def import_bundle(
                 if name != manifest.name:
                     store.add_name(manifest, name)
     return report
+
+
+def _put_streamed(store: ArtifactStore, bundle: BundleReader, key: str, manifest: Manifest) -> bool:
+    """Store ``key``'s artifact file by file, hashed again while it is copied (a weights file
+    is hundreds of MB: never whole in memory). False when the store cannot be written."""
+    try:
+        if manifest.files:
+            return store.put_stream(manifest, lambda name: bundle.artifact_stream(key, name))
+        with bundle.artifact_stream(key) as f:
+            return store.put_stream(manifest, f)
+    except CacheCorruptionError as e:  # the file changed after verify_all()
+        raise BundleError(f"{bundle.path}: rejected: {e}") from None
 
 
 class BundleWriter:

@@ -30,6 +30,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from webnnc.cache.errors import CacheError
+from webnnc.cache.remote._config import RemoteConfigError
 
 __all__ = ["Backend", "FsspecBackend", "ObjectTooLargeError", "RedisBackend", "open_backend"]
 
@@ -148,8 +149,12 @@ class FsspecBackend:
             return
         tmp = Path(f"{path}.{uuid.uuid4().hex[:8]}.tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):  # gone after the rename; debris after a failure
+                tmp.unlink(missing_ok=True)
 
     def exists(self, name: str) -> bool:
         return bool(self.fs.exists(self._path(name)))
@@ -296,9 +301,13 @@ def open_backend(url: str, *, timeout: float, options: dict[str, Any]) -> Backen
 
     Raises:
         CacheError: the library the URL needs is not installed.
+        RemoteConfigError: the URL (or a storage option) is malformed; nothing was contacted.
     """
+    given = url
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     try:
+        if "://" in url:
+            _ = urlsplit(url).port  # a broken host or port ("http://[::1", "redis://h:99999") fails here
         if scheme in ("redis", "rediss", "unix"):
             return RedisBackend(url, timeout=timeout)
         if scheme == "file" and "://" not in url:
@@ -307,5 +316,12 @@ def open_backend(url: str, *, timeout: float, options: dict[str, Any]) -> Backen
     except ImportError as e:
         raise CacheError(
             f"the remote cache {url} needs the {e.name or 'missing'} package (pip install 'webnnc[remote]')"
+        ) from None
+    except (ValueError, TypeError, KeyError) as e:
+        # opening contacts nothing (fsspec and redis connect on first use): what fails here
+        # is the URL itself (an unknown protocol, a bad port, a broken IPv6 host) or an option
+        raise RemoteConfigError(
+            f"remote cache URL {given!r}: expected s3://BUCKET/PREFIX, file:///FOLDER (or a folder path) "
+            f"or redis://HOST:PORT/DB; found {type(e).__name__}: {' '.join(str(e).split())[:200]}"
         ) from None
 

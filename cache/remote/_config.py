@@ -6,6 +6,7 @@ Every ``WEBNNC_REMOTE_*`` variable is read here (the keys in :mod:`webnnc.cache.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,20 @@ class RemoteConfigError(CacheError):
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive, finite number of seconds from ``env[name]`` (``default`` when unset)."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise RemoteConfigError(f"{name}: expected a positive number of seconds; found {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,16 +102,16 @@ class RemoteConfig:
                 raise ValueError("not a JSON object")
         except ValueError as e:
             raise RemoteConfigError(f"WEBNNC_REMOTE_OPTIONS: expected a JSON object of storage options ({e})") from None
-        try:
-            cfg = cls(
-                url=url,
-                mode=env.get("WEBNNC_REMOTE_MODE") or "read-only",
-                timeout=float(env.get("WEBNNC_REMOTE_TIMEOUT") or DEFAULT_TIMEOUT_S),
-                lock=_flag(env.get("WEBNNC_REMOTE_LOCK")),
-                lock_ttl=float(env.get("WEBNNC_REMOTE_LOCK_TTL") or DEFAULT_LOCK_TTL_S),
-                options=options,
-            )
-        except ValueError as e:
-            raise RemoteConfigError(f"WEBNNC_REMOTE_TIMEOUT / WEBNNC_REMOTE_LOCK_TTL: not a number ({e})") from None
+        mode = env.get("WEBNNC_REMOTE_MODE") or "read-only"
+        if mode not in _MODES:
+            raise RemoteConfigError(f"WEBNNC_REMOTE_MODE: expected one of {list(_MODES)}; found {mode!r}")
+        cfg = cls(
+            url=url,
+            mode=mode,
+            timeout=_seconds(env, "WEBNNC_REMOTE_TIMEOUT", DEFAULT_TIMEOUT_S),
+            lock=_flag(env.get("WEBNNC_REMOTE_LOCK")),
+            lock_ttl=_seconds(env, "WEBNNC_REMOTE_LOCK_TTL", DEFAULT_LOCK_TTL_S),
+            options=options,
+        )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(cfg, **given) if given else cfg

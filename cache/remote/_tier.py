@@ -33,7 +33,7 @@ from urllib.parse import quote
 from webnnc.cache.bundle import BundleError, BundleReader, BundleWriter
 from webnnc.cache.errors import CacheCorruptionError, CacheError
 from webnnc.cache.remote._backends import Backend, ObjectTooLargeError, open_backend
-from webnnc.cache.remote._config import RemoteConfig
+from webnnc.cache.remote._config import RemoteConfig, RemoteConfigError
 from webnnc.cache.signing import Keyring, SignatureError, name_payload
 
 if TYPE_CHECKING:
@@ -65,6 +65,13 @@ def _warn_once(url: str, message: str, *args: object) -> None:
 def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+
+
+def _segment(text: str) -> str:
+    """``text`` as one path segment of an object name: URL-quoted, and never ``.`` or ``..``
+    (which a folder remote would resolve: a model named ``..`` would name ``names/``)."""
+    quoted = quote(text, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 class RemoteCache:
@@ -102,6 +109,10 @@ class RemoteCache:
         return time.monotonic() >= self._down_until and self.keyring.can_verify
 
     def _failed(self, doing: str, error: BaseException) -> None:
+        if isinstance(error, RemoteConfigError):  # a malformed URL is not an outage: no retry
+            self._down_until = float("inf")
+            _warn_once(self.url, "remote cache not used: %s; using the local cache only", error)
+            return
         self._down_until = time.monotonic() + _DOWN_S
         _warn_once(
             self.url,
@@ -115,7 +126,7 @@ class RemoteCache:
 
     @staticmethod
     def _name(target: str, name: str) -> str:
-        return f"names/{quote(target, safe='')}/{quote(name, safe='')}"
+        return f"names/{_segment(target)}/{_segment(name)}"
 
     def close(self) -> None:
         if self._backend is not None:
@@ -169,7 +180,9 @@ class RemoteCache:
                     with reader.artifact_stream(key) as f:
                         stored = store.put_stream(manifest, f)
         except (BundleError, SignatureError, CacheCorruptionError) as e:
-            logger.warning("refused remote entry %s… from %s: %s; compiling locally", key[:12], self.url, e)
+            # name the remote object, not the temporary file it was downloaded to
+            reason = str(e).replace(str(path), self._entry(key))
+            logger.warning("refused remote entry %s… from %s: %s; compiling locally", key[:12], self.url, reason)
             return False
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # truncated or not a tar at all
             logger.warning(

@@ -133,6 +133,104 @@ def test_not_a_bundle(tmp_path: Path) -> None:
         BundleReader(junk)
 
 
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [(b"", "found an empty file"), (b"\x89PNG not a tar" * 100, "found 1400 B of something else")],
+)
+def test_not_a_tar_is_one_line_naming_the_file(tmp_path: Path, content: bytes, found: str) -> None:
+    # tarfile's own message lists every method it tried, one per line
+    junk = tmp_path / "junk.webnnc"
+    junk.write_bytes(content)
+    with pytest.raises(BundleError) as e:
+        BundleReader(junk)
+    assert "\n" not in str(e.value) and str(junk) in str(e.value) and found in str(e.value), str(e.value)
+
+
+def _edit_index(edit: Callable[[dict[str, object]], object]) -> Callable[[str, bytes], bytes]:
+    def rewrite(name: str, data: bytes) -> bytes:
+        return json.dumps(edit(json.loads(data))).encode() if name == "webnnc-bundle.json" else data
+
+    return rewrite
+
+
+def _set_in_first_entry(field: str, value: object) -> Callable[[dict[str, object]], object]:
+    def edit(index: dict[str, object]) -> object:
+        entries = index["entries"]
+        assert isinstance(entries, list)
+        entries[0][field] = value
+        return index
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda index: [index], "expected a JSON object, found a list"),
+        (lambda index: None, "expected a JSON object, found null"),
+        (lambda index: {**index, "entries": {"a": 1}}, "'entries': expected a list, found an object"),
+        (lambda index: {**index, "entries": "abc"}, "'entries': expected a list, found a string"),
+        (lambda index: {**index, "entries": [[1, 2]]}, "entries[0]: expected an object with key and sha256, found a list"),
+        (_set_in_first_entry("key", "../../etc"), "entries[0].key: expected 64 hex digits, found '../../etc'"),
+        (_set_in_first_entry("sha256", 5), "entries[0].sha256: expected 64 hex digits, found 5"),
+        # a string was once taken letter by letter: names 'a' ... as unsigned aliases
+        (_set_in_first_entry("names", "abc"), "entries[0].names: expected a list of strings, found a string"),
+        (lambda index: {**index, "entries": [*index["entries"], index["entries"][0]]}, "is listed twice"),
+    ],
+)
+def test_malformed_index_says_what_was_expected_and_found(
+    bundle: Path, tmp_path: Path, edit: Callable[[dict[str, object]], object], message: str
+) -> None:
+    _rewrite(bundle, _edit_index(edit))
+    with ArtifactStore(tmp_path / "dest") as dest:
+        with pytest.raises(BundleError) as e:
+            import_bundle(dest, bundle)
+        text = str(e.value)
+        assert f"{bundle}: rejected: malformed webnnc-bundle.json: " in text and message in text, text
+        assert "\n" not in text
+        assert list(dest) == []  # nothing imported
+    with ArtifactStore(tmp_path / "dest") as dest:  # the cache still takes a good entry
+        assert dest.put(fake_manifest(DATA_A, graph="a", name="a"), DATA_A) is not None
+
+
+def test_export_to_a_folder_or_an_unwritable_place_is_one_line(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ArtifactStore(cache_dir) as store:
+        assert store.put(fake_manifest(DATA_A, graph="a", name="a"), DATA_A) is not None
+        folder = tmp_path / "out"
+        folder.mkdir()
+        with pytest.raises(BundleError, match=f"cannot write {folder}: expected a bundle file path, found a folder"):
+            export_bundle(store, folder)  # was IsADirectoryError from os.replace
+
+        def refuse(src: object, dst: object) -> None:
+            raise PermissionError(13, "Permission denied", str(dst))
+
+        monkeypatch.setattr("webnnc.cache.bundle.os.replace", refuse)
+        target = tmp_path / "models.webnnc"
+        with pytest.raises(BundleError, match=f"cannot write {target}: Permission denied"):
+            export_bundle(store, target)  # was a bare PermissionError
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != cache_dir.name) == ["out"]  # no temp file left
+
+
+def test_import_streams_artifacts_instead_of_reading_them_whole(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # import read every artifact into memory (a weights file is hundreds of MB)
+    def whole(self: BundleReader, key: str) -> bytes:
+        raise AssertionError("import read an artifact whole")
+
+    monkeypatch.setattr(BundleReader, "artifact", whole)
+    with ArtifactStore(tmp_path / "other") as dest:
+        imported, _ = import_bundle(dest, bundle)
+        assert sorted(m.name or "" for m in imported) == ["a", "b"]
+        assert dest.verify() == []
+        for name, data in (("a", DATA_A), ("b", DATA_B)):
+            key = dest.resolve_name(name, "onnx-cpu")
+            hit = dest.get(key) if key else None
+            assert hit is not None and hit.data == data
+
+
 def test_runtime_loads_from_a_bundle_without_the_compiler(cache_dir: Path, tmp_path: Path) -> None:
     context = webnnc.ML().create_context(cache_dir=cache_dir)
     graph = build_tiny(context, 2.5, name="shipped")

@@ -45,6 +45,43 @@ def test_failures_are_one_line(raising_source: Path, args: list[str], message: s
     assert lines[0].startswith("webnnc ")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # compiled nothing and exited 0
+        (["--target", ","], "--target ',': expected one or more of onnx-cpu"),
+        (["--target", ""], "--target '': expected one or more of onnx-cpu"),
+        # onnx's "Value out of range: 99999999999999999999", naming no argument
+        (["--input-shape", "x=99999999999999999999,3"],
+         "--input-shape 'x=99999999999999999999,3': expected dimensions from 1 to 2147483647; found 99999999999999999999"),
+    ],
+)
+def test_bad_compile_arguments_are_one_line_naming_the_argument(
+    raising_source: Path, args: list[str], message: str
+) -> None:
+    proc = _run(["compile", "model.py:build", *args, "--cache-dir", str(raising_source / "c")], raising_source)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (raising_source / "c" / "entries").exists() or not any((raising_source / "c" / "entries").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("def build(a, b):\n    pass\n", "TypeError: build() missing 1 required positional argument: 'b'"),
+        ("def build(b):\n    raise ValueError('bad value in user code')\n", "ValueError: bad value in user code"),
+    ],
+)
+def test_an_error_raised_by_the_source_function_names_the_source(tmp_path: Path, body: str, message: str) -> None:
+    # a TypeError / ValueError from the user's FUNCTION read as if webnnc had said it
+    (tmp_path / "model.py").write_text(body)
+    proc = _run(["compile", "model.py:build", "--cache-dir", str(tmp_path / "c")], tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"'model.py:build' raised {message}" in lines[0], proc.stderr
+
+
 def test_verify_of_a_folder_that_cannot_be_a_cache_is_one_line(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("a file, not a cache folder")

@@ -47,3 +47,11 @@ def test_a_bad_timeout_is_refused(capsys: pytest.CaptureFixture[str], cache_dir:
     plan.write_text('timeout = "soon"\nmodels = ["m.py:f"]\n')
     code, _, err = _cli(capsys, cache_dir, "warm", str(plan))
     assert code == 1 and "'timeout' must be a number of seconds" in err
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_a_bad_jobs_count_is_refused(capsys: pytest.CaptureFixture[str], cache_dir: Path, jobs: str) -> None:
+    # ran with one worker process, silently
+    code, out, err = _cli(capsys, cache_dir, "warm", "webnnc.compiler.workloads:w1_simple", "-j", jobs)
+    assert code == 1 and f"--jobs must be a positive integer; found {jobs}" in err, err
+    assert "warming" not in out

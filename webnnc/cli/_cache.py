@@ -303,6 +303,7 @@ def _remote(args: argparse.Namespace, mode: str | None = None) -> Any:
     remote = open_remote(args.remote, mode=mode)
     if remote is None:
         raise CacheError("no remote cache: give --remote URL or set WEBNNC_REMOTE_CACHE (see cache/REMOTE.md)")
+    remote.backend()  # an explicit push or pull: a malformed URL is one error line, not a "MISSING" per name
     return remote
 
 
@@ -311,21 +312,26 @@ def run_push(args: argparse.Namespace) -> int:
         raise CacheError("name the entries to push (NAME...) or give --all")
     remote = _remote(args, mode="read-write")  # an explicit push is the build machine's act
     with _store(args) as store:
+        asked: dict[str, list[str]] = {}  # key -> the NAMEs that found it (a key argument is no name)
         if args.all:
             manifests = [m for m in store.manifests() if args.target in (None, m.target)]
         else:
             manifests = []
             for q in args.names:
-                found = [store.manifest(q)] if len(q) == 64 and store.manifest(q) else store.find(q, args.target)
+                by_key = store.manifest(q) if len(q) == 64 else None
+                found = [by_key] if by_key is not None else store.find(q, args.target)
                 if not found:
                     raise CacheError(f"no entry named {q!r} in {store.directory}; see `webnnc cache ls`")
-                manifests.extend(m for m in found if m is not None)
+                manifests.extend(found)
+                if by_key is None:
+                    for m in found:
+                        asked.setdefault(m.key, []).append(q)
         manifests = [m for m in manifests if "source_key" not in m.extra]  # derived entries stay local
         t0 = time.perf_counter()
         total = 0
         for m in {m.key: m for m in manifests}.values():
-            names = tuple(q for q in args.names if q != m.key)
-            remote.push(store, m.key, names=names, strict=True)
+            # only the names that found this entry: `push a b` must not record name `a` for b's entry
+            remote.push(store, m.key, names=tuple(asked.get(m.key, ())), strict=True)
             total += m.artifact_size
             print(f"pushed {(m.name or '-'):<24} {m.target:<10} {_size(m.artifact_size):>10}  {m.key[:16]}")
     seconds = time.perf_counter() - t0
@@ -335,8 +341,13 @@ def run_push(args: argparse.Namespace) -> int:
 
 def run_pull(args: argparse.Namespace) -> int:
     remote = _remote(args)
+    backend = remote.backend()
+    if getattr(backend, "local", False) and not backend.fs.isdir(backend.root):
+        raise CacheError(f"remote cache {remote.url}: expected a folder, found {_missing_or_file(backend)}")
     failed = 0
     with _store(args) as store:
+        if not store.writable:  # else every name reads "MISSING ... not on the remote"
+            raise CacheError(f"cannot pull into {store.directory}: {store.problem or 'not writable'}")
         for q in args.names:
             t0 = time.perf_counter()
             is_key = len(q) == 64 and all(c in "0123456789abcdef" for c in q)
@@ -353,3 +364,7 @@ def run_pull(args: argparse.Namespace) -> int:
                 f"({size / 2**20 / max(seconds, 1e-9):.0f} MiB/s)  {key[:16]}"
             )
     return 1 if failed else 0
+
+
+def _missing_or_file(backend: Any) -> str:
+    return "a file" if backend.fs.exists(backend.root) else "nothing (it does not exist)"

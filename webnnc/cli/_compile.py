@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from webnnc.cli import UserError, targets_help
+
 __all__ = ["register"]
 
 
@@ -128,9 +130,17 @@ def _run(args: argparse.Namespace) -> int:
 
     started = process_started()
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    if not targets:  # `--target ,` once compiled nothing and exited 0
+        raise UserError(f"--target {args.target!r}: expected one or more of {targets_help()} (comma-separated); found none")
     for target in targets:
         target_info(target)  # an unknown target: one line naming the known ones, before any work
-    source = resolve_source(args.source, input_shapes=parse_input_shapes(args.input_shape))
+    input_shapes = parse_input_shapes(args.input_shape)
+    for input_name, dims in input_shapes.items():
+        big = [d for d in dims if d > _MAX_DIM]
+        if big:  # else onnx's "Value out of range: ..." (no argument named) for a dimension past int64
+            item = f"{input_name}={','.join(map(str, dims))}"
+            raise UserError(f"--input-shape {item!r}: expected dimensions from 1 to {_MAX_DIM}; found {big[0]}")
+    source = resolve_source(args.source, input_shapes=input_shapes)
     name = args.name or source.name
     store = ArtifactStore(args.cache_dir)
     show = not args.quiet and sys.stderr.isatty()
@@ -144,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         options = CompileOptions(target=target, precision=args.precision, fusion=args.fusion)
         t0 = time.perf_counter()
         builder = MLGraphBuilder()
-        outputs = source.build(builder)  # the ONNX or text import, or the user's function
+        outputs = _build_source(source, builder, args.source)  # the ONNX or text import, or the user's function
         before["import"] = round((time.perf_counter() - t0) * 1e3, 3)
         progress("import", before["import"])
         t0 = time.perf_counter()
@@ -173,6 +183,25 @@ def _run(args: argparse.Namespace) -> int:
 
             print(explain(result))
     return 0
+
+
+_MAX_DIM = 2**31 - 1  # WebNN's limit on a dimension (the builder checks it too)
+
+
+def _build_source(source: Any, builder: Any, spec: str) -> Any:
+    """``source.build(builder)``; an error that is not webnnc's own (raised by the user's
+    FUNCTION: a TypeError from a wrong signature, a bug in their code) names the SOURCE."""
+    from webnnc.cache.errors import CacheError
+    from webnnc.compiler.errors import CompilerError
+    from webnnc.runtime.errors import WebNNRuntimeError
+
+    try:
+        return source.build(builder)
+    except (CompilerError, CacheError, WebNNRuntimeError, UserError):
+        raise
+    except Exception as e:
+        text = " ".join(str(e).split()) or "no message"
+        raise UserError(f"{spec!r} raised {type(e).__name__}: {text} (--debug shows the traceback)") from e
 
 
 def _stage_summary(timings: dict[str, float]) -> str:

@@ -280,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("nothing to warm: the warm-up file lists no models")
     if args.timeout is not None and args.timeout < 0:
         raise UserError(f"--timeout must be >= 0 seconds; found {args.timeout:g}")
+    if args.jobs is not None and args.jobs < 1:  # -j 0 / -j -1 once ran with one worker, unsaid
+        raise UserError(f"--jobs must be a positive integer; found {args.jobs}")
     timeout = args.timeout if args.timeout is not None else (
         file_timeout if file_timeout is not None else DEFAULT_TIMEOUT_S)
     remote = _open_push_remote(args) if args.push else None  # a bad remote fails before compiling
