@@ -392,11 +392,19 @@ def _emit(
     try:
         opt = target.backend_compile(art, options, stored=stored, out_path=out_path)
     except Exception as e:
-        if out_path is None:
+        if art.info.get("native_qdq"):
+            # ONNX Runtime's QDQ rewrites fail on a few graphs (1.32: int8 activations beside a
+            # layout transpose, "output_dtype INT8 does not match y_zero_point type UINT8"):
+            # the same graph with its quantization spelled out compiles, as a float one
+            logger.warning("ONNX Runtime's optimizer failed on the quantized graph (%s); "
+                           "compiling it with quantization as float arithmetic", e)
+            art = target.emit(graph, options, native_qdq=False)
+        elif out_path is None:
             raise
-        # e.g. the cache's disk is full: compile again outside it (a model error raises again)
-        logger.warning("could not compile into the cache's staging folder (%s); compiling in memory", e)
-        opt = target.backend_compile(art, options, stored=stored)
+        else:  # e.g. the cache's disk is full: compile again outside it (a model error raises again)
+            logger.warning("could not compile into the cache's staging folder (%s); compiling in memory", e)
+            out_path = None
+        opt = target.backend_compile(art, options, stored=stored, out_path=out_path)
     timings["backend_optimize"] = _ms(t0)
     return opt.data, opt.format, {**art.info, **opt.info}, dict(opt.files), opt.folder is not None
 

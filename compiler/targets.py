@@ -87,8 +87,8 @@ class Target:
         return (("cpu", cpu_features()),) if self.machine_specific(options) else ()
 
     # ------------------------------------------------------------ compile stages
-    def emit(self, graph: Graph, options: CompileOptions | None = None) -> Artifact:
-        """Stage 4: write the artifact with this target's emitter."""
+    def emit(self, graph: Graph, options: CompileOptions | None = None, *, native_qdq: bool = True) -> Artifact:
+        """Stage 4: write the artifact with this target's emitter (``native_qdq``: ONNX only)."""
         from webnnc.compiler.emitters import get_emitter
 
         emit_options = None if options is None else {"precision": options.precision}
@@ -180,14 +180,18 @@ class OnnxRuntimeTarget(Target):
     def has_backend_stage(self, options: CompileOptions) -> bool:
         return options.optimization_level != "none"
 
-    def emit(self, graph: Graph, options: CompileOptions | None = None) -> Artifact:
+    def emit(self, graph: Graph, options: CompileOptions | None = None, *, native_qdq: bool = True) -> Artifact:
         """The ONNX emitter; when ORT's optimizer follows, the weights stay in memory
-        (``Artifact.arrays``) for it instead of being serialized into the model."""
+        (``Artifact.arrays``) for it instead of being serialized into the model.
+        ``native_qdq=False`` spells quantization out (the driver's fallback, ``_emit``)."""
         from webnnc.compiler.emitters import get_emitter
         from webnnc.compiler.options import CompileOptions
 
         options = options or CompileOptions(target=self.name)
-        emit_options = {"precision": options.precision, "external_weights": self.has_backend_stage(options)}
+        emit_options = {
+            "precision": options.precision, "external_weights": self.has_backend_stage(options),
+            "native_qdq": native_qdq,
+        }
         return get_emitter(self.emitter).emit(graph, emit_options)
 
     def optimizer_settings(self, level: str) -> tuple[list[str] | None, str]:
@@ -221,7 +225,7 @@ class OnnxRuntimeTarget(Target):
         result = optimize(
             artifact.data, level=level, providers=providers, save_format="ONNX", external_weights=stored,
             arrays=artifact.arrays, out_path=out_path, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
-            activation_bytes=activation_bytes,
+            activation_bytes=activation_bytes, quantized=bool(artifact.info.get("native_qdq")),
         )
         if providers and providers[0] not in result.info.get("optimized_for", ()):
             # onnxruntime-gpu lists the CUDA provider even where it cannot create it (no GPU,
@@ -236,7 +240,7 @@ class OnnxRuntimeTarget(Target):
             result = optimize(
                 artifact.data, level=portable, providers=None, save_format="ONNX", external_weights=stored,
                 arrays=artifact.arrays, pad_feeds_pool=pad_feeds_pool, gemm_rows=gemm_rows,
-                activation_bytes=activation_bytes,
+                activation_bytes=activation_bytes, quantized=bool(artifact.info.get("native_qdq")),
             )
         if self._fuses(options):  # after ORT's own fusions (compiler/kernels/KERNELS.md)
             from webnnc.compiler.kernels import fuse_artifact

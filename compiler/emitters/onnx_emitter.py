@@ -16,7 +16,7 @@ from webnnc.compiler.emitters.onnx import (
     LoweringContext,
     lower_node,
 )
-from webnnc.compiler.ir import DataType, Graph
+from webnnc.compiler.ir import DataType, Graph, Value
 
 __all__ = ["EMITTER", "IR_VERSION", "OPSET", "PRECISIONS", "OnnxEmitter", "to_model"]
 
@@ -41,6 +41,8 @@ def to_model(
     precision: str = "fast",
     external: dict[str, Any] | None = None,
     external_min_bytes: int = 1024,
+    native_qdq: bool = True,
+    stats: dict[str, int] | None = None,
 ) -> onnx.ModelProto:
     """Lower ``graph`` to an ONNX ModelProto (not yet optimized).
 
@@ -53,6 +55,9 @@ def to_model(
         external: when given, constants of at least ``external_min_bytes`` are not copied
             into the model: each becomes an initializer with external data at ``weights``
             and its array is put in this dict under the initializer's name.
+        native_qdq: lower quantizeLinear / dequantizeLinear to ONNX's own operators where
+            they compute the same (``onnx/quantization.py``); False spells them out.
+        stats: when given, receives ``native_qdq``: how many were lowered natively.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
@@ -62,7 +67,7 @@ def to_model(
         from webnnc.compiler.passes.value_range import value_ranges
 
         ranges = value_ranges(graph)
-    ctx = LoweringContext(reserved, precision=precision, ranges=ranges)
+    ctx = LoweringContext(reserved, precision=precision, ranges=ranges, native_qdq=native_qdq)
     for v in graph.inputs:
         if v.data_type.value in _WIDE_IO:
             ctx.bind(v, ctx.fresh("narrow"))
@@ -83,7 +88,8 @@ def to_model(
     for c in graph.constants:
         assert c.const is not None
         name = ctx.name(c)
-        if external is not None and c.const.nbytes >= external_min_bytes and c.data_type.value not in ("int4", "uint4"):
+        if (external is not None and c.const.nbytes >= external_min_bytes
+                and c.data_type.value not in ("int4", "uint4") and not _quantized_weight(c)):
             initializers.append(_external_stub(name, c.const))
             external[name] = np.ascontiguousarray(c.const)
             continue
@@ -93,6 +99,8 @@ def to_model(
         initializers.append(tensor)
     for node in graph.nodes:
         lower_node(ctx, node, LOWERINGS)
+    if stats is not None:
+        stats["native_qdq"] = ctx.native_qdq_nodes
     for out_name, src in extra_outputs:
         wide = _WIDE_IO.get(graph.outputs[out_name].data_type.value)
         if wide is not None:
@@ -118,6 +126,17 @@ def to_model(
     )
     model.ir_version = IR_VERSION
     return model
+
+
+def _quantized_weight(c: Value) -> bool:
+    """Whether constant ``c`` is an integer weight that a dequantizeLinear reads.
+
+    Such constants go into the model as ordinary initializers: ONNX Runtime's QDQ rewrites
+    replace them (x86 re-biases int8 weights to uint8), which an initializer handed over from
+    memory (``external``) cannot be ("Failed to find existing initializer"). They are a
+    quarter of their float size, and the optimizer still writes them to the weights file.
+    """
+    return c.data_type.value in ("int8", "uint8", "int32") and any(n.op_type == "dequantizeLinear" for n, _ in c.uses)
 
 
 def _external_stub(name: str, array: Any) -> onnx.TensorProto:
@@ -188,7 +207,9 @@ class OnnxEmitter:
     def emit(self, graph: Graph, options: dict[str, Any] | None = None) -> Artifact:
         """Options: ``precision``; ``check`` (default True: onnx.checker on the result);
         ``external_weights`` (default False): leave constants of 1 KiB or more out of the
-        bytes, in ``Artifact.arrays``, for ONNX Runtime's optimizer to take from memory.
+        bytes, in ``Artifact.arrays``, for ONNX Runtime's optimizer to take from memory;
+        ``native_qdq`` (default True): see :func:`to_model`. ``Artifact.info["native_qdq"]``
+        counts the quantization nodes lowered to ONNX's own operators.
 
         # NOTE: copying BERT-base's 437 MB of constants into the proto, serializing it twice
         # (checker + result) and ORT parsing it again took 3.2 s of its 7.3 s compile (2 shared
@@ -196,7 +217,9 @@ class OnnxEmitter:
         """
         precision = str((options or {}).get("precision", "fast"))
         arrays: dict[str, Any] | None = {} if (options or {}).get("external_weights") else None
-        model = to_model(graph, precision=precision, external=arrays)
+        stats: dict[str, int] = {}
+        model = to_model(graph, precision=precision, external=arrays,
+                         native_qdq=bool((options or {}).get("native_qdq", True)), stats=stats)
         if (options or {}).get("check", True):
             _check(model)
         data = model.SerializeToString()
@@ -205,6 +228,8 @@ class OnnxEmitter:
         if _pad_feeds_pool(model.graph):
             info["pad_feeds_pool"] = True  # ort_optimizer.optimize's NOTE on Pad_Fusion says why
         info["gemm_weight_rows"] = gemm_weight_rows(graph)  # for the prepacking choice
+        if stats["native_qdq"]:
+            info["native_qdq"] = stats["native_qdq"]
         plan = graph.meta.get("memory_plan")
         if plan is not None:  # for the memory-pattern choice (ort_optimizer.memory_pattern_pays)
             info["activation_bytes"] = int(plan.arena_bytes.get("scratch", 0))

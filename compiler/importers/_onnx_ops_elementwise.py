@@ -15,6 +15,7 @@ from webnnc.compiler.importers._onnx_core import (
     Tensor,
     Unsupported,
     onnx_op,
+    prod,
 )
 
 __all__: list[str] = []
@@ -246,13 +247,20 @@ def _quant(ctx: ImportContext, node: OnnxNode) -> list[Tensor | None]:
         raise Unsupported("blocked quantization (block_size) is not mapped")
     rank = len(ctx.shape(x))
     axis = int(node.attr("axis", 1)) % max(rank, 1)
-    if len(ctx.shape(scale)) < rank:  # WebNN wants scale / zero point at the input's rank
-        shape = [1] * rank
-        if len(ctx.shape(scale)) == 1:
-            shape[axis] = ctx.shape(scale)[0]
+    # WebNN wants scale and zero point at the input's rank, both of one shape; ONNX has a
+    # scalar or 1-D scale (per tensor or per axis), and may give a [1] scale a scalar zero point
+    count = prod(ctx.shape(scale))
+    shape = [1] * rank
+    if count != 1:
+        if len(ctx.shape(scale)) != 1:
+            raise Unsupported(f"scale of shape {list(ctx.shape(scale))}: expected a scalar or a 1-D scale")
+        shape[axis] = count
+    if list(ctx.shape(scale)) != shape:
         scale = ctx.reshape(scale, shape)
-        if zero is not None:
-            zero = ctx.reshape(zero, shape)
+    if zero is not None and list(ctx.shape(zero)) != shape:
+        if prod(ctx.shape(zero)) != count:
+            raise Unsupported(f"zero point of shape {list(ctx.shape(zero))}: expected {count} value(s), as the scale")
+        zero = ctx.reshape(zero, shape)
     if zero is None:
         if node.op_type == "DequantizeLinear":
             raise Unsupported("a zero point is required by WebNN dequantizeLinear")

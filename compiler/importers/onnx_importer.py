@@ -59,9 +59,13 @@ logger = logging.getLogger(__name__)
 
 MIN_OPSET = 7
 MAX_OPSET = 21
-# Never folded: their value must not be frozen at import time.
+# Never folded: their value must not be frozen at import time (random values), or folding
+# them loses what the model is (a dequantized constant weight becomes float32: ONNX Runtime
+# then runs the float kernels on 4x the bytes instead of its int8 ones; see the lowering in
+# compiler/emitters/onnx/quantization.py).
 _NON_DETERMINISTIC = frozenset(
-    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+     "DequantizeLinear"}
 )
 _WEBNN_INPUT_TYPES = {"float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"}
 

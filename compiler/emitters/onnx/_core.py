@@ -48,7 +48,8 @@ class LoweringContext:
     """Name authority and node sink shared by all lowering functions of one graph."""
 
     def __init__(
-        self, reserved: set[str], *, precision: str = "fast", ranges: Mapping[int, Any] | None = None
+        self, reserved: set[str], *, precision: str = "fast", ranges: Mapping[int, Any] | None = None,
+        native_qdq: bool = True,
     ) -> None:
         #: "fast": ONNX Runtime's native kernel wherever one exists; "strict": the spec's
         #: exact formula where the native kernel is measurably less exact (see
@@ -56,6 +57,10 @@ class LoweringContext:
         self.strict = precision == "strict"
         #: value ranges (``id(value)`` -> ``Range``), computed for strict lowering only
         self.ranges: Mapping[int, Any] = ranges or {}
+        #: lower quantizeLinear / dequantizeLinear to ONNX's own operators where they compute
+        #: the same (``quantization.py``); ``native_qdq_nodes`` counts those written
+        self.native_qdq = native_qdq
+        self.native_qdq_nodes = 0
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._names: dict[int, str] = {}
