@@ -303,10 +303,17 @@ class Layout:
     def remove_entry(self, key: str) -> bool:
         """Unlink an entry's manifest (the publish point) and its hit counter."""
         self.hits_path(key).unlink(missing_ok=True)
+        path = self.entry_path(key)
         try:
-            self.entry_path(key).unlink()
+            path.unlink()
         except FileNotFoundError:
             return False
+        except OSError:
+            if not path.is_dir() or path.is_symlink():
+                raise
+            import shutil
+
+            shutil.rmtree(path)  # a folder planted where a manifest belongs: no entry, remove it
         return True
 
     def remove_object(self, sha: str) -> None:

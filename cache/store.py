@@ -106,6 +106,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _seconds(value: object, where: str) -> float:
+    """A finite, non-negative number of seconds, or a CacheError naming ``where``."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 <= seconds < float("inf"):
+        raise CacheError(f"{where}: expected a number of seconds >= 0; found {value!r}")
+    return seconds
+
+
 class ArtifactStore(DerivedEntries):
     """Content-addressed store of compiled artifacts and their manifests.
 
@@ -137,9 +148,16 @@ class ArtifactStore(DerivedEntries):
         if "\0" in root:
             raise CacheError(f"cache folder {root!r}: expected a path; found a NUL byte in it")
         env_limit = os.environ.get("WEBNNC_CACHE_SIZE_LIMIT")
-        self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
+        try:
+            self.size_limit = parse_size(size_limit if size_limit is not None else env_limit or DEFAULT_SIZE_LIMIT)
+        except ValueError as e:
+            where = "size_limit" if size_limit is not None else "WEBNNC_CACHE_SIZE_LIMIT"
+            raise CacheError(f"{where}: {e}") from None
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
-        self.lock_timeout = float(lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT)
+        self.lock_timeout = _seconds(
+            lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT,
+            "lock_timeout" if lock_timeout is not None else "WEBNNC_CACHE_LOCK_TIMEOUT",
+        )
         self._layout = layout = Layout(root)
         self.writable = True
         self.problem = ""

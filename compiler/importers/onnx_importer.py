@@ -67,6 +67,7 @@ _NON_DETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
      "DequantizeLinear"}
 )
+_MAX_DIM = 2**31 - 1  # the largest dimension WebNN (and ONNX Runtime's int32 indexing) takes
 _WEBNN_INPUT_TYPES = {"float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"}
 
 
@@ -83,10 +84,15 @@ def parse_input_shapes(items: Sequence[str] | None) -> dict[str, list[int]]:
             parsed = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
         except ValueError:
             parsed = []
-        if not sep or not name or not parsed or any(d < 1 for d in parsed):
+        if not sep or not name or not parsed:
             raise OnnxImportError(
-                f"--input-shape {item!r}: expected NAME=D1,D2,... with positive integers, "
+                f"--input-shape {item!r}: expected NAME=D1,D2,... with integers from 1 to {_MAX_DIM}, "
                 "e.g. input=1,3,224,224"
+            )
+        bad = [d for d in parsed if not 1 <= d <= _MAX_DIM]
+        if bad:  # else onnx's "Value out of range" (no argument named) for a dimension past int64
+            raise OnnxImportError(
+                f"--input-shape {item!r}: expected NAME=D1,D2,... with dimensions from 1 to {_MAX_DIM}; found {bad[0]}"
             )
         shapes[name] = parsed
     return shapes
@@ -227,6 +233,9 @@ def _shape_value(value: Any, name: str, where: str) -> list[int]:
     dims = list(value)
     if not all(isinstance(d, int | np.integer) and not isinstance(d, bool) for d in dims):
         raise OnnxImportError(f"{where}: input_shapes[{name!r}]: expected a sequence of integers; found {dims!r}")
+    bad = [d for d in dims if not 1 <= d <= _MAX_DIM]
+    if bad:
+        raise OnnxImportError(f"{where}: input_shapes[{name!r}]: expected dimensions from 1 to {_MAX_DIM}; found {bad[0]}")
     return [int(d) for d in dims]
 
 

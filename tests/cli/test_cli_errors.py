@@ -53,7 +53,8 @@ def test_failures_are_one_line(raising_source: Path, args: list[str], message: s
         (["--target", ""], "--target '': expected one or more of onnx-cpu"),
         # onnx's "Value out of range: 99999999999999999999", naming no argument
         (["--input-shape", "x=99999999999999999999,3"],
-         "--input-shape 'x=99999999999999999999,3': expected dimensions from 1 to 2147483647; found 99999999999999999999"),
+         "--input-shape 'x=99999999999999999999,3': expected NAME=D1,D2,... with dimensions from 1 to 2147483647; "
+         "found 99999999999999999999"),
     ],
 )
 def test_bad_compile_arguments_are_one_line_naming_the_argument(

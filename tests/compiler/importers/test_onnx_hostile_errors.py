@@ -165,3 +165,16 @@ def test_opset_beyond_int32_is_imported_with_the_newest_semantics() -> None:
 def test_bad_arguments_are_one_clean_error(model: Any, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(OnnxImportError, match=re.escape(match)):
         import_onnx(model, **kwargs)
+
+
+@pytest.mark.parametrize("dims", [[1, 2**31], [0, 3], [-1]])
+def test_input_shape_dimensions_out_of_range_are_refused(dims: list[int]) -> None:
+    from webnnc.compiler.importers.onnx_importer import parse_input_shapes
+
+    text, bad = ",".join(map(str, dims)), [d for d in dims if not 1 <= d < 2**31][0]
+    with pytest.raises(OnnxImportError, match=re.escape(
+            f"--input-shape 'x={text}': expected NAME=D1,D2,... with dimensions from 1 to 2147483647; found {bad}")):
+        parse_input_shapes([f"x={text}"])
+    with pytest.raises(OnnxImportError, match=re.escape(
+            f"input_shapes['x']: expected dimensions from 1 to 2147483647; found {bad}")):
+        import_onnx(_model([h.make_node("Relu", ["x"], ["y"])]), input_shapes={"x": dims})
