@@ -24,8 +24,9 @@ PROVIDERS: dict[str, list[str]] = {
 PREPACKING_POLICIES = ("deferred", "eager", "off")
 """When a graph whose manifest asks for weight prepacking gets it (``load(prepacking=...)``,
 ``$WEBNNC_PREPACKING``): ``deferred`` opens it unpacked and switches to a prepacked session
-at its second call (see :class:`SessionUpgrade`); ``eager`` prepacks while opening; ``off``
-never prepacks."""
+at its second call (see :class:`SessionUpgrade`), unless its manifest says deferring cannot
+pay (``prepacking_deferred``: integer kernels, cheap to pack and slow unpacked), which are
+prepacked while opening; ``eager`` prepacks while opening; ``off`` never prepacks."""
 
 
 def prepacking_policy(policy: str | None) -> str:

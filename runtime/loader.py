@@ -265,7 +265,9 @@ def open_graph(
     if manifest.target == "onnx-cpu" and settings.get("prepacking"):
         if policy == "off":
             settings["prepacking"] = False
-        elif policy == "deferred" and folder is not None:
+        elif policy == "deferred" and folder is not None and settings.get("prepacking_deferred", True):
+            # (an artifact whose compile found deferring cannot pay is prepacked at once:
+            # ort_optimizer.optimize, "prepacking_deferred")
             upgrade_settings, settings = settings, {**settings, "prepacking": False}
     try:
         try:
