@@ -47,6 +47,7 @@ from _common import (  # noqa: E402
 )
 
 TARGET = "onnx-cpu"
+STEADY_RUNS = 4  # runs after the cold start's first result, before the steady-state peak RSS
 
 
 def _inputs(meta: dict[str, Any], seed: int = 0) -> dict[str, Any]:
@@ -211,13 +212,18 @@ if spec["side"] == "webnnc":
 else:
     m.run(None, feeds)
 t3 = time.perf_counter()
-hwm = 0
-for line in open("/proc/self/status"):
-    if line.startswith("VmHWM"):
-        hwm = int(line.split()[1]) * 1024
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+    return 0
+first_hwm = hwm()
+for _ in range(spec["steady_runs"]):  # after the timing: the memory a process that keeps running holds
+    (m.run(feeds) if hasattr(m, "run") else m(feeds)) if spec["side"] == "webnnc" else m.run(None, feeds)
 info = getattr(m, "build_info", {}) if spec["side"] == "webnnc" else {}
 print(json.dumps({"import": (t1 - t0) * 1e3, "load": (t2 - t1) * 1e3, "first": (t3 - t2) * 1e3,
-                  "total": (t3 - t0) * 1e3, "rss": hwm, "timings": info.get("timings_ms", {})}))
+                  "total": (t3 - t0) * 1e3, "rss": first_hwm, "steady_rss": hwm(),
+                  "timings": info.get("timings_ms", {})}))
 """
 
 
@@ -230,7 +236,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cold(path: Path, name: str, meta: dict[str, Any], cache_dir: Path, pairs: int) -> dict[str, Any]:
-    base = {"name": name, "target": TARGET, "cache_dir": str(cache_dir), "path": str(path), "inputs": meta["inputs"]}
+    base = {"name": name, "target": TARGET, "cache_dir": str(cache_dir), "path": str(path), "inputs": meta["inputs"],
+            "steady_runs": STEADY_RUNS}
     time.sleep(2.1)  # past the fingerprint's racy window (cache/_tree.py) of a just-compiled entry
     _child({**base, "side": "webnnc"})  # first use: the full verification happens here, once
     ours, ref = [], []
@@ -241,12 +248,16 @@ def _cold(path: Path, name: str, meta: dict[str, Any], cache_dir: Path, pairs: i
         ref.append(got["ort"])
     ratios = [a["total"] / b["total"] for a, b in zip(ours, ref, strict=True)]
     rss = [a["rss"] / b["rss"] for a, b in zip(ours, ref, strict=True)]
+    steady = [a["steady_rss"] / b["steady_rss"] for a, b in zip(ours, ref, strict=True)]
     # The floor no cache can go under: ORT's own imports and first run are what any hit pays
     # too (same libraries, same kernels); only the session creation can shrink to ~0.
     floor = [(r["import"] + r["first"]) / r["total"] for r in ref]
     keys = sorted({k for o in ours for k in o["timings"]})
     return {
         "cold_ratio": median(ratios), "rss_ratio": median(rss), "floor_ratio": median(floor),
+        "steady_rss_ratio": median(steady),
+        "webnnc_steady_rss_mib": median([o["steady_rss"] for o in ours]) / 2**20,
+        "ort_steady_rss_mib": median([r["steady_rss"] for r in ref]) / 2**20,
         "webnnc_total_ms": median([o["total"] for o in ours]), "ort_total_ms": median([r["total"] for r in ref]),
         "webnnc_import_ms": median([o["import"] for o in ours]), "ort_import_ms": median([r["import"] for r in ref]),
         "webnnc_load_ms": median([o["load"] for o in ours]), "ort_load_ms": median([r["load"] for r in ref]),
@@ -341,13 +352,18 @@ def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 f"{fmt_ms(b.get('session', float('nan')))} / {fmt_ms(r['ort_load_ms'])}",
                 f"{fmt_ms(r['webnnc_first_ms'])} / {fmt_ms(r['ort_first_ms'])}",
                 f"{r['rss_ratio']:.2f} ({r['webnnc_rss_mib']:.0f} / {r['ort_rss_mib']:.0f} MiB)",
+                f"{r['steady_rss_ratio']:.2f} ({r['webnnc_steady_rss_mib']:.0f} / {r['ort_steady_rss_mib']:.0f} MiB)"
+                if "steady_rss_ratio" in r else "-",
                 f"{r['floor_ratio']:.2f}" if "floor_ratio" in r else "-",
             ])
         lines += markdown_table(["model", "cold webnnc/ORT", "webnnc ms", "ORT ms", "import ms (webnnc / ORT)",
                                  "lookup+verify ms", "of which weights check ms", "session ms (webnnc / ORT)",
-                                 "first run ms", "peak RSS ratio", "floor"], crow)
+                                 "first run ms", "peak RSS ratio", "steady peak RSS ratio", "floor"], crow)
         lines += ["", "Floor: ORT's (import + first run) / ORT's total, i.e. the ratio of a cache whose "
-                      "hit cost nothing but the imports and first run ORT itself pays."]
+                      "hit cost nothing but the imports and first run ORT itself pays.",
+                  f"Peak RSS: VmHWM at the first result; steady: VmHWM after {STEADY_RUNS} more runs (what a "
+                  "process that keeps running the model holds; ONNX Runtime's arena and webnnc's prepacked "
+                  "session have settled by then)."]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
     (args.out / f"{args.tag}.json").write_text(json.dumps(results, indent=1, default=str))
