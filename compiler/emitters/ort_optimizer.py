@@ -168,16 +168,16 @@ def optimize(
         if external:
             check_external_locations(parsed, has_weights=has_weights)
     prepack, why = prepacking_pays(parsed, gemm_rows) if on_cpu else (True, "")
-    session: dict[str, Any] = {"prepacking": prepack, "prepacking_reason": why}
+    settings: dict[str, Any] = {"prepacking": prepack, "prepacking_reason": why}
     if on_cpu and prepack and gemm_rows is not None and int(gemm_rows.get("multi", 0)) < PREPACK_MIN_BYTES:
         # Only integer kernels ask for it: their 8-bit weights pack in tens of milliseconds,
         # and unpacked they run about twice as long, so a deferred first call loses what it
         # saves (resnet50 QDQ, fresh processes: first result 204-270 ms eager, 227-240
         # deferred, then 25-30 ms against 74 for the deferred second call). The runtime
         # prepacks such artifacts while opening them (runtime/loader.py).
-        session["prepacking_deferred"] = False
+        settings["prepacking_deferred"] = False
     if on_cpu and activation_bytes is not None:
-        session["memory_pattern"], session["memory_pattern_reason"] = memory_pattern_pays(activation_bytes)
+        settings["memory_pattern"], settings["memory_pattern_reason"] = memory_pattern_pays(activation_bytes)
     logger.debug(
         "ORT optimizer (%s, %s): %d -> %d bytes (+ %s B external)",
         level, save_format, len(model), len(data),
@@ -190,7 +190,7 @@ def optimize(
             "optimization_level": level,
             "onnxruntime": ort.__version__,
             "optimized_for": created,
-            "session": session,
+            "session": settings,
             **({"optimizers_disabled": retried} if retried else {}),
         },
         files=files,

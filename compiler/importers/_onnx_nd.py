@@ -68,7 +68,7 @@ def conv3d(ctx: ImportContext, node: OnnxNode, x: MLOperand, w: Tensor, bias: Te
     xt = ctx.call("transpose", x, permutation=[0, 2, 1, 3, 4])
     if pads[0] or pads[1]:
         xt = ctx.call("pad", xt, [0, pads[0], 0, 0, 0], [0, pads[1], 0, 0, 0])
-    y: MLOperand | None = None
+    acc: MLOperand | None = None
     for k in range(kd):
         taps = np.arange(od) * strides[0] + k * dilations[0]
         if xt.shape[1] == od and k * dilations[0] == 0 and strides[0] == 1:
@@ -78,10 +78,10 @@ def conv3d(ctx: ImportContext, node: OnnxNode, x: MLOperand, w: Tensor, bias: Te
         part = ctx.call("conv2d", ctx.reshape(cols, [n * od, c, h, wd]), _filter_tap(ctx, w, k),
                         padding=pads[2:], strides=strides[1:], dilations=dilations[1:], groups=groups,
                         bias=b if k == 0 else None)
-        y = part if y is None else ctx.call("add", y, part)  # ORT folds it into part's conv
-    assert y is not None
-    _, _, oh, ow = y.shape
-    result: MLOperand = ctx.call("transpose", ctx.reshape(y, [n, od, o, oh, ow]), permutation=[0, 2, 1, 3, 4])
+        acc = part if acc is None else ctx.call("add", acc, part)  # ORT folds it into part's conv
+    assert acc is not None
+    _, _, oh, ow = acc.shape
+    result: MLOperand = ctx.call("transpose", ctx.reshape(acc, [n, od, o, oh, ow]), permutation=[0, 2, 1, 3, 4])
     return result
 
 
