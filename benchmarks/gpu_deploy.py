@@ -7,8 +7,10 @@ For each model (W1-W3 as naive ONNX exports, plus every ``NAME.onnx`` + ``NAME.j
 2. in another fresh process: ``webnnc.runtime.load(NAME, target="onnx-cuda")``, first compute
    (cold: import, load, first result), then on the same inputs ONNX Runtime on the original
    file: CUDA with its default options, CUDA with TF32 off (webnnc's float32 default), CPU;
-3. numerics: every GPU result against ORT CPU (float32 reference), max |err| / output range,
-   pass when <= ``--tol`` (default 1e-3; TF32, ORT CUDA's default, is reported, not judged);
+3. numerics: every GPU result against ORT CPU (float32 reference), max |err| / output range;
+   webnnc passes when <= ``--tol`` (default 1e-3) or no farther than ORT CUDA with TF32 off
+   gets on the original (quantized models: QDQ is float math on the GPU, integer kernels on
+   the CPU); TF32, ORT CUDA's default, is reported, not judged;
 4. warm: webnnc ``run`` vs ORT CUDA ``run`` from host arrays, interleaved blocks (A,B / B,A),
    median of per-round ratios; against both ORT option sets.
 
@@ -242,8 +244,13 @@ def _one(name: str, path: Path, meta: dict[str, Any], args: argparse.Namespace, 
             for side, samples in phases.items()
         }
         row["cold_ratio"] = statistics.median(ratios)
-    gpu_errors = {k: v for k, v in row["errors_vs_cpu"].items() if k != "ort-cuda"}  # TF32: reported only
-    row["numerics_ok"] = all(v <= args.tol for v in gpu_errors.values())
+    errors = row["errors_vs_cpu"]
+    # webnnc passes within the tolerance of ORT CPU, or as close to it as ORT CUDA (float32)
+    # itself gets on the original: a quantized model's QDQ runs as float math on the GPU and
+    # as integer kernels on the CPU, so the two ORT providers differ by a quantization step
+    # (mobilenet_v3_large QDQ: 3.9e-3 of the range, the same for webnnc and ORT CUDA)
+    reference = errors.get("ort-cuda-fp32", 0.0)
+    row["numerics_ok"] = errors["webnnc"] <= max(args.tol, reference * 1.01 + 1e-7)
     return row
 
 

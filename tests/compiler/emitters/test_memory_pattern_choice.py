@@ -73,7 +73,9 @@ def test_manifests_without_the_choice_keep_onnx_runtimes_default() -> None:
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
     )
-    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what every onnxruntime we support reads (onnx 1.23 writes 14 by default)
+    data = model.SerializeToString()
     session, info = create_session(target="onnx-cpu", fmt="onnx", data=data, settings={"prepacking": False})
     assert info["memory_pattern"] == "on" and session.get_session_options().enable_mem_pattern is True
     session, info = create_session(target="onnx-cpu", fmt="onnx", data=data, settings={"memory_pattern": False})
