@@ -106,14 +106,20 @@ def _native_params(ctx: LoweringContext, node: Node, axis: int) -> tuple[str, st
     return ctx.add("Reshape", [in_name(ctx, node, 1), shape]), ctx.add("Reshape", [in_name(ctx, node, 2), shape])
 
 
+def _lowered_natively(ctx: LoweringContext, node: Node, op_type: str, *, integer: int) -> bool:
+    """Write ``node`` as ONNX's own ``op_type`` where that computes the same; False if not."""
+    axis = _native_axis(ctx, node, integer)
+    if axis is None:
+        return False
+    ctx.native_qdq_nodes += 1
+    scale, zero = _native_params(ctx, node, axis)
+    ctx.add(op_type, [in_name(ctx, node, 0), scale, zero], [out_name(ctx, node)], axis=axis if axis >= 0 else None)
+    return True
+
+
 @lowers("dequantizeLinear")
 def _dequantize(ctx: LoweringContext, node: Node) -> None:
-    axis = _native_axis(ctx, node, 0)
-    if axis is not None:
-        ctx.native_qdq_nodes += 1
-        scale, zero = _native_params(ctx, node, axis)
-        ctx.add("DequantizeLinear", [in_name(ctx, node, 0), scale, zero], [out_name(ctx, node)],
-                axis=axis if axis >= 0 else None)
+    if _lowered_natively(ctx, node, "DequantizeLinear", integer=0):
         return
     # int32 values need more bits than float32 has: they compute in float64
     wide = _F64 if operand(node, 0).data_type == DataType.INT32 else _F32
@@ -133,12 +139,7 @@ def _dequantize(ctx: LoweringContext, node: Node) -> None:
 
 @lowers("quantizeLinear")
 def _quantize(ctx: LoweringContext, node: Node) -> None:
-    axis = _native_axis(ctx, node, -1)
-    if axis is not None:
-        ctx.native_qdq_nodes += 1
-        scale, zero = _native_params(ctx, node, axis)
-        ctx.add("QuantizeLinear", [in_name(ctx, node, 0), scale, zero], [out_name(ctx, node)],
-                axis=axis if axis >= 0 else None)
+    if _lowered_natively(ctx, node, "QuantizeLinear", integer=-1):
         return
     x, scale, zero = _operands(ctx, node, _F64)
     out_type = node.outputs[0].data_type
