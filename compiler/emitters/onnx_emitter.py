@@ -16,7 +16,7 @@ from webnnc.compiler.emitters.onnx import (
     LoweringContext,
     lower_node,
 )
-from webnnc.compiler.ir import DataType, Graph, Value
+from webnnc.compiler.ir import DataType, Graph
 
 __all__ = ["EMITTER", "IR_VERSION", "OPSET", "PRECISIONS", "OnnxEmitter", "to_model"]
 
@@ -88,8 +88,7 @@ def to_model(
     for c in graph.constants:
         assert c.const is not None
         name = ctx.name(c)
-        if (external is not None and c.const.nbytes >= external_min_bytes
-                and c.data_type.value not in ("int4", "uint4") and not _quantized_weight(c)):
+        if external is not None and c.const.nbytes >= external_min_bytes and c.data_type.value not in ("int4", "uint4"):
             initializers.append(_external_stub(name, c.const))
             external[name] = np.ascontiguousarray(c.const)
             continue
@@ -126,17 +125,6 @@ def to_model(
     )
     model.ir_version = IR_VERSION
     return model
-
-
-def _quantized_weight(c: Value) -> bool:
-    """Whether constant ``c`` is an integer weight that a dequantizeLinear reads.
-
-    Such constants go into the model as ordinary initializers: ONNX Runtime's QDQ rewrites
-    replace them (x86 re-biases int8 weights to uint8), which an initializer handed over from
-    memory (``external``) cannot be ("Failed to find existing initializer"). They are a
-    quarter of their float size, and the optimizer still writes them to the weights file.
-    """
-    return c.data_type.value in ("int8", "uint8", "int32") and any(n.op_type == "dequantizeLinear" for n, _ in c.uses)
 
 
 def _external_stub(name: str, array: Any) -> onnx.TensorProto:

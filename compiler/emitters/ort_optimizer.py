@@ -90,7 +90,7 @@ def optimize(
             (:func:`memory_pattern_pays`); without it ONNX Runtime's default stands.
         quantized: the model holds native QuantizeLinear / DequantizeLinear (the ONNX
             emitter's ``native_qdq``): a failed optimization is retried once without ORT's
-            int8-to-uint8 activation rewrite (NOTE in the body).
+            QDQ propagation (NOTE in the body).
 
     # NOTE: ORT's rewrite rule "Pad_Fusion" folds a constant zero Pad into the next Conv,
     # AveragePool or MaxPool's ``pads``. onnxruntime 1.31.1 (the current onnxruntime-gpu) does

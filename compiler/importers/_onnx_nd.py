@@ -8,7 +8,7 @@ U-Nets) use ``Conv`` / ``MaxPool`` / ``AveragePool`` on 5-D ``[N, C, D, H, W]`` 
   every output depth reads, ``od * stride + k * dilation``, with the output depths in the
   batch: ``[N*OD, C, H, W]``; one ``conv2d`` with the filter's slice ``[O, C/G, KH, KW]`` at
   ``k`` computes its share of every output depth, and the ``KD`` shares are added (ONNX
-  Runtime fuses each add into the next convolution); a reshape and a transpose return
+  Runtime folds each add into the convolution of its second term); a reshape and a transpose return
   ``[N, O, OD, OH, OW]``. The work is the same GEMMs as ORT's own 3-D convolution. Gathering
   all ``KD`` depths into the channels for one ``conv2d`` instead (``[N*OD, KD*C, H, W]``)
   held ``KD`` copies of the input, plus their NCHWc reorder, at once: r3d_18 (ORT 1.32,
