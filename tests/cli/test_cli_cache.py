@@ -196,3 +196,22 @@ def test_warm_interrupted_with_ctrl_c_exits_130_and_leaves_no_entry(cache_dir: P
     with ArtifactStore(cache_dir) as store:
         assert list(store.keys()) == []
         assert not any((cache_dir / "tmp").iterdir())
+
+
+@pytest.mark.parametrize("command", [["cache", "ls"], ["cache", "verify"], ["cache", "gc"], ["cache", "info", "x"]])
+def test_a_missing_cache_folder_is_named_not_created(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                     command: list[str]) -> None:
+    typo = tmp_path / "cahce"  # a typo must not become a new, empty cache that reports nothing wrong
+    code, _, err = _cli(capsys, typo, *command)
+    assert code == 1 and not typo.exists()
+    assert f"no cache at {typo}: the folder does not exist" in err and err.count("\n") == 1, err
+
+
+def test_import_creates_the_cache_folder(capsys: pytest.CaptureFixture[str], cache_dir: Path, filled: dict[str, str],
+                                         tmp_path: Path) -> None:
+    bundle = tmp_path / "all.webnnc"
+    assert _cli(capsys, cache_dir, "cache", "export", str(bundle), "alpha")[0] == 0
+    fresh = tmp_path / "fresh"
+    code, out, err = _cli(capsys, fresh, "cache", "import", str(bundle))
+    assert code == 0 and fresh.is_dir(), err
+    assert _cli(capsys, fresh, "cache", "ls")[0] == 0

@@ -38,6 +38,7 @@ def raising_source(tmp_path: Path) -> Path:
     ],
 )
 def test_failures_are_one_line(raising_source: Path, args: list[str], message: str) -> None:
+    (raising_source / "c").mkdir()  # an existing (empty) cache: `cache export` reads one
     proc = _run([*args, "--cache-dir", str(raising_source / "c")], raising_source)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -102,6 +103,7 @@ def test_debug_shows_the_traceback(raising_source: Path) -> None:
 
 
 def test_global_options_anywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").mkdir()  # `cache ls` reads a cache; it does not create one
     for argv in (
         ["--cache-dir", str(tmp_path / "a"), "cache", "ls"],
         ["cache", "ls", "--cache-dir", str(tmp_path / "a")],
@@ -188,7 +190,7 @@ def test_fast_exit_keeps_output_and_exit_handlers(tmp_path: Path) -> None:
         "from webnnc import cli\n"
         "keep = tempfile.TemporaryDirectory(prefix='webnnc-exit-test-', dir=sys.argv[1])\n"
         "sys.stdout.write('x' * 100000)\n"
-        "sys.argv = ['webnnc', 'cache', 'ls', '--cache-dir', sys.argv[1] + '/c']\n"
+        "sys.argv = ['webnnc', 'cache', 'ls', '--cache-dir', sys.argv[1]]\n"
         "cli.console()\n"
     )
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -97,10 +98,19 @@ def add_commands(sub: Any) -> None:
     pull.set_defaults(func=run_pull)
 
 
-def _store(args: argparse.Namespace) -> ArtifactStore:
+def _store(args: argparse.Namespace, *, existing: bool = True) -> ArtifactStore:
+    """The store ``--cache-dir`` names. ``existing``: the command reads a cache, so a folder
+    given explicitly must exist (a typo would otherwise create a new, empty cache and report
+    on that); ``import`` and ``pull`` create it."""
     from webnnc.cache.store import ArtifactStore
 
-    return ArtifactStore(getattr(args, "cache_dir", None))
+    directory = getattr(args, "cache_dir", None)
+    if existing and directory is not None and not os.path.lexists(os.path.expanduser(os.fspath(directory))):
+        raise CacheError(
+            f"no cache at {directory}: the folder does not exist "
+            "(webnnc compile, webnnc cache import and webnnc cache pull create one)"
+        )
+    return ArtifactStore(directory)
 
 
 def _age(seconds: float) -> str:
@@ -281,7 +291,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from webnnc.cache.bundle import import_bundle
 
-    with _store(args) as store:
+    with _store(args, existing=False) as store:
         report = import_bundle(store, args.path, trust_unsigned=args.trust_unsigned)
         imported, present = report
         conflicts = f", {len(report.conflicts)} differing from the cache's (kept the cache's)" if report.conflicts else ""
@@ -345,7 +355,7 @@ def run_pull(args: argparse.Namespace) -> int:
     if getattr(backend, "local", False) and not backend.fs.isdir(backend.root):
         raise CacheError(f"remote cache {remote.url}: expected a folder, found {_missing_or_file(backend)}")
     failed = 0
-    with _store(args) as store:
+    with _store(args, existing=False) as store:
         if not store.writable:  # else every name reads "MISSING ... not on the remote"
             raise CacheError(f"cannot pull into {store.directory}: {store.problem or 'not writable'}")
         for q in args.names:
