@@ -17,6 +17,7 @@ here takes a lock (the callers say which one they hold).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import stat
@@ -40,6 +41,7 @@ __all__ = [
     "default_cache_dir",
     "default_cache_root",
     "folder_trust_problem",
+    "parse_seconds",
     "parse_size",
     "read_bounded",
     "read_or_none",
@@ -103,6 +105,27 @@ def parse_size(text: str | int) -> int:
         raise ValueError(f"cannot read a size from {text!r}; expected e.g. 8G, 512M or 1000000")
     scale = 1024 ** " kmgt".index(m.group(2) or " ")
     return int(float(m.group(1)) * scale)
+
+
+def parse_seconds(value: object, where: str, *, positive: bool = False, error: type[Exception] = ValueError) -> float:
+    """A finite number of seconds from ``value`` (text or number), >= 0 or, with ``positive``,
+    > 0; else ``error`` naming ``where`` (the setting the value came from).
+
+    >>> parse_seconds("2.5", "X"), parse_seconds(0, "X")
+    (2.5, 0.0)
+    >>> parse_seconds("inf", "WEBNNC_X", positive=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: WEBNNC_X: expected a positive number of seconds; found 'inf'
+    """
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and (seconds > 0 if positive else seconds >= 0)):
+        wanted = "a positive number of seconds" if positive else "a number of seconds >= 0"
+        raise error(f"{where}: expected {wanted}; found {value!r}")
+    return seconds
 
 
 def folder_trust_problem(

@@ -44,6 +44,7 @@ from webnnc.cache._files import (
     default_cache_dir,
     default_cache_root,
     folder_trust_problem,
+    parse_seconds,
     parse_size,
     read_bounded,
     read_or_none,
@@ -106,17 +107,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _seconds(value: object, where: str) -> float:
-    """A finite, non-negative number of seconds, or a CacheError naming ``where``."""
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not 0 <= seconds < float("inf"):
-        raise CacheError(f"{where}: expected a number of seconds >= 0; found {value!r}")
-    return seconds
-
-
 class ArtifactStore(DerivedEntries):
     """Content-addressed store of compiled artifacts and their manifests.
 
@@ -154,9 +144,9 @@ class ArtifactStore(DerivedEntries):
             where = "size_limit" if size_limit is not None else "WEBNNC_CACHE_SIZE_LIMIT"
             raise CacheError(f"{where}: {e}") from None
         env_timeout = os.environ.get("WEBNNC_CACHE_LOCK_TIMEOUT")
-        self.lock_timeout = _seconds(
+        self.lock_timeout = parse_seconds(
             lock_timeout if lock_timeout is not None else env_timeout or DEFAULT_LOCK_TIMEOUT,
-            "lock_timeout" if lock_timeout is not None else "WEBNNC_CACHE_LOCK_TIMEOUT",
+            "lock_timeout" if lock_timeout is not None else "WEBNNC_CACHE_LOCK_TIMEOUT", error=CacheError,
         )
         self._layout = layout = Layout(root)
         self.writable = True

@@ -6,12 +6,12 @@ Every ``WEBNNC_REMOTE_*`` variable is read here (the keys in :mod:`webnnc.cache.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from webnnc.cache._files import parse_seconds
 from webnnc.cache.errors import CacheError
 
 __all__ = ["DEFAULT_TIMEOUT_S", "RemoteConfig", "RemoteConfigError"]
@@ -32,15 +32,7 @@ def _flag(value: str | None) -> bool:
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     """A positive, finite number of seconds from ``env[name]`` (``default`` when unset)."""
     raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise RemoteConfigError(f"{name}: expected a positive number of seconds; found {raw!r}")
-    return value
+    return parse_seconds(raw, name, positive=True, error=RemoteConfigError) if raw else default
 
 
 @dataclass(frozen=True)

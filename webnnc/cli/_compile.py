@@ -180,8 +180,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def _build_source(source: Any, builder: Any, spec: str) -> Any:
     """``source.build(builder)``; an error that is not webnnc's own (raised by the user's
     FUNCTION: a TypeError from a wrong signature, a bug in their code) names the SOURCE."""
